@@ -1,0 +1,177 @@
+"""The directory API: students, teachers, courses, class sessions, enrollments.
+Thin: routes and models here, rules in integration_core.services.directory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integration_core.domain.directory import (
+    ClassSession,
+    Course,
+    CourseCreate,
+    CourseUpdate,
+    Enrollment,
+    EnrollmentCreate,
+    PersonUpdate,
+    SessionsCreate,
+    SessionsCreated,
+    Student,
+    StudentCreate,
+    Teacher,
+    TeacherCreate,
+)
+from integration_core.http import caller, make_resolver
+from integration_core.models import PageOf
+from integration_core.observability import logger, tracer
+from integration_core.services import directory
+
+app = make_resolver()
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
+StudentId = Annotated[str, Path(pattern=r"^stu_[a-z0-9]{4,40}$")]
+TeacherId = Annotated[str, Path(pattern=r"^tch_[a-z0-9]{4,40}$")]
+CourseId = Annotated[str, Path(pattern=r"^crs_[a-z0-9]{4,40}$")]
+SessionId = Annotated[str, Path(pattern=r"^ses_[a-z0-9]{4,40}$")]
+
+
+def created(body) -> Response:
+    return Response(status_code=201, content_type="application/json", body=body)
+
+
+def no_content() -> Response:
+    return Response(status_code=204, body="")
+
+
+# ---------------------------------------------------------------- students
+@app.get("/directory/students", tags=["directory"], summary="List students (admin, service)")
+def list_students(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Student]:
+    return PageOf[Student](**directory.list_people(caller(app), "student", limit, cursor))
+
+
+@app.post("/directory/students", tags=["directory"], summary="Create a student (admin)")
+def create_student(body: StudentCreate) -> Response[Student]:
+    return created(Student(**directory.create_person(caller(app), "student", body)))
+
+
+@app.get("/directory/students/<studentId>", tags=["directory"], summary="A student (admin, service, self)")
+def get_student(studentId: StudentId) -> Student:
+    return Student(**directory.get_person(caller(app), "student", studentId))
+
+
+@app.patch("/directory/students/<studentId>", tags=["directory"], summary="Change a student (admin)")
+def update_student(studentId: StudentId, body: PersonUpdate) -> Student:
+    return Student(**directory.update_person(caller(app), "student", studentId, body))
+
+
+@app.delete("/directory/students/<studentId>", tags=["directory"], summary="Delete a student (admin)")
+def delete_student(studentId: StudentId) -> Response:
+    directory.delete_person(caller(app), "student", studentId)
+    return no_content()
+
+
+# ---------------------------------------------------------------- teachers
+@app.get("/directory/teachers", tags=["directory"], summary="List teachers (admin, service)")
+def list_teachers(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Teacher]:
+    return PageOf[Teacher](**directory.list_people(caller(app), "teacher", limit, cursor))
+
+
+@app.post("/directory/teachers", tags=["directory"], summary="Create a teacher (admin)")
+def create_teacher(body: TeacherCreate) -> Response[Teacher]:
+    return created(Teacher(**directory.create_person(caller(app), "teacher", body)))
+
+
+@app.get("/directory/teachers/<teacherId>", tags=["directory"], summary="A teacher (admin, service, self)")
+def get_teacher(teacherId: TeacherId) -> Teacher:
+    return Teacher(**directory.get_person(caller(app), "teacher", teacherId))
+
+
+@app.patch("/directory/teachers/<teacherId>", tags=["directory"], summary="Change a teacher (admin)")
+def update_teacher(teacherId: TeacherId, body: PersonUpdate) -> Teacher:
+    return Teacher(**directory.update_person(caller(app), "teacher", teacherId, body))
+
+
+@app.delete("/directory/teachers/<teacherId>", tags=["directory"], summary="Delete a teacher (admin)")
+def delete_teacher(teacherId: TeacherId) -> Response:
+    directory.delete_person(caller(app), "teacher", teacherId)
+    return no_content()
+
+
+# ---------------------------------------------------------------- courses
+@app.get("/directory/courses", tags=["directory"], summary="Courses the caller may see")
+def list_courses(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Course]:
+    return PageOf[Course](**directory.list_courses(caller(app), limit, cursor))
+
+
+@app.post("/directory/courses", tags=["directory"], summary="Create a course (admin)")
+def create_course(body: CourseCreate) -> Response[Course]:
+    return created(Course(**directory.create_course(caller(app), body)))
+
+
+@app.get("/directory/courses/<courseId>", tags=["directory"], summary="A course (its teacher, its students)")
+def get_course(courseId: CourseId) -> Course:
+    return Course(**directory.get_course(caller(app), courseId))
+
+
+@app.patch("/directory/courses/<courseId>", tags=["directory"], summary="Change a course (admin)")
+def update_course(courseId: CourseId, body: CourseUpdate) -> Course:
+    return Course(**directory.update_course(caller(app), courseId, body))
+
+
+@app.delete("/directory/courses/<courseId>", tags=["directory"], summary="Delete a course (admin)")
+def delete_course(courseId: CourseId) -> Response:
+    directory.delete_course(caller(app), courseId)
+    return no_content()
+
+
+# ---------------------------------------------------------------- class sessions
+@app.get("/directory/courses/<courseId>/sessions", tags=["directory"], summary="A course's sessions in time order")
+def list_sessions(courseId: CourseId, limit: Limit = 25, cursor: Cursor = None) -> PageOf[ClassSession]:
+    return PageOf[ClassSession](**directory.list_sessions(caller(app), courseId, limit, cursor))
+
+
+@app.post(
+    "/directory/courses/<courseId>/sessions",
+    tags=["directory"],
+    summary="Add sessions, explicit or by a weekly rule in the course's zone (admin)",
+)
+def create_sessions(courseId: CourseId, body: SessionsCreate) -> Response[SessionsCreated]:
+    return created(SessionsCreated(**directory.create_sessions(caller(app), courseId, body)))
+
+
+@app.delete("/directory/courses/<courseId>/sessions/<sessionId>", tags=["directory"], summary="Cancel a session")
+def delete_session(courseId: CourseId, sessionId: SessionId) -> Response:
+    directory.delete_session(caller(app), courseId, sessionId)
+    return no_content()
+
+
+# ---------------------------------------------------------------- enrollments
+@app.get("/directory/enrollments", tags=["directory"], summary="Enrollments of a course or a student")
+def list_enrollments(
+    courseId: Annotated[str | None, Query(pattern=r"^crs_[a-z0-9]{4,40}$")] = None,
+    studentId: Annotated[str | None, Query(pattern=r"^stu_[a-z0-9]{4,40}$")] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> PageOf[Enrollment]:
+    return PageOf[Enrollment](**directory.list_enrollments(caller(app), courseId, studentId, limit, cursor))
+
+
+@app.post("/directory/enrollments", tags=["directory"], summary="Enroll a student (admin)")
+def create_enrollment(body: EnrollmentCreate) -> Response[Enrollment]:
+    return created(Enrollment(**directory.enroll(caller(app), body.course_id, body.student_id)))
+
+
+@app.delete("/directory/enrollments/<courseId>/<studentId>", tags=["directory"], summary="Unenroll (admin)")
+def delete_enrollment(courseId: CourseId, studentId: StudentId) -> Response:
+    directory.unenroll(caller(app), courseId, studentId)
+    return no_content()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

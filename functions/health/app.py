@@ -1,0 +1,105 @@
+"""GET /health (public): checks every AWS dependency concurrently with short timeouts.
+200 with each check's result when all pass, 503 naming what failed otherwise."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import boto3
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from integration_core.config import settings
+from integration_core.http import make_resolver
+from integration_core.models import ApiModel
+from integration_core.observability import logger
+
+CHECK_TIMEOUT_SECONDS = 2.0
+# No retries: a health check reports the dependency as it is now.
+_FAST = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
+_clients: dict[str, object] = {}
+_pool = ThreadPoolExecutor(max_workers=8)
+
+app = make_resolver()
+
+
+class Check(ApiModel):
+    name: str
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class Health(ApiModel):
+    status: str
+    checks: list[Check]
+
+
+def _client(service: str):
+    if service not in _clients:
+        _clients[service] = boto3.client(service, config=_FAST)
+    return _clients[service]
+
+
+def _checks() -> dict[str, Callable[[], object]]:
+    """Every dependency the deployment uses: one entry per resource named in the environment."""
+    config = settings()
+    checks: dict[str, Callable[[], object]] = {
+        "dynamodb:table": lambda: _client("dynamodb").describe_table(TableName=config.table_name),
+        "secretsmanager:signing-key": lambda: _client("secretsmanager").describe_secret(
+            SecretId=config.signing_key_secret_name
+        ),
+    }
+    if config.idempotency_table_name:
+        checks["dynamodb:idempotency-table"] = lambda: _client("dynamodb").describe_table(
+            TableName=config.idempotency_table_name
+        )
+    for name, value in sorted(os.environ.items()):
+        if name.startswith("HEALTH_QUEUE_URL_"):
+            label = "sqs:" + name.removeprefix("HEALTH_QUEUE_URL_").lower()
+            checks[label] = lambda url=value: _client("sqs").get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn"]
+            )
+    return checks
+
+
+def _timed(name: str, probe: Callable[[], object]) -> Check:
+    started = time.perf_counter()
+    try:
+        probe()
+        return Check(name=name, ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+    except Exception as error:
+        return Check(
+            name=name,
+            ok=False,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            error=type(error).__name__,
+        )
+
+
+@app.get("/health", summary="Health of the service and its AWS dependencies", tags=["health"])
+def health() -> Response[Health]:
+    futures = {name: _pool.submit(_timed, name, probe) for name, probe in _checks().items()}
+    wait(futures.values(), timeout=CHECK_TIMEOUT_SECONDS)
+    results = [
+        f.result() if f.done() else Check(name=n, ok=False, latency_ms=CHECK_TIMEOUT_SECONDS * 1000, error="Timeout")
+        for n, f in futures.items()
+    ]
+    healthy = all(c.ok for c in results)
+    if not healthy:
+        logger.warning("unhealthy", extra={"failed": [c.name for c in results if not c.ok]})
+    return Response(
+        status_code=200 if healthy else 503,
+        content_type="application/json",
+        body=Health(status="ok" if healthy else "unavailable", checks=results),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,237 @@
+"""DynamoDB: the single table through the low-level client (lighter to import than the resource
+API). Pages carry an opaque cursor; transactions are how state changes that belong together
+happen at once. No Scan here: every read is GetItem, Query or BatchGetItem."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from integration_core.errors import BadRequest, ProviderUnavailable
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_RETRYABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+MAX_PAGE = 100
+
+
+class ConditionFailed(Exception):
+    """A conditional write did not apply; `reasons` has one entry per transaction item."""
+
+    def __init__(self, reasons: list[str] | None = None) -> None:
+        super().__init__("condition failed")
+        self.reasons = reasons or []
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@lru_cache(maxsize=1)
+def client():
+    return boto3.client(
+        "dynamodb",
+        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadRequest("cursor is not valid", errors=[{"field": "cursor", "reason": "malformed"}]) from None
+    if not isinstance(key, dict) or not all(
+        isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()
+    ):
+        raise BadRequest("cursor is not valid", errors=[{"field": "cursor", "reason": "malformed"}])
+    return key
+
+
+def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return getattr(client(), operation)(**kwargs)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "ConditionalCheckFailedException":
+            raise ConditionFailed(["ConditionalCheckFailed"]) from None
+        if code == "TransactionCanceledException":
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise ConditionFailed(reasons) from None
+            raise ProviderUnavailable("the database is busy; try again", retry_after=1) from None
+        if code in _RETRYABLE:
+            raise ProviderUnavailable("the database is busy; try again", retry_after=1) from None
+        if code == "ValidationException" and "ExclusiveStartKey" in kwargs:
+            raise BadRequest(
+                "cursor does not belong to this list", errors=[{"field": "cursor", "reason": "foreign"}]
+            ) from None
+        raise
+    except BotoCoreError:
+        raise ProviderUnavailable("the database cannot be reached; try again", retry_after=2) from None
+
+
+class Table:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        answer = _call("get_item", TableName=self.name, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=consistent)
+        return from_item(answer["Item"]) if "Item" in answer else None
+
+    def put(self, item: dict[str, Any], condition: str | None = None, **expression: Any) -> None:
+        _call("put_item", TableName=self.name, Item=to_item(item), **_condition(condition, **expression))
+
+    def delete(self, pk: str, sk: str, condition: str | None = None, **expression: Any) -> None:
+        key = to_item({"PK": pk, "SK": sk})
+        _call("delete_item", TableName=self.name, Key=key, **_condition(condition, **expression))
+
+    def update(self, pk: str, sk: str, update: str, condition: str | None = None, **expression: Any) -> dict[str, Any]:
+        answer = _call(
+            "update_item",
+            TableName=self.name,
+            Key=to_item({"PK": pk, "SK": sk}),
+            UpdateExpression=update,
+            ReturnValues="ALL_NEW",
+            **_condition(condition, **expression),
+        )
+        return from_item(answer["Attributes"])
+
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        index: str | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
+        newest_first: bool = False,
+    ) -> Page:
+        pk_name, sk_name = ("GSI1PK", "GSI1SK") if index == "GSI1" else ("PK", "SK")
+        condition = "#pk = :pk"
+        names = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": pk}
+        if sk_prefix:
+            condition += " AND begins_with(#sk, :sk)"
+            names["#sk"] = sk_name
+            values[":sk"] = sk_prefix
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+            "Limit": max(1, min(limit, MAX_PAGE)),
+            "ScanIndexForward": not newest_first,
+        }
+        if index:
+            kwargs["IndexName"] = index
+        start = decode_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        answer = _call("query", **kwargs)
+        return Page(
+            items=[from_item(i) for i in answer.get("Items", [])],
+            next_cursor=encode_cursor(answer.get("LastEvaluatedKey")),
+        )
+
+    def batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Items for up to 100 keys, in the order asked, missing ones left out."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        pending = [to_item({"PK": pk, "SK": sk}) for pk, sk in dict.fromkeys(keys)]
+        while pending:
+            answer = _call("batch_get_item", RequestItems={self.name: {"Keys": pending[:100]}})
+            for raw in answer["Responses"].get(self.name, []):
+                item = from_item(raw)
+                found[(item["PK"], item["SK"])] = item
+            pending = pending[100:] + answer.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
+        return [found[k] for k in keys if k in found]
+
+    def transact(self, operations: list[dict[str, Any]], token: str | None = None) -> None:
+        """All or nothing; build operations with put_op, delete_op, update_op and check_op."""
+        kwargs: dict[str, Any] = {"TransactItems": operations}
+        if token:
+            kwargs["ClientRequestToken"] = token
+        _call("transact_write_items", **kwargs)
+
+    # Operation builders for transact().
+    def put_op(self, item: dict[str, Any], condition: str | None = None, **expression: Any) -> dict:
+        return {"Put": {"TableName": self.name, "Item": to_item(item), **_condition(condition, **expression)}}
+
+    def delete_op(self, pk: str, sk: str, condition: str | None = None, **expression: Any) -> dict:
+        key = to_item({"PK": pk, "SK": sk})
+        return {"Delete": {"TableName": self.name, "Key": key, **_condition(condition, **expression)}}
+
+    def update_op(self, pk: str, sk: str, update: str, condition: str | None = None, **expression: Any) -> dict:
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": to_item({"PK": pk, "SK": sk}),
+                "UpdateExpression": update,
+                **_condition(condition, **expression),
+            }
+        }
+
+    def check_op(self, pk: str, sk: str, condition: str, **expression: Any) -> dict:
+        key = to_item({"PK": pk, "SK": sk})
+        return {"ConditionCheck": {"TableName": self.name, "Key": key, **_condition(condition, **expression)}}
+
+
+def _condition(
+    condition: str | None, names: dict[str, str] | None = None, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = to_item(values)
+    return kwargs
+
+
+@lru_cache(maxsize=4)
+def table(name: str) -> Table:
+    return Table(name)

@@ -1,0 +1,36 @@
+"""Deployment configuration read once from the environment (the template sets every variable).
+
+Only names and non-secret settings live in the environment; secret values are read from Secrets
+Manager through `integration_core.adapters.secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+API_PREFIX = "/api/v1/integration"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_name: str
+    token_issuer: str
+    token_audience: str
+    signing_key_secret_name: str
+    idempotency_table_name: str
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        stage=env.get("STAGE", "dev"),
+        table_name=env.get("TABLE_NAME", ""),
+        token_issuer=env.get("TOKEN_ISSUER", "https://integration.school.example"),
+        token_audience=env.get("TOKEN_AUDIENCE", "school-integration-api"),
+        signing_key_secret_name=env.get("SIGNING_KEY_SECRET_NAME", ""),
+        idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", ""),
+    )

@@ -1,0 +1,1 @@
+"""Domain models and rules, free of AWS and provider code."""

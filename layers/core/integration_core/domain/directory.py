@@ -1,0 +1,198 @@
+"""The directory's models: students, teachers, courses, class sessions, enrollments."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, field_validator, model_validator
+
+from integration_core import timeutil
+from integration_core.models import ApiModel, LongText, RequestModel, ShortText
+
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+MAX_SESSIONS_PER_REQUEST = 366
+
+
+def _zone(value: str) -> str:
+    if not timeutil.is_valid_zone(value):
+        raise ValueError("must be an IANA time zone such as Europe/London")
+    return value
+
+
+def _id_pattern(prefix: str) -> str:
+    return rf"^{prefix}_[a-z0-9]{{4,40}}$"
+
+
+# ---------------------------------------------------------------- people
+class PersonCreate(RequestModel):
+    email: EmailStr = Field(max_length=254)
+    name: ShortText
+    time_zone: str = Field(default="UTC", max_length=64)
+
+    _check_zone = field_validator("time_zone")(_zone)
+
+
+class StudentCreate(PersonCreate):
+    id: Annotated[str, Field(pattern=_id_pattern("stu"))] | None = Field(
+        default=None, description="Optional id from another system; generated when absent."
+    )
+
+
+class TeacherCreate(PersonCreate):
+    id: Annotated[str, Field(pattern=_id_pattern("tch"))] | None = None
+
+
+class PersonUpdate(RequestModel):
+    email: EmailStr | None = Field(default=None, max_length=254)
+    name: ShortText | None = None
+    time_zone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _zone(value)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PersonUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class Person(ApiModel):
+    id: str
+    email: str
+    name: str
+    time_zone: str
+    created_at: str
+    updated_at: str
+
+
+class Student(Person):
+    pass
+
+
+class Teacher(Person):
+    pass
+
+
+# ---------------------------------------------------------------- courses
+class PriceIn(RequestModel):
+    amount: Decimal = Field(ge=0, description="Decimal amount in the currency's units, e.g. 99.99")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+
+
+class Price(ApiModel):
+    amount: str
+    currency: str
+    amount_minor: int
+
+
+class CourseCreate(RequestModel):
+    id: Annotated[str, Field(pattern=_id_pattern("crs"))] | None = None
+    title: ShortText
+    description: LongText = ""
+    price: PriceIn
+    time_zone: str = Field(max_length=64)
+    teacher_id: str = Field(pattern=_id_pattern("tch"))
+
+    _check_zone = field_validator("time_zone")(_zone)
+
+
+class CourseUpdate(RequestModel):
+    title: ShortText | None = None
+    description: LongText | None = None
+    price: PriceIn | None = None
+    time_zone: str | None = Field(default=None, max_length=64)
+    teacher_id: str | None = Field(default=None, pattern=_id_pattern("tch"))
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _zone(value)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CourseUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class Course(ApiModel):
+    id: str
+    title: str
+    description: str
+    price: Price
+    time_zone: str
+    teacher_id: str
+    created_at: str
+    updated_at: str
+
+
+# ---------------------------------------------------------------- class sessions
+class ExplicitSession(RequestModel):
+    starts_at: datetime = Field(description="Local time in the course's zone, or with an explicit offset")
+    duration_minutes: int = Field(ge=5, le=600)
+
+
+class WeeklyRecurrence(RequestModel):
+    days_of_week: list[Weekday] = Field(min_length=1, max_length=7)
+    start_time: time = Field(description="Local wall-clock time in the course's zone, e.g. 18:00")
+    duration_minutes: int = Field(ge=5, le=600)
+    from_date: date
+    until_date: date | None = None
+    count: int | None = Field(default=None, ge=1, le=MAX_SESSIONS_PER_REQUEST)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WeeklyRecurrence:
+        if (self.until_date is None) == (self.count is None):
+            raise ValueError("give exactly one of untilDate or count")
+        if self.until_date and self.until_date < self.from_date:
+            raise ValueError("untilDate is before fromDate")
+        if self.until_date and (self.until_date - self.from_date).days > 3 * 366:
+            raise ValueError("a recurrence spans at most three years")
+        return self
+
+
+class SessionsCreate(RequestModel):
+    sessions: list[ExplicitSession] | None = Field(default=None, max_length=MAX_SESSIONS_PER_REQUEST)
+    recurrence: WeeklyRecurrence | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SessionsCreate:
+        if (self.sessions is None) == (self.recurrence is None):
+            raise ValueError("give either sessions or recurrence")
+        return self
+
+
+class ClassSession(ApiModel):
+    id: str
+    course_id: str
+    starts_at: str = Field(description="UTC")
+    ends_at: str = Field(description="UTC")
+    local_starts_at: str = Field(description="The same instant in the course's zone")
+    time_zone: str
+
+
+class SessionsCreated(ApiModel):
+    created: list[ClassSession]
+    already_existed: int
+
+
+# ---------------------------------------------------------------- enrollments
+class EnrollmentCreate(RequestModel):
+    course_id: str = Field(pattern=_id_pattern("crs"))
+    student_id: str = Field(pattern=_id_pattern("stu"))
+
+
+class Enrollment(ApiModel):
+    course_id: str
+    student_id: str
+    enrolled_at: str
+    source: str
+
+
+ID_RE = re.compile(r"^[a-z]{3}_[a-z0-9]{4,40}$")

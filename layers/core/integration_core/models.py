@@ -1,0 +1,31 @@
+"""Base pydantic models for the API edge: camelCase on the wire, snake_case in Python, unknown
+fields refused on input, strings stripped and bounded."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+class ApiModel(BaseModel):
+    """A response body."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+
+class RequestModel(ApiModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", str_max_length=4000)
+
+
+class PageOf(ApiModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

@@ -1,0 +1,434 @@
+"""The directory: students, teachers, courses, class sessions and enrollments, with who may see
+and change what. Admins manage everything; services read everything; teachers read their own
+record and courses; students read their own record, courses and enrollments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integration_core import keys, timeutil
+from integration_core.adapters.dynamodb import ConditionFailed, Page, Table, table
+from integration_core.config import settings
+from integration_core.domain.directory import (
+    CourseCreate,
+    CourseUpdate,
+    PersonCreate,
+    PersonUpdate,
+    PriceIn,
+    SessionsCreate,
+)
+from integration_core.errors import Conflict, Forbidden, NotFound, invalid
+from integration_core.ids import new_id, stable_id
+from integration_core.money import Money, MoneyError
+from integration_core.principal import Principal
+from integration_core.tokens import Role
+
+READERS = (Role.ADMIN, Role.SERVICE)
+_INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "kind")
+
+
+def _db() -> Table:
+    return table(settings().table_name)
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _INTERNAL}
+
+
+def _page(page: Page, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "items": [_public(i) for i in (page.items if items is None else items)],
+        "next_cursor": page.next_cursor,
+    }
+
+
+# ---------------------------------------------------------------- people (students, teachers)
+def _load(kind: str, entity_id: str) -> dict[str, Any]:
+    item = _db().get(keys.entity_pk(kind, entity_id), keys.PROFILE)
+    if item is None:
+        raise NotFound(f"{kind} {entity_id} does not exist")
+    return item
+
+
+def _may_read_person(principal: Principal, kind: str, person_id: str) -> None:
+    if principal.role in READERS:
+        return
+    if principal.role.value == kind and principal.sub == person_id:
+        return
+    raise Forbidden(f"you may only read your own {kind} record")
+
+
+def create_person(principal: Principal, kind: str, data: PersonCreate) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    person_id = getattr(data, "id", None) or new_id(kind)
+    now = timeutil.iso_utc(timeutil.utc_now())
+    email = data.email.lower()
+    item = {
+        "PK": keys.entity_pk(kind, person_id),
+        "SK": keys.PROFILE,
+        "GSI1PK": keys.listing_pk(kind),
+        "GSI1SK": keys.listing_sk(now, person_id),
+        "kind": kind,
+        "id": person_id,
+        "email": email,
+        "name": data.name,
+        "time_zone": data.time_zone,
+        "created_at": now,
+        "updated_at": now,
+    }
+    db = _db()
+    try:
+        db.transact(
+            [
+                db.put_op(item, "attribute_not_exists(PK)"),
+                db.put_op(
+                    {"PK": keys.email_lock_pk(kind, email), "SK": keys.LOCK, "owner": person_id},
+                    "attribute_not_exists(PK)",
+                ),
+            ]
+        )
+    except ConditionFailed as failed:
+        if failed.reasons and failed.reasons[0] == "ConditionalCheckFailed":
+            raise Conflict(f"{kind} {person_id} already exists") from None
+        raise Conflict(f"a {kind} with email {email} already exists") from None
+    return _public(item)
+
+
+def get_person(principal: Principal, kind: str, person_id: str) -> dict[str, Any]:
+    _may_read_person(principal, kind, person_id)
+    return _public(_load(kind, person_id))
+
+
+def list_people(principal: Principal, kind: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    principal.require(*READERS)
+    return _page(_db().query(keys.listing_pk(kind), index=keys.GSI1, limit=limit, cursor=cursor))
+
+
+def update_person(principal: Principal, kind: str, person_id: str, changes: PersonUpdate) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    current = _load(kind, person_id)
+    fields = changes.model_dump(exclude_unset=True)
+    if "email" in fields:
+        fields["email"] = fields["email"].lower()
+    fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())
+    db = _db()
+    pk = keys.entity_pk(kind, person_id)
+    names = {f"#{k}": k for k in fields} | {"#e": "email"}
+    values = {f":{k}": v for k, v in fields.items()} | {":seen": current["email"]}
+    update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+    ops = [db.update_op(pk, keys.PROFILE, update, "#e = :seen", names=names, values=values)]
+    new_email = fields.get("email")
+    if new_email and new_email != current["email"]:
+        ops.append(db.delete_op(keys.email_lock_pk(kind, current["email"]), keys.LOCK))
+        ops.append(
+            db.put_op(
+                {"PK": keys.email_lock_pk(kind, new_email), "SK": keys.LOCK, "owner": person_id},
+                "attribute_not_exists(PK)",
+            )
+        )
+    try:
+        db.transact(ops)
+    except ConditionFailed as failed:
+        if failed.reasons and failed.reasons[0] == "ConditionalCheckFailed":
+            raise Conflict(f"{kind} {person_id} changed meanwhile; read it again") from None
+        raise Conflict(f"a {kind} with email {new_email} already exists") from None
+    return _public({**current, **fields})
+
+
+def delete_person(principal: Principal, kind: str, person_id: str) -> None:
+    principal.require(Role.ADMIN)
+    current = _load(kind, person_id)
+    related = "ENROLLMENT#" if kind == "student" else "COURSE#"
+    if _db().query(keys.entity_pk(kind, person_id), sk_prefix=related, limit=1).items:
+        what = "enrollments" if kind == "student" else "courses"
+        raise Conflict(f"{kind} {person_id} still has {what}; remove them first")
+    db = _db()
+    db.transact(
+        [
+            db.delete_op(keys.entity_pk(kind, person_id), keys.PROFILE),
+            db.delete_op(keys.email_lock_pk(kind, current["email"]), keys.LOCK),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- courses
+def _price(price: PriceIn) -> dict[str, Any]:
+    try:
+        money = Money.from_decimal(price.amount, price.currency)
+    except MoneyError as error:
+        raise invalid("price.amount", str(error)) from None
+    return {
+        "amount": money.to_decimal_string(),
+        "currency": money.currency,
+        "amount_minor": money.amount_minor,
+    }
+
+
+def _require_teacher(teacher_id: str) -> None:
+    if _db().get(keys.entity_pk("teacher", teacher_id), keys.PROFILE) is None:
+        raise invalid("teacherId", f"teacher {teacher_id} does not exist")
+
+
+def load_course(course_id: str) -> dict[str, Any]:
+    item = _db().get(keys.entity_pk("course", course_id), keys.PROFILE)
+    if item is None:
+        raise NotFound(f"course {course_id} does not exist")
+    return item
+
+
+def is_enrolled(student_id: str, course_id: str) -> bool:
+    return _db().get(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)) is not None
+
+
+def _may_read_course(principal: Principal, course: dict[str, Any]) -> None:
+    if principal.role in READERS:
+        return
+    if principal.role is Role.TEACHER and course["teacher_id"] == principal.sub:
+        return
+    if principal.role is Role.STUDENT and is_enrolled(principal.sub, course["id"]):
+        return
+    raise Forbidden("you may only read courses you teach or attend")
+
+
+def create_course(principal: Principal, data: CourseCreate) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    price = _price(data.price)
+    db = _db()
+    course_id = data.id or new_id("course")
+    now = timeutil.iso_utc(timeutil.utc_now())
+    item = {
+        "PK": keys.entity_pk("course", course_id),
+        "SK": keys.PROFILE,
+        "GSI1PK": keys.listing_pk("course"),
+        "GSI1SK": keys.listing_sk(now, course_id),
+        "kind": "course",
+        "id": course_id,
+        "title": data.title,
+        "description": data.description,
+        "price": price,
+        "time_zone": data.time_zone,
+        "teacher_id": data.teacher_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        db.transact(
+            [
+                db.put_op(item, "attribute_not_exists(PK)"),
+                db.check_op(keys.entity_pk("teacher", data.teacher_id), keys.PROFILE, "attribute_exists(PK)"),
+                db.put_op({"PK": keys.entity_pk("teacher", data.teacher_id), "SK": keys.course_link_sk(course_id)}),
+            ]
+        )
+    except ConditionFailed as failed:
+        if failed.reasons[:1] == ["ConditionalCheckFailed"]:
+            raise Conflict(f"course {course_id} already exists") from None
+        raise invalid("teacherId", f"teacher {data.teacher_id} does not exist") from None
+    return _public(item)
+
+
+def get_course(principal: Principal, course_id: str) -> dict[str, Any]:
+    course = load_course(course_id)
+    _may_read_course(principal, course)
+    return _public(course)
+
+
+def list_courses(principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    db = _db()
+    if principal.role in READERS:
+        return _page(db.query(keys.listing_pk("course"), index=keys.GSI1, limit=limit, cursor=cursor))
+    if principal.role is Role.TEACHER:
+        links = db.query(keys.entity_pk("teacher", principal.sub), sk_prefix="COURSE#", limit=limit, cursor=cursor)
+        ids = [link["SK"].removeprefix("COURSE#") for link in links.items]
+    else:
+        links = db.query(keys.entity_pk("student", principal.sub), sk_prefix="ENROLLMENT#", limit=limit, cursor=cursor)
+        ids = [link["course_id"] for link in links.items]
+    courses = db.batch_get([(keys.entity_pk("course", i), keys.PROFILE) for i in ids])
+    return _page(links, courses)
+
+
+def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    current = load_course(course_id)
+    fields = changes.model_dump(exclude_unset=True, exclude={"price"})
+    if changes.price is not None:
+        fields["price"] = _price(changes.price)
+    fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())
+    db = _db()
+    pk = keys.entity_pk("course", course_id)
+    names = {f"#{k}": k for k in fields} | {"#t": "teacher_id"}
+    values = {f":{k}": v for k, v in fields.items()} | {":seen_teacher": current["teacher_id"]}
+    update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+    ops = [db.update_op(pk, keys.PROFILE, update, "#t = :seen_teacher", names=names, values=values)]
+    new_teacher = fields.get("teacher_id")
+    if new_teacher and new_teacher != current["teacher_id"]:
+        old_link = (keys.entity_pk("teacher", current["teacher_id"]), keys.course_link_sk(course_id))
+        ops += [
+            db.check_op(keys.entity_pk("teacher", new_teacher), keys.PROFILE, "attribute_exists(PK)"),
+            db.delete_op(*old_link),
+            db.put_op({"PK": keys.entity_pk("teacher", new_teacher), "SK": keys.course_link_sk(course_id)}),
+        ]
+    try:
+        db.transact(ops)
+    except ConditionFailed as failed:
+        if failed.reasons[:1] == ["ConditionalCheckFailed"]:
+            raise Conflict(f"course {course_id} changed meanwhile; read it again") from None
+        raise invalid("teacherId", f"teacher {new_teacher} does not exist") from None
+    return _public({**current, **fields})
+
+
+def delete_course(principal: Principal, course_id: str) -> None:
+    principal.require(Role.ADMIN)
+    current = load_course(course_id)
+    db = _db()
+    if db.query(keys.entity_pk("course", course_id), sk_prefix="ENROLLMENT#", limit=1).items:
+        raise Conflict(f"course {course_id} has enrollments; remove them first")
+    sessions = db.query(keys.entity_pk("course", course_id), sk_prefix="SESSION#", limit=100)
+    while True:
+        for chunk in range(0, len(sessions.items), 25):
+            db.transact([db.delete_op(s["PK"], s["SK"]) for s in sessions.items[chunk : chunk + 25]])
+        if not sessions.next_cursor:
+            break
+        sessions = db.query(keys.entity_pk("course", course_id), sk_prefix="SESSION#", limit=100)
+    db.transact(
+        [
+            db.delete_op(keys.entity_pk("course", course_id), keys.PROFILE),
+            db.delete_op(keys.entity_pk("teacher", current["teacher_id"]), keys.course_link_sk(course_id)),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- class sessions
+def _session_item(course: dict[str, Any], starts_at_utc, duration_minutes: int) -> dict[str, Any]:
+    starts = timeutil.iso_utc(starts_at_utc)
+    # One id per course and start time: asking twice for the same class creates it once.
+    session_id = stable_id("session", course["id"], starts)
+    return {
+        "PK": keys.entity_pk("course", course["id"]),
+        "SK": keys.session_sk(session_id),
+        "GSI1PK": keys.sessions_pk(course["id"]),
+        "GSI1SK": f"{starts}#{session_id}",
+        "kind": "session",
+        "id": session_id,
+        "course_id": course["id"],
+        "starts_at": starts,
+        "ends_at": timeutil.iso_utc(timeutil.add_minutes(starts_at_utc, duration_minutes)),
+        "local_starts_at": timeutil.local_iso(starts_at_utc, course["time_zone"]),
+        "time_zone": course["time_zone"],
+    }
+
+
+def create_sessions(principal: Principal, course_id: str, data: SessionsCreate) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    course = load_course(course_id)
+    zone = course["time_zone"]
+    if data.recurrence:
+        rule = data.recurrence
+        starts = timeutil.weekly_occurrences(
+            zone=zone,
+            days=list(rule.days_of_week),
+            start_time=rule.start_time,
+            first_day=rule.from_date,
+            last_day=rule.until_date,
+            count=rule.count,
+        )
+        if len(starts) > 366:
+            raise invalid("recurrence", "expands to more than 366 sessions")
+        wanted = [(s, rule.duration_minutes) for s in starts]
+    else:
+        wanted = [(timeutil.to_utc(s.starts_at, zone), s.duration_minutes) for s in data.sessions or []]
+    items = {}
+    for start, minutes in wanted:
+        item = _session_item(course, start, minutes)
+        items[item["id"]] = item
+    db = _db()
+    created, existed = [], 0
+    for item in items.values():
+        try:
+            db.put(item, "attribute_not_exists(PK)")
+            created.append(_public(item))
+        except ConditionFailed:
+            existed += 1
+    created.sort(key=lambda s: s["starts_at"])
+    return {"created": created, "already_existed": existed}
+
+
+def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    _may_read_course(principal, load_course(course_id))
+    return _page(_db().query(keys.sessions_pk(course_id), index=keys.GSI1, limit=limit, cursor=cursor))
+
+
+def delete_session(principal: Principal, course_id: str, session_id: str) -> None:
+    principal.require(Role.ADMIN)
+    try:
+        _db().delete(keys.entity_pk("course", course_id), keys.session_sk(session_id), "attribute_exists(PK)")
+    except ConditionFailed:
+        raise NotFound(f"session {session_id} of course {course_id} does not exist") from None
+
+
+# ---------------------------------------------------------------- enrollments
+def enrollment_operations(db: Table, course_id: str, student_id: str, source: str, now: str) -> list[dict]:
+    """The writes of one enrollment, for a transaction of their own or of a larger change (a payment
+    that succeeds enrolls its student in the same transaction)."""
+    record = {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": source}
+    return [
+        db.check_op(keys.entity_pk("course", course_id), keys.PROFILE, "attribute_exists(PK)"),
+        db.check_op(keys.entity_pk("student", student_id), keys.PROFILE, "attribute_exists(PK)"),
+        db.put_op(
+            {"PK": keys.entity_pk("course", course_id), "SK": keys.enrollment_sk(student_id), **record},
+            "attribute_not_exists(PK)",
+        ),
+        db.put_op({"PK": keys.entity_pk("student", student_id), "SK": keys.enrollment_sk(course_id), **record}),
+    ]
+
+
+def enroll(principal: Principal, course_id: str, student_id: str) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    db = _db()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    try:
+        db.transact(enrollment_operations(db, course_id, student_id, "admin", now))
+    except ConditionFailed as failed:
+        reasons = failed.reasons + ["None"] * 4
+        if reasons[0] == "ConditionalCheckFailed":
+            raise invalid("courseId", f"course {course_id} does not exist") from None
+        if reasons[1] == "ConditionalCheckFailed":
+            raise invalid("studentId", f"student {student_id} does not exist") from None
+        raise Conflict(f"student {student_id} is already enrolled in course {course_id}") from None
+    return {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": "admin"}
+
+
+def list_enrollments(
+    principal: Principal, course_id: str | None, student_id: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    if course_id and student_id:
+        raise invalid("courseId", "filter by courseId or by studentId, not both")
+    if principal.role is Role.STUDENT:
+        if course_id or (student_id and student_id != principal.sub):
+            raise Forbidden("you may only list your own enrollments")
+        student_id = principal.sub
+    elif principal.role is Role.TEACHER:
+        if not course_id:
+            raise invalid("courseId", "teachers list the enrollments of one of their courses")
+        _may_read_course(principal, load_course(course_id))
+    elif not (course_id or student_id):
+        raise invalid("courseId", "give courseId or studentId")
+    pk = keys.entity_pk("course", course_id) if course_id else keys.entity_pk("student", student_id or "")
+    return _page(_db().query(pk, sk_prefix="ENROLLMENT#", limit=limit, cursor=cursor))
+
+
+def unenroll(principal: Principal, course_id: str, student_id: str) -> None:
+    principal.require(Role.ADMIN)
+    db = _db()
+    try:
+        db.transact(
+            [
+                db.delete_op(
+                    keys.entity_pk("course", course_id),
+                    keys.enrollment_sk(student_id),
+                    "attribute_exists(PK)",
+                ),
+                db.delete_op(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)),
+            ]
+        )
+    except ConditionFailed:
+        raise NotFound(f"student {student_id} is not enrolled in course {course_id}") from None

@@ -9,6 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 SAM_STAMP := .venv-sam/.installed
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help install run test lint template-check unit component e2e token bench openapi clean
 
@@ -30,7 +31,11 @@ $(SAM_STAMP): requirements/sam.txt
 	.venv-sam/bin/pip install -q -r requirements/sam.txt
 	touch $@
 
-install: $(VENV_STAMP)
+SWAGGER_UI := functions/api_docs/swagger_ui/swagger-ui-bundle.js
+$(SWAGGER_UI): scripts/fetch_swagger_ui.sh
+	scripts/fetch_swagger_ui.sh
+
+install: $(VENV_STAMP) $(SWAGGER_UI)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

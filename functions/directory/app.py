@@ -39,11 +39,7 @@ CourseId = Annotated[str, Path(pattern=r"^crs_[a-z0-9]{4,40}$")]
 SessionId = Annotated[str, Path(pattern=r"^ses_[a-z0-9]{4,40}$")]
 
 
-def created(body) -> Response:
-    return Response(status_code=201, content_type="application/json", body=body)
-
-
-def no_content() -> Response:
+def no_content():
     return Response(status_code=204, body="")
 
 
@@ -53,9 +49,9 @@ def list_students(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Student]:
     return PageOf[Student](**directory.list_people(caller(app), "student", limit, cursor))
 
 
-@app.post("/directory/students", tags=["directory"], summary="Create a student (admin)")
-def create_student(body: StudentCreate) -> Response[Student]:
-    return created(Student(**directory.create_person(caller(app), "student", body)))
+@app.post("/directory/students", tags=["directory"], summary="Create a student (admin)", status_code=201)
+def create_student(body: StudentCreate) -> Student:
+    return Student(**directory.create_person(caller(app), "student", body))
 
 
 @app.get("/directory/students/<studentId>", tags=["directory"], summary="A student (admin, service, self)")
@@ -68,8 +64,8 @@ def update_student(studentId: StudentId, body: PersonUpdate) -> Student:
     return Student(**directory.update_person(caller(app), "student", studentId, body))
 
 
-@app.delete("/directory/students/<studentId>", tags=["directory"], summary="Delete a student (admin)")
-def delete_student(studentId: StudentId) -> Response:
+@app.delete("/directory/students/<studentId>", tags=["directory"], summary="Delete a student (admin)", status_code=204)
+def delete_student(studentId: StudentId):
     directory.delete_person(caller(app), "student", studentId)
     return no_content()
 
@@ -80,9 +76,9 @@ def list_teachers(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Teacher]:
     return PageOf[Teacher](**directory.list_people(caller(app), "teacher", limit, cursor))
 
 
-@app.post("/directory/teachers", tags=["directory"], summary="Create a teacher (admin)")
-def create_teacher(body: TeacherCreate) -> Response[Teacher]:
-    return created(Teacher(**directory.create_person(caller(app), "teacher", body)))
+@app.post("/directory/teachers", tags=["directory"], summary="Create a teacher (admin)", status_code=201)
+def create_teacher(body: TeacherCreate) -> Teacher:
+    return Teacher(**directory.create_person(caller(app), "teacher", body))
 
 
 @app.get("/directory/teachers/<teacherId>", tags=["directory"], summary="A teacher (admin, service, self)")
@@ -95,8 +91,8 @@ def update_teacher(teacherId: TeacherId, body: PersonUpdate) -> Teacher:
     return Teacher(**directory.update_person(caller(app), "teacher", teacherId, body))
 
 
-@app.delete("/directory/teachers/<teacherId>", tags=["directory"], summary="Delete a teacher (admin)")
-def delete_teacher(teacherId: TeacherId) -> Response:
+@app.delete("/directory/teachers/<teacherId>", tags=["directory"], summary="Delete a teacher (admin)", status_code=204)
+def delete_teacher(teacherId: TeacherId):
     directory.delete_person(caller(app), "teacher", teacherId)
     return no_content()
 
@@ -107,9 +103,9 @@ def list_courses(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Course]:
     return PageOf[Course](**directory.list_courses(caller(app), limit, cursor))
 
 
-@app.post("/directory/courses", tags=["directory"], summary="Create a course (admin)")
-def create_course(body: CourseCreate) -> Response[Course]:
-    return created(Course(**directory.create_course(caller(app), body)))
+@app.post("/directory/courses", tags=["directory"], summary="Create a course (admin)", status_code=201)
+def create_course(body: CourseCreate) -> Course:
+    return Course(**directory.create_course(caller(app), body))
 
 
 @app.get("/directory/courses/<courseId>", tags=["directory"], summary="A course (its teacher, its students)")
@@ -122,8 +118,8 @@ def update_course(courseId: CourseId, body: CourseUpdate) -> Course:
     return Course(**directory.update_course(caller(app), courseId, body))
 
 
-@app.delete("/directory/courses/<courseId>", tags=["directory"], summary="Delete a course (admin)")
-def delete_course(courseId: CourseId) -> Response:
+@app.delete("/directory/courses/<courseId>", tags=["directory"], summary="Delete a course (admin)", status_code=204)
+def delete_course(courseId: CourseId):
     directory.delete_course(caller(app), courseId)
     return no_content()
 
@@ -138,13 +134,19 @@ def list_sessions(courseId: CourseId, limit: Limit = 25, cursor: Cursor = None) 
     "/directory/courses/<courseId>/sessions",
     tags=["directory"],
     summary="Add sessions, explicit or by a weekly rule in the course's zone (admin)",
+    status_code=201,
 )
-def create_sessions(courseId: CourseId, body: SessionsCreate) -> Response[SessionsCreated]:
-    return created(SessionsCreated(**directory.create_sessions(caller(app), courseId, body)))
+def create_sessions(courseId: CourseId, body: SessionsCreate) -> SessionsCreated:
+    return SessionsCreated(**directory.create_sessions(caller(app), courseId, body))
 
 
-@app.delete("/directory/courses/<courseId>/sessions/<sessionId>", tags=["directory"], summary="Cancel a session")
-def delete_session(courseId: CourseId, sessionId: SessionId) -> Response:
+@app.delete(
+    "/directory/courses/<courseId>/sessions/<sessionId>",
+    tags=["directory"],
+    summary="Cancel a session",
+    status_code=204,
+)
+def delete_session(courseId: CourseId, sessionId: SessionId):
     directory.delete_session(caller(app), courseId, sessionId)
     return no_content()
 
@@ -160,13 +162,15 @@ def list_enrollments(
     return PageOf[Enrollment](**directory.list_enrollments(caller(app), courseId, studentId, limit, cursor))
 
 
-@app.post("/directory/enrollments", tags=["directory"], summary="Enroll a student (admin)")
-def create_enrollment(body: EnrollmentCreate) -> Response[Enrollment]:
-    return created(Enrollment(**directory.enroll(caller(app), body.course_id, body.student_id)))
+@app.post("/directory/enrollments", tags=["directory"], summary="Enroll a student (admin)", status_code=201)
+def create_enrollment(body: EnrollmentCreate) -> Enrollment:
+    return Enrollment(**directory.enroll(caller(app), body.course_id, body.student_id))
 
 
-@app.delete("/directory/enrollments/<courseId>/<studentId>", tags=["directory"], summary="Unenroll (admin)")
-def delete_enrollment(courseId: CourseId, studentId: StudentId) -> Response:
+@app.delete(
+    "/directory/enrollments/<courseId>/<studentId>", tags=["directory"], summary="Unenroll (admin)", status_code=204
+)
+def delete_enrollment(courseId: CourseId, studentId: StudentId):
     directory.unenroll(caller(app), courseId, studentId)
     return no_content()
 

@@ -1,0 +1,89 @@
+"""Public documents of the API: the merged OpenAPI 3.1 document (built from every function's own
+resolver by scripts/build_openapi.py), Swagger UI, and the JWKS of the access tokens."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integration_core import tokens
+from integration_core.adapters.secrets import secret_text
+from integration_core.config import API_PREFIX, settings
+from integration_core.errors import NotFound
+from integration_core.http import make_resolver
+from integration_core.observability import logger
+
+HERE = Path(__file__).parent
+SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/"
+
+app = make_resolver()
+
+
+@lru_cache(maxsize=1)
+def _document() -> str:
+    return (HERE / "openapi.json").read_text()
+
+
+@app.get("/openapi.json", tags=["documents"], summary="The OpenAPI 3.1 document of the whole API")
+def openapi():
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=_document(),
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def _swagger_page() -> str:
+    # Assets are served by this function when `make install` fetched them; else from the CDN.
+    base = f"{API_PREFIX}/docs/assets/" if (HERE / "swagger_ui" / "swagger-ui-bundle.js").exists() else CDN
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>School integration API</title>
+<link rel="stylesheet" href="{base}swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="{base}swagger-ui-bundle.js"></script>
+<script>
+SwaggerUIBundle({{url: "{API_PREFIX}/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true}});
+</script>
+</body></html>"""
+
+
+@app.get("/docs", tags=["documents"], summary="Swagger UI")
+def docs():
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=_swagger_page())
+
+
+@app.get("/docs/assets/<asset>", tags=["documents"], summary="Swagger UI's script and style sheet")
+def docs_asset(asset: Annotated[str, PathParam(max_length=64)]):
+    path = HERE / "swagger_ui" / asset
+    if asset not in SWAGGER_ASSETS or not path.exists():
+        raise NotFound(f"no asset {asset}")
+    return Response(
+        status_code=200,
+        content_type=SWAGGER_ASSETS[asset],
+        body=path.read_text(),
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@app.get("/.well-known/jwks.json", tags=["documents"], summary="Public keys that verify the access tokens")
+def jwks():
+    key_set = tokens.load_key_set(secret_text(settings().signing_key_secret_name))
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=json.dumps(key_set.jwks()),
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Developer and deploy scripts (not deployed)."""

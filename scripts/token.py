@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
-import boto3  # noqa: E402
+import boto3
 
-from integration_core import tokens  # noqa: E402
+from integration_core import tokens
 
 
 def main() -> int:

@@ -107,3 +107,26 @@ def invoke(function: str, event: dict[str, Any]) -> Answer:
     except json.JSONDecodeError:
         body = raw
     return Answer(status=result["statusCode"], headers=result.get("headers") or {}, body=body)
+
+
+def through_gateway(function: str, event: dict[str, Any], authorization: str | None) -> Answer:
+    """What API Gateway does for a protected route: no header -> 401 without calling the
+    authorizer; the authorizer raising "Unauthorized" -> 401; else the function runs with the
+    authorizer's context. (The local stack does the same over HTTP; see tests/e2e.)"""
+    unauthorized = Answer(status=401, headers={"content-type": "application/json"}, body={"message": "Unauthorized"})
+    if not authorization:
+        return unauthorized
+    request = sample_event("authorizer/request.json")
+    request["headers"] = {"authorization": authorization}
+    request["identitySource"] = [authorization]
+    try:
+        verdict = load_function("authorizer").handler(request, LambdaContext())
+    except Exception as error:
+        if str(error) == "Unauthorized":
+            return unauthorized
+        raise
+    if not verdict["isAuthorized"]:
+        return Answer(status=403, headers={}, body={"message": "Forbidden"})
+    event["requestContext"]["authorizer"] = {"lambda": verdict["context"]}
+    event["headers"]["authorization"] = authorization
+    return invoke(function, event)

@@ -107,7 +107,7 @@ def list_people(principal: Principal, kind: str, limit: int, cursor: str | None)
 def update_person(principal: Principal, kind: str, person_id: str, changes: PersonUpdate) -> dict[str, Any]:
     principal.require(Role.ADMIN)
     current = _load(kind, person_id)
-    fields = changes.model_dump(exclude_unset=True)
+    fields = changes.model_dump(exclude_unset=True, by_alias=False)
     if "email" in fields:
         fields["email"] = fields["email"].lower()
     fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())
@@ -249,7 +249,7 @@ def list_courses(principal: Principal, limit: int, cursor: str | None) -> dict[s
 def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -> dict[str, Any]:
     principal.require(Role.ADMIN)
     current = load_course(course_id)
-    fields = changes.model_dump(exclude_unset=True, exclude={"price"})
+    fields = changes.model_dump(exclude_unset=True, exclude={"price"}, by_alias=False)
     if changes.price is not None:
         fields["price"] = _price(changes.price)
     fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())

@@ -1,0 +1,394 @@
+"""PayPal's REST API over httpx: the client-credentials token (cached until shortly before it
+expires), Orders v2 (create with intent CAPTURE, get, capture), refunds of captures, catalog
+products and billing plans, Subscriptions v1, and webhook verification through
+verify-webhook-signature.
+
+Credentials come from one JSON secret {"clientId", "clientSecret", "webhookId", "baseUrl"?}.
+Every POST carries `PayPal-Request-Id`, so the retries here (429 and 5xx, capped exponential
+backoff honouring Retry-After, one fresh token on 401) never repeat a charge.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+from integration_core.adapters.secrets import secret_json
+from integration_core.domain.payments import (
+    PaymentStatus,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderSubscription,
+    SubscriptionStatus,
+)
+from integration_core.errors import (
+    Conflict,
+    NotFound,
+    PaymentRequired,
+    ProviderRejected,
+    ProviderUnavailable,
+    Unprocessable,
+)
+from integration_core.money import Money
+from integration_core.observability import logger
+
+DEFAULT_BASE = "https://api-m.paypal.com"
+TOKEN_MARGIN_SECONDS = 120
+MAX_ATTEMPTS = 3
+MAX_BACKOFF_SECONDS = 2.0
+_ORDER_STATUS = {
+    "CREATED": PaymentStatus.CREATED,
+    "SAVED": PaymentStatus.CREATED,
+    "PAYER_ACTION_REQUIRED": PaymentStatus.REQUIRES_ACTION,
+    "APPROVED": PaymentStatus.APPROVED,
+    "VOIDED": PaymentStatus.CANCELED,
+}
+_CAPTURE_STATUS = {
+    "COMPLETED": PaymentStatus.SUCCEEDED,
+    "PENDING": PaymentStatus.APPROVED,
+    "DECLINED": PaymentStatus.FAILED,
+    "FAILED": PaymentStatus.FAILED,
+    "REFUNDED": PaymentStatus.REFUNDED,
+    "PARTIALLY_REFUNDED": PaymentStatus.PARTIALLY_REFUNDED,
+}
+_SUBSCRIPTION_STATUS = {
+    "APPROVAL_PENDING": SubscriptionStatus.PENDING,
+    "APPROVED": SubscriptionStatus.PENDING,
+    "ACTIVE": SubscriptionStatus.ACTIVE,
+    "SUSPENDED": SubscriptionStatus.ACTIVE,
+    "CANCELLED": SubscriptionStatus.CANCELED,
+    "EXPIRED": SubscriptionStatus.CANCELED,
+}
+_DECLINES = {"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY", "PAYEE_BLOCKED_TRANSACTION"}
+_NOT_APPROVED = {"ORDER_NOT_APPROVED", "PAYER_ACTION_REQUIRED"}
+_TOO_MUCH = {"REFUND_AMOUNT_EXCEEDED", "REFUND_FAILED_INSUFFICIENT_FUNDS", "CAPTURE_FULLY_REFUNDED"}
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    client_id: str
+    client_secret: str
+    webhook_id: str
+    base_url: str
+
+
+def _credentials() -> _Credentials:
+    secret = secret_json(os.environ["PAYPAL_SECRET_NAME"])
+    return _Credentials(
+        client_id=secret["clientId"],
+        client_secret=secret["clientSecret"],
+        webhook_id=secret.get("webhookId", ""),
+        base_url=(secret.get("baseUrl") or DEFAULT_BASE).rstrip("/"),
+    )
+
+
+@lru_cache(maxsize=1)
+def _http() -> httpx.Client:
+    timeout = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))
+    return httpx.Client(timeout=httpx.Timeout(timeout, connect=2.0), limits=httpx.Limits(max_connections=20))
+
+
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_token_lock = threading.Lock()
+
+
+def _token(creds: _Credentials, fresh: bool = False) -> str:
+    key = (creds.base_url, creds.client_id)
+    with _token_lock:
+        cached = _tokens.get(key)
+        if cached and not fresh and cached[1] > time.monotonic():
+            return cached[0]
+        answer = _send(
+            "POST",
+            creds.base_url + "/v1/oauth2/token",
+            what="token",
+            auth=(creds.client_id, creds.client_secret),
+            data={"grant_type": "client_credentials"},
+        )
+        if answer.status_code != 200:
+            logger.error("paypal token refused", extra={"status": answer.status_code})
+            raise ProviderRejected("PayPal refused our credentials; the operator must fix the configuration")
+        body = answer.json()
+        expires_at = time.monotonic() + max(0, int(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS)
+        _tokens[key] = (body["access_token"], expires_at)
+        return body["access_token"]
+
+
+def _backoff(attempt: int, answer: httpx.Response | None) -> float | None:
+    """Seconds to wait before the next attempt, or None when waiting would take too long."""
+    hint = answer.headers.get("Retry-After") if answer is not None else None
+    if hint is not None:
+        try:
+            seconds = float(hint)
+        except ValueError:
+            return None
+        return seconds if seconds <= MAX_BACKOFF_SECONDS else None
+    return min(MAX_BACKOFF_SECONDS, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def _send(method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+    answer: httpx.Response | None = None
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            answer = _http().request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            logger.warning("paypal timeout", extra={"call": what, "attempt": attempt})
+            answer = None
+            if attempt + 1 < MAX_ATTEMPTS and method == "GET":
+                continue
+            raise ProviderUnavailable(f"PayPal did not answer in time ({what}); try again", retry_after=5) from None
+        except httpx.TransportError:
+            answer = None
+            if attempt + 1 < MAX_ATTEMPTS:
+                time.sleep(_backoff(attempt, None) or 0)
+                continue
+            raise ProviderUnavailable(f"PayPal cannot be reached ({what}); try again", retry_after=5) from None
+        if answer.status_code != 429 and answer.status_code < 500:
+            return answer
+        wait = _backoff(attempt, answer)
+        if wait is None or attempt + 1 == MAX_ATTEMPTS:
+            break
+        time.sleep(wait)
+    status = answer.status_code if answer is not None else 0
+    logger.warning("paypal unavailable", extra={"call": what, "status": status})
+    retry_after = answer.headers.get("Retry-After") if answer is not None else None
+    seconds = int(float(retry_after)) if retry_after and retry_after.replace(".", "", 1).isdigit() else 10
+    raise ProviderUnavailable(f"PayPal failed ({what}); try again", retry_after=max(1, seconds))
+
+
+def _call(method: str, path: str, *, what: str, json: Any = None, request_id: str | None = None) -> dict[str, Any]:
+    creds = _credentials()
+    headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
+    if request_id:
+        headers["PayPal-Request-Id"] = request_id
+    for fresh in (False, True):
+        headers["Authorization"] = f"Bearer {_token(creds, fresh)}"
+        answer = _send(method, creds.base_url + path, what=what, json=json, headers=headers)
+        if answer.status_code != 401:
+            break
+    if answer.status_code < 300:
+        return answer.json() if answer.content else {}
+    _raise(answer, what)
+    raise AssertionError("unreachable")
+
+
+def _issues(answer: httpx.Response) -> set[str]:
+    try:
+        body = answer.json()
+    except ValueError:
+        return set()
+    return {d.get("issue", "") for d in body.get("details") or [] if isinstance(d, dict)} | {body.get("name", "")}
+
+
+def _raise(answer: httpx.Response, what: str) -> None:
+    issues = _issues(answer)
+    if answer.status_code == 404 or "RESOURCE_NOT_FOUND" in issues:
+        raise NotFound(f"PayPal has no such object ({what})")
+    if issues & _NOT_APPROVED:
+        raise Conflict("the buyer has not approved this PayPal order yet; send them to the approval link")
+    if issues & _DECLINES:
+        raise PaymentRequired("PayPal declined the payment; the buyer may choose another funding source")
+    if issues & _TOO_MUCH:
+        raise Unprocessable("PayPal refused the refund: the amount is more than what is left to refund")
+    if "DUPLICATE_REQUEST_ID" in issues:
+        raise Conflict("this Idempotency-Key was already used for a different request")
+    logger.warning("paypal refused", extra={"call": what, "status": answer.status_code, "issues": sorted(issues)})
+    raise ProviderRejected(f"PayPal refused the request ({what})")
+
+
+def _link(resource: dict[str, Any], *rels: str) -> str | None:
+    for link in resource.get("links") or []:
+        if link.get("rel") in rels:
+            return link.get("href")
+    return None
+
+
+def _money(amount: dict[str, Any]) -> Money:
+    return Money.from_decimal(amount["value"], amount["currency_code"])
+
+
+def order_payment(order: dict[str, Any]) -> ProviderPayment:
+    unit = (order.get("purchase_units") or [{}])[0]
+    captures = (unit.get("payments") or {}).get("captures") or []
+    capture = captures[-1] if captures else None
+    if capture:
+        status = _CAPTURE_STATUS.get(capture.get("status", ""), PaymentStatus.APPROVED)
+        if status in (PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED):
+            status = PaymentStatus.SUCCEEDED  # refunds are applied by amount, not by this summary
+    else:
+        status = _ORDER_STATUS.get(order.get("status", ""), PaymentStatus.CREATED)
+    amount = _money(unit["amount"]) if "amount" in unit else _money(capture["amount"])  # type: ignore[index]
+    declined = status is PaymentStatus.FAILED
+    return ProviderPayment(
+        provider_id=order["id"],
+        status=status,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        approval_url=_link(order, "payer-action", "approve") if status is not PaymentStatus.SUCCEEDED else None,
+        capture_id=capture["id"] if capture else None,
+        failure_code=(capture or {}).get("status_details", {}).get("reason", "DECLINED") if declined else None,
+        failure_message="PayPal declined the capture" if declined else None,
+        reference=unit.get("custom_id"),
+    )
+
+
+def create_order(
+    *, amount: Money, payment_id: str, description: str, return_url: str, cancel_url: str, request_id: str
+) -> ProviderPayment:
+    body = {
+        "intent": "CAPTURE",
+        "purchase_units": [
+            {
+                "reference_id": payment_id,
+                "custom_id": payment_id,
+                "invoice_id": payment_id,
+                "description": description[:127],
+                "amount": {"currency_code": amount.currency, "value": amount.to_decimal_string()},
+            }
+        ],
+        "payment_source": {
+            "paypal": {
+                "experience_context": {
+                    "return_url": return_url,
+                    "cancel_url": cancel_url,
+                    "user_action": "PAY_NOW",
+                    "shipping_preference": "NO_SHIPPING",
+                }
+            }
+        },
+    }
+    return order_payment(_call("POST", "/v2/checkout/orders", what="create order", json=body, request_id=request_id))
+
+
+def get_order(order_id: str) -> dict[str, Any]:
+    return _call("GET", f"/v2/checkout/orders/{order_id}", what="get order")
+
+
+def capture_order(order_id: str, request_id: str) -> ProviderPayment:
+    try:
+        order = _call("POST", f"/v2/checkout/orders/{order_id}/capture", what="capture order", request_id=request_id)
+    except Unprocessable:
+        raise
+    except ProviderRejected:
+        # Captured already (by an earlier attempt): the order as it stands is the answer.
+        order = get_order(order_id)
+        if order.get("status") != "COMPLETED":
+            raise
+    return order_payment(order)
+
+
+def refund_capture(capture_id: str, amount: Money, note: str | None, payment_id: str, request_id: str) -> ProviderRefund:
+    body: dict[str, Any] = {
+        "amount": {"currency_code": amount.currency, "value": amount.to_decimal_string()},
+        "custom_id": payment_id,
+    }
+    if note:
+        body["note_to_payer"] = note[:255]
+    refund = _call("POST", f"/v2/payments/captures/{capture_id}/refund", what="refund", json=body, request_id=request_id)
+    refunded = _money(refund["amount"]) if "amount" in refund else amount
+    return ProviderRefund(refund["id"], refunded.amount_minor, refunded.currency, refund.get("status", "COMPLETED"))
+
+
+def ensure_plan(plan: dict[str, Any]) -> str:
+    product = _call(
+        "POST",
+        "/v1/catalogs/products",
+        what="create product",
+        json={"name": plan["name"], "type": "SERVICE", "category": "EDUCATIONAL_AND_TEXTBOOKS"},
+        request_id=f"product-{plan['id']}",
+    )
+    price = Money(plan["amount_minor"], plan["currency"])
+    created = _call(
+        "POST",
+        "/v1/billing/plans",
+        what="create plan",
+        request_id=f"plan-{plan['id']}",
+        json={
+            "product_id": product["id"],
+            "name": plan["name"][:127],
+            "status": "ACTIVE",
+            "billing_cycles": [
+                {
+                    "frequency": {"interval_unit": plan["interval"].upper(), "interval_count": 1},
+                    "tenure_type": "REGULAR",
+                    "sequence": 1,
+                    "total_cycles": 0,
+                    "pricing_scheme": {
+                        "fixed_price": {"currency_code": price.currency, "value": price.to_decimal_string()}
+                    },
+                }
+            ],
+            "payment_preferences": {"auto_bill_outstanding": True, "payment_failure_threshold": 1},
+        },
+    )
+    return created["id"]
+
+
+def _subscription(sub: dict[str, Any]) -> ProviderSubscription:
+    status = _SUBSCRIPTION_STATUS.get(sub.get("status", ""), SubscriptionStatus.PENDING)
+    return ProviderSubscription(
+        provider_id=sub["id"],
+        status=status,
+        approval_url=_link(sub, "approve") if status is SubscriptionStatus.PENDING else None,
+        reference=sub.get("custom_id"),
+    )
+
+
+def create_subscription(
+    *, plan_id: str, subscription_id: str, return_url: str, cancel_url: str, request_id: str
+) -> ProviderSubscription:
+    body = {
+        "plan_id": plan_id,
+        "custom_id": subscription_id,
+        "application_context": {
+            "return_url": return_url,
+            "cancel_url": cancel_url,
+            "user_action": "SUBSCRIBE_NOW",
+            "shipping_preference": "NO_SHIPPING",
+        },
+    }
+    return _subscription(
+        _call("POST", "/v1/billing/subscriptions", what="create subscription", json=body, request_id=request_id)
+    )
+
+
+def get_subscription(subscription_id: str) -> ProviderSubscription:
+    return _subscription(_call("GET", f"/v1/billing/subscriptions/{subscription_id}", what="get subscription"))
+
+
+def cancel_subscription(subscription_id: str, reason: str, request_id: str) -> ProviderSubscription:
+    try:
+        _call(
+            "POST",
+            f"/v1/billing/subscriptions/{subscription_id}/cancel",
+            what="cancel subscription",
+            json={"reason": reason[:128]},
+            request_id=request_id,
+        )
+    except ProviderRejected:
+        current = get_subscription(subscription_id)
+        if current.status is not SubscriptionStatus.CANCELED:
+            raise
+    return get_subscription(subscription_id)
+
+
+def verify_webhook(headers: dict[str, str], event: dict[str, Any]) -> bool:
+    """PayPal's own verdict on a notification: SUCCESS only for its signature over this event."""
+    creds = _credentials()
+    names = ("auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time")
+    body: dict[str, Any] = {n: headers.get("paypal-" + n.replace("_", "-"), "") for n in names}
+    if not all(body.values()):
+        return False
+    body |= {"webhook_id": creds.webhook_id, "webhook_event": event}
+    try:
+        answer = _call("POST", "/v1/notifications/verify-webhook-signature", what="verify webhook", json=body)
+    except ProviderRejected:
+        return False
+    return answer.get("verification_status") == "SUCCESS"

@@ -1,0 +1,84 @@
+"""SQS: batched sends (10 entries a call, the API's limit), delayed sends, and visibility changes
+that turn a received message into a retry at a chosen time."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from integration_core.errors import ProviderUnavailable
+
+BATCH = 10
+MAX_DELAY = 900
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: str  # unique within one call; a delivery id fits
+    body: dict[str, Any]
+    delay_seconds: int = 0
+
+
+@lru_cache(maxsize=1)
+def client():
+    return boto3.client(
+        "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    )
+
+
+def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return getattr(client(), operation)(**kwargs)
+    except (ClientError, BotoCoreError):
+        raise ProviderUnavailable("the queue cannot be reached; try again", retry_after=2) from None
+
+
+def send_batch(queue_url: str, messages: list[Outgoing]) -> int:
+    """Send every message, 10 per call; entries SQS refuses are retried once, then it is an error.
+    Returns the number of SendMessageBatch calls made."""
+    calls = 0
+    for start in range(0, len(messages), BATCH):
+        chunk = {m.id: m for m in messages[start : start + BATCH]}
+        for _ in range(2):
+            entries = [
+                {
+                    "Id": m.id,
+                    "MessageBody": json.dumps(m.body, separators=(",", ":")),
+                    "DelaySeconds": max(0, min(MAX_DELAY, m.delay_seconds)),
+                }
+                for m in chunk.values()
+            ]
+            answer = _call("send_message_batch", QueueUrl=queue_url, Entries=entries)
+            calls += 1
+            chunk = {f["Id"]: chunk[f["Id"]] for f in answer.get("Failed", [])}
+            if not chunk:
+                break
+        if chunk:
+            raise ProviderUnavailable("the queue refused some messages; try again", retry_after=2)
+    return calls
+
+
+def send(queue_url: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
+    _call(
+        "send_message",
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(body, separators=(",", ":")),
+        DelaySeconds=max(0, min(MAX_DELAY, delay_seconds)),
+    )
+
+
+def change_visibility(queue_url: str, receipts: dict[str, tuple[str, int]]) -> None:
+    """receipts: entry id -> (receipt handle, seconds until the message is visible again)."""
+    items = list(receipts.items())
+    for start in range(0, len(items), BATCH):
+        entries = [
+            {"Id": entry_id, "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for entry_id, (handle, seconds) in items[start : start + BATCH]
+        ]
+        _call("change_message_visibility_batch", QueueUrl=queue_url, Entries=entries)

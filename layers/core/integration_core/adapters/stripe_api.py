@@ -1,0 +1,303 @@
+"""Stripe through the official SDK (`stripe.StripeClient`, `client.v1.*`): customers, payment
+intents, refunds, products and prices, subscriptions, and webhook verification.
+
+The SDK is imported inside the functions that use it, so a function that never talks to Stripe
+(payment history) does not pay for importing it. Credentials come from one JSON secret
+{"apiKey", "webhookSecret", "baseUrl"?}; `baseUrl` points at the provider sandbox locally.
+Failures become domain errors: a card problem is a result (the ledger records it), a 5xx or a
+timeout is ProviderUnavailable, anything else Stripe refuses is ProviderRejected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from integration_core.adapters.secrets import secret_json
+from integration_core.domain.payments import (
+    PaymentStatus,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderSubscription,
+    SubscriptionStatus,
+)
+from integration_core.errors import Conflict, NotFound, ProviderRejected, ProviderUnavailable, Unprocessable
+from integration_core.observability import logger
+
+if TYPE_CHECKING:
+    import stripe
+
+DEFAULT_BASE = "https://api.stripe.com"
+_STATUS = {
+    "requires_payment_method": PaymentStatus.CREATED,
+    "requires_confirmation": PaymentStatus.CREATED,
+    "requires_action": PaymentStatus.REQUIRES_ACTION,
+    "processing": PaymentStatus.APPROVED,
+    "requires_capture": PaymentStatus.APPROVED,
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "canceled": PaymentStatus.CANCELED,
+}
+_SUBSCRIPTION_STATUS = {
+    "incomplete": SubscriptionStatus.PENDING,
+    "trialing": SubscriptionStatus.ACTIVE,
+    "active": SubscriptionStatus.ACTIVE,
+    "past_due": SubscriptionStatus.ACTIVE,
+    "paused": SubscriptionStatus.ACTIVE,
+    "unpaid": SubscriptionStatus.CANCELED,
+    "canceled": SubscriptionStatus.CANCELED,
+    "incomplete_expired": SubscriptionStatus.CANCELED,
+}
+# Stripe's own refund reasons; any other text travels in metadata.
+STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+
+
+def _secret() -> dict[str, Any]:
+    return secret_json(os.environ["STRIPE_SECRET_NAME"])
+
+
+def _timeout() -> float:
+    return float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, base_url: str, timeout: float) -> stripe.StripeClient:
+    import stripe
+
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": base_url},
+        # One retry, made safe by the idempotency key every create carries.
+        max_network_retries=1,
+        http_client=stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True),
+    )
+
+
+def client() -> stripe.StripeClient:
+    secret = _secret()
+    return _client(secret["apiKey"], secret.get("baseUrl") or DEFAULT_BASE, _timeout())
+
+
+@contextmanager
+def _calling(what: str) -> Iterator[None]:
+    import stripe
+
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+        logger.warning("stripe unavailable", extra={"call": what, "error": type(error).__name__})
+        raise ProviderUnavailable(f"Stripe did not answer ({what}); try again", retry_after=5) from None
+    except stripe.APIError as error:
+        logger.warning("stripe error", extra={"call": what, "status": error.http_status})
+        raise ProviderUnavailable(f"Stripe failed ({what}); try again", retry_after=10) from None
+    except stripe.IdempotencyError:
+        raise Conflict("this Idempotency-Key was already used for a different request") from None
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":
+            raise NotFound(f"Stripe has no such object ({what})") from None
+        if error.code in ("amount_too_large", "charge_already_refunded"):
+            raise Unprocessable(f"Stripe refused the amount: {error.user_message or error.code}") from None
+        logger.warning("stripe refused", extra={"call": what, "code": error.code})
+        raise ProviderRejected(f"Stripe refused the request ({what}): {error.code or 'invalid request'}") from None
+    except (stripe.AuthenticationError, stripe.PermissionError):
+        logger.error("stripe credentials refused", extra={"call": what})
+        raise ProviderRejected("Stripe refused our credentials; the operator must fix the configuration") from None
+
+
+def _payment(intent: Any, failure: Any = None) -> ProviderPayment:
+    error = failure or intent.get("last_payment_error")
+    status = _STATUS.get(intent["status"], PaymentStatus.CREATED)
+    if error and status is PaymentStatus.CREATED:
+        status = PaymentStatus.FAILED
+    final = status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED)
+    return ProviderPayment(
+        provider_id=intent["id"],
+        status=status,
+        amount_minor=int(intent["amount"]),
+        currency=str(intent["currency"]).upper(),
+        client_secret=None if final else intent.get("client_secret"),
+        failure_code=(error.get("decline_code") or error.get("code")) if error else None,
+        failure_message=error.get("message") if error else None,
+        reference=(intent.get("metadata") or {}).get("payment_id"),
+    )
+
+
+def ensure_customer(student_id: str, email: str, name: str, idempotency_key: str) -> str:
+    with _calling("create customer"):
+        customer = client().v1.customers.create(
+            params={"email": email, "name": name, "metadata": {"student_id": student_id}},
+            options={"idempotency_key": idempotency_key},
+        )
+    return customer.id
+
+
+def create_payment_intent(
+    *,
+    amount_minor: int,
+    currency: str,
+    customer: str,
+    metadata: dict[str, str],
+    description: str,
+    payment_method: str | None,
+    idempotency_key: str,
+) -> ProviderPayment:
+    import stripe
+
+    params: dict[str, Any] = {
+        "amount": amount_minor,
+        "currency": currency.lower(),
+        "customer": customer,
+        "metadata": metadata,
+        "description": description[:1000],
+        "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+    }
+    if payment_method:
+        params |= {"payment_method": payment_method, "confirm": True}
+    try:
+        with _calling("create payment intent"):
+            intent = client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
+    except stripe.CardError as error:
+        return _declined(error)
+    return _payment(intent)
+
+
+def _declined(error: Any) -> ProviderPayment:
+    intent = error.error.payment_intent if error.error else None
+    if intent is None:
+        raise ProviderRejected("Stripe declined the card but did not say for which payment") from None
+    failure = {"code": error.code, "decline_code": getattr(error.error, "decline_code", None), "message": error.user_message}
+    return _payment(intent, failure)
+
+
+def confirm_payment_intent(intent_id: str, payment_method: str | None, idempotency_key: str) -> ProviderPayment:
+    import stripe
+
+    params: dict[str, Any] = {"payment_method": payment_method} if payment_method else {}
+    try:
+        with _calling("confirm payment intent"):
+            intent = client().v1.payment_intents.confirm(
+                intent_id, params=params, options={"idempotency_key": idempotency_key}
+            )
+    except stripe.CardError as error:
+        return _declined(error)
+    except stripe.InvalidRequestError as error:
+        # Already succeeded or canceled: Stripe's answer is the payment as it stands.
+        if error.code != "payment_intent_unexpected_state":
+            with _calling("confirm payment intent"):
+                raise
+        return retrieve_payment_intent(intent_id)
+    return _payment(intent)
+
+
+def retrieve_payment_intent(intent_id: str) -> ProviderPayment:
+    with _calling("retrieve payment intent"):
+        return _payment(client().v1.payment_intents.retrieve(intent_id))
+
+
+def create_refund(
+    intent_id: str, amount_minor: int, reason: str | None, payment_id: str, idempotency_key: str
+) -> ProviderRefund:
+    params: dict[str, Any] = {"payment_intent": intent_id, "amount": amount_minor, "metadata": {"payment_id": payment_id}}
+    if reason in STRIPE_REFUND_REASONS:
+        params["reason"] = reason
+    elif reason:
+        params |= {"reason": "requested_by_customer", "metadata": {"payment_id": payment_id, "reason": reason[:500]}}
+    with _calling("create refund"):
+        refund = client().v1.refunds.create(params=params, options={"idempotency_key": idempotency_key})
+    return _refund(refund)
+
+
+def _refund(refund: Any) -> ProviderRefund:
+    return ProviderRefund(
+        refund_id=refund["id"],
+        amount_minor=int(refund["amount"]),
+        currency=str(refund["currency"]).upper(),
+        status=refund["status"],
+    )
+
+
+def list_refunds(intent_id: str) -> list[ProviderRefund]:
+    with _calling("list refunds"):
+        page = client().v1.refunds.list(params={"payment_intent": intent_id, "limit": 100})
+    return [_refund(r) for r in page.data]
+
+
+def ensure_price(plan: dict[str, Any]) -> str:
+    """A product and a recurring price for one of our plans; the idempotency keys make concurrent
+    first uses create them once."""
+    with _calling("create price"):
+        product = client().v1.products.create(
+            params={"name": plan["name"], "metadata": {"plan_id": plan["id"]}},
+            options={"idempotency_key": f"product-{plan['id']}"},
+        )
+        price = client().v1.prices.create(
+            params={
+                "product": product.id,
+                "unit_amount": plan["amount_minor"],
+                "currency": plan["currency"].lower(),
+                "recurring": {"interval": plan["interval"]},
+                "metadata": {"plan_id": plan["id"]},
+            },
+            options={"idempotency_key": f"price-{plan['id']}"},
+        )
+    return price.id
+
+
+def _subscription(sub: Any) -> ProviderSubscription:
+    invoice = sub.get("latest_invoice")
+    secret = None
+    if isinstance(invoice, dict) or hasattr(invoice, "get"):
+        confirmation = invoice.get("confirmation_secret") if invoice else None
+        secret = confirmation.get("client_secret") if confirmation else None
+    status = _SUBSCRIPTION_STATUS.get(sub["status"], SubscriptionStatus.PENDING)
+    return ProviderSubscription(
+        provider_id=sub["id"],
+        status=status,
+        client_secret=secret if status is SubscriptionStatus.PENDING else None,
+        reference=(sub.get("metadata") or {}).get("subscription_id"),
+    )
+
+
+def create_subscription(
+    *, customer: str, price: str, payment_method: str | None, metadata: dict[str, str], idempotency_key: str
+) -> ProviderSubscription:
+    params: dict[str, Any] = {
+        "customer": customer,
+        "items": [{"price": price}],
+        "metadata": metadata,
+        "payment_behavior": "default_incomplete",
+        "expand": ["latest_invoice.confirmation_secret"],
+    }
+    with _calling("create subscription"):
+        if payment_method:
+            # A card given up front pays the first invoice at once.
+            client().v1.payment_methods.attach(
+                payment_method, params={"customer": customer}, options={"idempotency_key": f"attach-{idempotency_key}"}
+            )
+            params |= {"default_payment_method": payment_method, "payment_behavior": "error_if_incomplete"}
+        sub = client().v1.subscriptions.create(params=params, options={"idempotency_key": idempotency_key})
+    return _subscription(sub)
+
+
+def retrieve_subscription(subscription_id: str) -> ProviderSubscription:
+    with _calling("retrieve subscription"):
+        return _subscription(client().v1.subscriptions.retrieve(subscription_id))
+
+
+def cancel_subscription(subscription_id: str, idempotency_key: str) -> ProviderSubscription:
+    with _calling("cancel subscription"):
+        sub = client().v1.subscriptions.cancel(subscription_id, options={"idempotency_key": idempotency_key})
+    return _subscription(sub)
+
+
+def verify_event(raw_body: bytes, signature: str | None) -> dict[str, Any]:
+    """The event, if the signature is Stripe's over exactly these bytes and recent; ValueError otherwise."""
+    import stripe
+
+    try:
+        event = stripe.Webhook.construct_event(raw_body, signature or "", _secret()["webhookSecret"])
+    except stripe.SignatureVerificationError:
+        raise ValueError("the Stripe-Signature does not match") from None
+    return event.to_dict()

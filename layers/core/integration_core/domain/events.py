@@ -1,0 +1,177 @@
+"""The event catalog: every domain event type a webhook can subscribe to, with the JSON Schema of
+its `data` and an example. Each capability registers its own types here (payments adds
+payment_refunded, subscription_activated, ...); `GET /webhooks/events` serves the catalog and
+publishing validates data against it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+
+from integration_core.errors import Unprocessable, field_error
+
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+TEST_EVENT = "webhook.test"
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    description: str
+    schema: dict[str, Any]
+    example: dict[str, Any]
+    subscribable: bool = True
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+CATALOG: dict[str, EventType] = {}
+
+
+def register_event_type(
+    name: str,
+    description: str,
+    schema: dict[str, Any],
+    example: dict[str, Any],
+    *,
+    subscribable: bool = True,
+) -> EventType:
+    """Add a type to the catalog; the example must satisfy the schema (checked at import, so a
+    wrong catalog entry fails every test rather than a receiver)."""
+    if not EVENT_TYPE_RE.match(name):
+        raise ValueError(f"event type {name!r} is not lowercase dotted/underscored")
+    if name in CATALOG and CATALOG[name].schema != schema:
+        raise ValueError(f"event type {name!r} is already registered with another schema")
+    validate(event=example, schema=schema)
+    entry = EventType(name, description, schema, example, subscribable)
+    CATALOG[name] = entry
+    return entry
+
+
+def event_type(name: str) -> EventType:
+    entry = CATALOG.get(name)
+    if entry is None:
+        known = ", ".join(sorted(CATALOG))
+        raise Unprocessable(
+            f"eventType: unknown event type {name!r}; known: {known}",
+            errors=[field_error("eventType", "unknown event type")],
+        )
+    return entry
+
+
+def validate_data(name: str, data: dict[str, Any]) -> None:
+    """422 naming the offending field of `data` when it does not match the type's schema."""
+    entry = event_type(name)
+    try:
+        validate(event=data, schema=entry.schema)
+    except SchemaValidationError as error:
+        path = str(error.name or "data")
+        field_name = "data" + path.removeprefix("data") if path.startswith("data") else f"data.{path}"
+        reason = str(error.validation_message or "").removeprefix(path).strip() or "does not match the schema"
+        if error.rule == "required" and isinstance(error.value, dict):
+            # Name the missing property itself, not the object that lacks it.
+            missing = [p for p in error.rule_definition or [] if p not in error.value]
+            field_name, reason = f"{field_name}.{missing[0]}" if missing else field_name, "required"
+        raise Unprocessable(f"{field_name}: {reason}", errors=[field_error(field_name, reason)]) from None
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": True,
+    }
+
+
+_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+_TIME = {"type": "string", "format": "date-time"}
+_AMOUNT = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "Decimal amount as text"}
+_CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+
+register_event_type(
+    "payment_completed",
+    "A course payment succeeded.",
+    _object(
+        {
+            "paymentId": _ID,
+            "studentId": _ID,
+            "courseId": _ID,
+            "amount": _AMOUNT,
+            "currency": _CURRENCY,
+            "provider": {"type": "string", "enum": ["stripe", "paypal", "manual"]},
+            "completedAt": _TIME,
+        },
+        ["paymentId", "studentId", "amount", "currency", "completedAt"],
+    ),
+    {
+        "paymentId": "pay_5j2mxkq3p4r7t8v9w0ya",
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "amount": "149.00",
+        "currency": "EUR",
+        "provider": "stripe",
+        "completedAt": "2025-03-01T10:15:00+00:00",
+    },
+)
+register_event_type(
+    "student_enrolled",
+    "A student was enrolled in a course.",
+    _object(
+        {"studentId": _ID, "courseId": _ID, "enrolledAt": _TIME, "source": {"type": "string", "maxLength": 64}},
+        ["studentId", "courseId", "enrolledAt"],
+    ),
+    {
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "enrolledAt": "2025-03-01T10:16:00+00:00",
+        "source": "payment",
+    },
+)
+register_event_type(
+    "grade_updated",
+    "A student's grade in a course was set or changed.",
+    _object(
+        {
+            "studentId": _ID,
+            "courseId": _ID,
+            "assessment": {"type": "string", "minLength": 1, "maxLength": 200},
+            "grade": {"type": ["string", "number"]},
+            "previousGrade": {"type": ["string", "number", "null"]},
+            "updatedAt": _TIME,
+        },
+        ["studentId", "courseId", "grade", "updatedAt"],
+    ),
+    {
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "assessment": "Mid-term speaking test",
+        "grade": "B2",
+        "previousGrade": "B1",
+        "updatedAt": "2025-04-10T16:00:00+00:00",
+    },
+)
+register_event_type(
+    "course_started",
+    "A course's first class took place.",
+    _object({"courseId": _ID, "startedAt": _TIME, "teacherId": _ID}, ["courseId", "startedAt"]),
+    {"courseId": "crs_k2m3n4p5q6r7s2t3v4w5", "startedAt": "2025-03-03T18:00:00+00:00", "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5"},
+)
+register_event_type(
+    "course_ended",
+    "A course's last class took place.",
+    _object({"courseId": _ID, "endedAt": _TIME, "teacherId": _ID}, ["courseId", "endedAt"]),
+    {"courseId": "crs_k2m3n4p5q6r7s2t3v4w5", "endedAt": "2025-06-30T19:30:00+00:00", "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5"},
+)
+register_event_type(
+    TEST_EVENT,
+    "Sent by `POST /webhooks/{webhookId}/test` to check a receiver; it cannot be published.",
+    _object(
+        {"message": {"type": "string"}, "webhookId": _ID, "requestedBy": {"type": "string"}},
+        ["message", "webhookId"],
+    ),
+    {"message": "This is a test event.", "webhookId": "whk_a2b3c4d5e6f7g2h3j4k5", "requestedBy": "usr_1"},
+)

@@ -1,0 +1,262 @@
+"""Payments: the ledger's statuses and the rule that they only move forward, the request and
+response models of the payments API, and the provider-neutral shapes the provider adapters return.
+
+A payment is one attempt to pay for a course (or one charge of a subscription), across providers.
+Its status moves created -> requires_action/approved -> succeeded -> partially_refunded/refunded, or
+ends failed/canceled. `RANK` orders them so a conditional write can refuse any step backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from integration_core.models import ApiModel, RequestModel, ShortText
+
+
+class Provider(StrEnum):
+    STRIPE = "stripe"
+    PAYPAL = "paypal"
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "created"
+    REQUIRES_ACTION = "requires_action"
+    APPROVED = "approved"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+# A declined attempt may still be completed later at the provider (the buyer retries with another card
+# in Stripe.js), so failed ranks below succeeded: money actually taken always wins.
+RANK: dict[PaymentStatus, int] = {
+    PaymentStatus.CREATED: 0,
+    PaymentStatus.REQUIRES_ACTION: 1,
+    PaymentStatus.APPROVED: 1,
+    PaymentStatus.FAILED: 2,
+    PaymentStatus.CANCELED: 2,
+    PaymentStatus.SUCCEEDED: 3,
+    PaymentStatus.PARTIALLY_REFUNDED: 4,
+    PaymentStatus.REFUNDED: 5,
+}
+
+
+def moves_forward(current: PaymentStatus, new: PaymentStatus) -> bool:
+    return RANK[new] > RANK[current]
+
+
+def refund_status(amount_minor: int, refunded_minor: int) -> PaymentStatus:
+    return PaymentStatus.REFUNDED if refunded_minor >= amount_minor else PaymentStatus.PARTIALLY_REFUNDED
+
+
+class SubscriptionStatus(StrEnum):
+    PENDING = "pending"  # waiting for the buyer (PayPal approval, Stripe's first invoice)
+    ACTIVE = "active"
+    CANCELED = "canceled"
+
+
+SUBSCRIPTION_RANK = {SubscriptionStatus.PENDING: 0, SubscriptionStatus.ACTIVE: 1, SubscriptionStatus.CANCELED: 2}
+
+Interval = Literal["day", "week", "month", "year"]
+
+# Stripe's test tokens and ids look like these; PayPal ids are upper-case alphanumerics.
+PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
+TRANSACTION_ID = r"^[A-Za-z0-9_\-]{3,120}$"
+STUDENT_ID = r"^stu_[a-z0-9]{4,40}$"
+COURSE_ID = r"^crs_[a-z0-9]{4,40}$"
+PLAN_ID = r"^pln_[a-z0-9]{4,40}$"
+SUBSCRIPTION_ID = r"^sbs_[a-z0-9]{4,40}$"
+IDEMPOTENCY_KEY = r"^[\x21-\x7e]{8,255}$"
+
+IdempotencyKey = Annotated[
+    str | None,
+    Field(default=None, pattern=IDEMPOTENCY_KEY, description="Or the Idempotency-Key header; 8-255 visible ASCII"),
+]
+Amount = Annotated[Decimal | None, Field(default=None, gt=0, description="Decimal, must equal the price")]
+Currency = Annotated[str | None, Field(default=None, pattern=r"^[A-Z]{3}$")]
+HttpsUrl = Annotated[str | None, Field(default=None, pattern=r"^https?://[^\s]{1,2000}$")]
+
+
+# ---------------------------------------------------------------- requests
+class StripeInitialize(RequestModel):
+    student_id: str | None = Field(default=None, pattern=STUDENT_ID, description="Defaults to the calling student")
+    course_id: str = Field(pattern=COURSE_ID)
+    amount: Amount = None
+    currency: Currency = None
+    payment_method: str | None = Field(
+        default=None, pattern=PAYMENT_METHOD, description="Confirm at once with this payment method"
+    )
+    idempotency_key: IdempotencyKey = None
+
+
+class PayPalProcess(RequestModel):
+    student_id: str | None = Field(default=None, pattern=STUDENT_ID)
+    course_id: str = Field(pattern=COURSE_ID)
+    amount: Amount = None
+    currency: Currency = None
+    return_url: HttpsUrl = None
+    cancel_url: HttpsUrl = None
+    idempotency_key: IdempotencyKey = None
+
+
+class ConfirmPayment(RequestModel):
+    transaction_id: str = Field(pattern=TRANSACTION_ID, description="Stripe PaymentIntent id, PayPal order id")
+    provider: Provider
+    payment_method: str | None = Field(default=None, pattern=PAYMENT_METHOD, description="Stripe only")
+    idempotency_key: IdempotencyKey = None
+
+
+RefundReason = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RefundPayment(RequestModel):
+    transaction_id: str = Field(pattern=TRANSACTION_ID, description="Payment id, Stripe PaymentIntent, PayPal order")
+    provider: Provider
+    amount: Amount = Field(default=None, description="Decimal; the whole remaining amount when absent")
+    reason: RefundReason | None = None
+    idempotency_key: IdempotencyKey = None
+
+
+class SubscriptionCreate(RequestModel):
+    student_id: str | None = Field(default=None, pattern=STUDENT_ID)
+    plan_id: str = Field(pattern=PLAN_ID)
+    provider: Provider
+    payment_method: str | None = Field(default=None, pattern=PAYMENT_METHOD, description="Stripe only")
+    return_url: HttpsUrl = None
+    cancel_url: HttpsUrl = None
+    idempotency_key: IdempotencyKey = None
+
+
+class SubscriptionCancel(RequestModel):
+    reason: RefundReason | None = None
+    idempotency_key: IdempotencyKey = None
+
+
+class PlanCreate(RequestModel):
+    id: str | None = Field(default=None, pattern=PLAN_ID)
+    name: ShortText
+    amount: Decimal = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    interval: Interval
+
+
+# ---------------------------------------------------------------- responses
+class Plan(ApiModel):
+    id: str
+    name: str
+    amount: str
+    amount_minor: int
+    currency: str
+    interval: Interval
+    created_at: str
+
+
+class Payment(ApiModel):
+    payment_id: str
+    student_id: str
+    course_id: str | None = None
+    plan_id: str | None = None
+    provider: Provider
+    transaction_id: str = Field(description="The provider's id: PaymentIntent, PayPal order or invoice")
+    capture_id: str | None = None
+    status: PaymentStatus
+    amount: str
+    amount_minor: int
+    currency: str
+    refunded_amount: str
+    refunded_minor: int
+    failure_code: str | None = None
+    failure_message: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class StripeInitialized(Payment):
+    payment_intent_id: str
+    client_secret: str | None = Field(default=None, description="For Stripe.js; absent once final")
+
+
+class PayPalProcessed(Payment):
+    order_id: str
+    approval_url: str | None = None
+
+
+class Refund(ApiModel):
+    refund_id: str
+    payment_id: str
+    provider: Provider
+    amount: str
+    amount_minor: int
+    currency: str
+    reason: str | None = None
+    payment_status: PaymentStatus
+    refunded_amount: str
+    remaining_amount: str
+    created_at: str
+
+
+class Subscription(ApiModel):
+    subscription_id: str
+    student_id: str
+    plan_id: str
+    provider: Provider
+    provider_subscription_id: str
+    status: SubscriptionStatus
+    approval_url: str | None = None
+    client_secret: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class PayPalTransaction(ApiModel):
+    order_id: str
+    status: str
+    payment_id: str
+    amount: str
+    currency: str
+    capture_id: str | None = None
+    capture_status: str | None = None
+    refunds: list[dict] = Field(default_factory=list)
+    payer_email: str | None = None
+
+
+# ---------------------------------------------------------------- provider-neutral results
+@dataclass(frozen=True)
+class ProviderPayment:
+    """What a provider says about one payment, mapped onto the ledger's vocabulary."""
+
+    provider_id: str
+    status: PaymentStatus
+    amount_minor: int
+    currency: str
+    client_secret: str | None = None
+    approval_url: str | None = None
+    capture_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    reference: str | None = None  # our payment id, as we gave it to the provider (metadata, custom_id)
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    refund_id: str
+    amount_minor: int
+    currency: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ProviderSubscription:
+    provider_id: str
+    status: SubscriptionStatus
+    approval_url: str | None = None
+    client_secret: str | None = None
+    reference: str | None = None  # our subscription id
+    extra: dict = field(default_factory=dict)

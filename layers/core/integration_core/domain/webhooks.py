@@ -1,0 +1,246 @@
+"""Webhooks: the API's models (subscriptions, deliveries, attempts, statistics, verification) and
+the pure delivery rules (what counts as success, when the next attempt is due)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from integration_core.models import ApiModel, RequestModel
+
+WEBHOOK_ID_PATTERN = r"^whk_[a-z0-9]{4,40}$"
+DELIVERY_ID_PATTERN = r"^dlv_[a-z0-9]{4,40}$"
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9_.:@|-]{1,128}$"
+MAX_EVENTS_PER_WEBHOOK = 50
+RESPONSE_EXCERPT_BYTES = 2048
+
+EventName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ErrorClass(StrEnum):
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    DNS = "dns"
+    TLS = "tls"
+    HTTP = "http"
+    SSRF = "ssrf"
+    DISABLED = "disabled"
+
+
+def _unique_events(events: list[str] | None) -> list[str] | None:
+    if events is None:
+        return None
+    if len(set(events)) != len(events):
+        raise ValueError("lists an event type twice")
+    return events
+
+
+# ---------------------------------------------------------------- subscriptions
+class WebhookCreate(RequestModel):
+    url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver")
+    events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN, description="Owner; admins only, default the caller")
+    description: str | None = Field(default=None, max_length=500)
+    is_active: bool = True
+    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000, description="Deliveries per second at most")
+
+    _unique = field_validator("events")(_unique_events)
+
+
+class WebhookUpdate(RequestModel):
+    url: str | None = Field(default=None, min_length=8, max_length=2048)
+    events: list[EventName] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
+    description: str | None = Field(default=None, max_length=500)
+    is_active: bool | None = None
+    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000)
+
+    _unique = field_validator("events")(_unique_events)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> WebhookUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class Webhook(ApiModel):
+    webhook_id: str
+    user_id: str
+    url: str
+    events: list[str]
+    is_active: bool
+    description: str | None = None
+    rate_limit_per_second: int | None = None
+    created_at: str
+    updated_at: str
+    disabled_reason: str | None = Field(default=None, description="Why the service disabled it, if it did")
+    disabled_at: str | None = None
+    secret_rotated_at: str | None = None
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="whsec_<base64>: shown once; verify signatures with it")
+
+
+class SecretRotated(ApiModel):
+    webhook_id: str
+    secret: str
+    previous_secret_valid_until: str = Field(description="Both signatures are sent until then")
+
+
+# ---------------------------------------------------------------- the catalog and publishing
+class EventTypeInfo(ApiModel):
+    name: str
+    description: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    example: dict[str, Any]
+    subscribable: bool
+
+
+class EventCatalog(ApiModel):
+    items: list[EventTypeInfo]
+
+
+class PublishEvent(RequestModel):
+    event_type: EventName
+    data: dict[str, Any]
+    event_id: str | None = Field(
+        default=None, pattern=EVENT_ID_PATTERN, description="Your id for the event: publishing it again is a no-op"
+    )
+    cause: str | None = Field(default=None, max_length=500, description="What caused it, for the record")
+
+
+class PublishedEvent(ApiModel):
+    event_id: str
+    event_type: str
+    duplicate: bool = Field(description="True when this event id had been published before")
+
+
+# ---------------------------------------------------------------- deliveries
+class Attempt(ApiModel):
+    attempt: int
+    at: str
+    success: bool
+    status_code: int | None = None
+    latency_ms: float
+    error_class: ErrorClass | None = None
+    error: str | None = None
+    response_body: str | None = Field(default=None, description=f"At most {RESPONSE_EXCERPT_BYTES} bytes")
+
+
+class Delivery(ApiModel):
+    delivery_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: str
+    updated_at: str
+    next_attempt_at: str | None = None
+    delivered_at: str | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+
+class DeliveryDetail(Delivery):
+    attempt_history: list[Attempt]
+
+
+class ReplayRequest(RequestModel):
+    since: datetime = Field(description="Replay the failed deliveries created at or after this time")
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give a time with an offset, e.g. 2025-03-01T00:00:00Z")
+        return value
+
+
+class ReplayResult(ApiModel):
+    replayed: int
+    delivery_ids: list[str]
+    more: bool = Field(description="True when more failed deliveries remain; call again")
+
+
+class Statistics(ApiModel):
+    webhook_id: str
+    total: int
+    succeeded: int
+    failed: int
+    pending: int
+    success_rate: float | None = Field(description="succeeded / (succeeded + failed); null before any outcome")
+    average_latency_ms: float | None
+    worst_latency_ms: float | None
+    last_success_at: str | None = None
+    last_failure_at: str | None = None
+    consecutive_failures: int
+    failing_since: str | None = None
+
+
+class TestResult(ApiModel):
+    success: bool
+    status_code: int | None
+    response_time_ms: float
+    error: str | None
+    error_class: ErrorClass | None
+    delivery_id: str
+    event_id: str
+
+
+class VerifyRequest(RequestModel):
+    payload: str = Field(max_length=256_000, description="The raw body exactly as received")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="webhook-id, webhook-timestamp, webhook-signature, or X-Webhook-Signature"
+    )
+    signature: str | None = Field(default=None, max_length=4000, description="Shorthand for X-Webhook-Signature")
+
+
+class VerifyResult(ApiModel):
+    valid: bool
+    scheme: str | None = None
+    reason: str | None = None
+
+
+# ---------------------------------------------------------------- the delivery rules
+def is_success(status_code: int) -> bool:
+    return 200 <= status_code < 300
+
+
+def parse_retry_after(value: str | None, now: datetime) -> int | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0, int((moment - now).total_seconds() + 0.999))
+
+
+def next_delay(schedule: tuple[int, ...], attempts_made: int, retry_after: int | None, cap: int) -> int | None:
+    """Seconds until the next attempt after `attempts_made` failed ones, or None when that was the
+    last. A Retry-After wins when it is longer than the schedule, up to `cap`."""
+    if attempts_made >= len(schedule):
+        return None
+    delay = schedule[attempts_made]
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay

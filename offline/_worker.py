@@ -1,0 +1,120 @@
+"""One Lambda execution environment: a long-lived process that imports one function's handler and
+serves invocations sent over a socket by offline/workers.py.
+
+Run as a script, not as part of the `offline` package, so the function sees only its own folder and
+its layers on sys.path (as in Lambda) and never the stack's modules. Frames are a 4-byte big-endian
+length followed by JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import socket
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+
+def recv_frame(sock: socket.socket) -> Any:
+    header = _recv_exact(sock, 4)
+    if header is None:
+        return None
+    (length,) = struct.unpack(">I", header)
+    body = _recv_exact(sock, length)
+    return None if body is None else json.loads(body)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            return None
+        chunks.extend(chunk)
+    return bytes(chunks)
+
+
+def send_frame(sock: socket.socket, message: Any) -> None:
+    body = json.dumps(message).encode()
+    sock.sendall(struct.pack(">I", len(body)) + body)
+
+
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object."""
+
+    def __init__(self, request_id: str, deadline_ms: int) -> None:
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = os.environ["OFFLINE_FUNCTION_ARN"]
+        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "errorType": error_type or type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc),
+    }
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    code_dir = os.environ["LAMBDA_TASK_ROOT"]
+    layers = [p for p in os.environ.get("OFFLINE_LAYER_DIRS", "").split(os.pathsep) if p]
+    # sys.path[0] is offline/: replace it with what Lambda puts first (task root, then layers).
+    sys.path[0:1] = [code_dir, *layers]
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    sock = socket.socket(fileno=fd)
+    handler = None
+    while True:
+        request = recv_frame(sock)
+        if request is None:
+            return  # the stack closed the channel: this environment is shut down
+        request_id = request["requestId"]
+        print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
+        started = time.perf_counter()
+        init_ms = None
+        if handler is None:
+            try:
+                handler = getattr(importlib.import_module(module_name), function_name)
+            except Exception as exc:
+                traceback.print_exc()
+                send_frame(sock, _error(exc, "Runtime.ImportModuleError"))
+                continue
+            init_ms = (time.perf_counter() - started) * 1000
+        context = LambdaContext(request_id, request["deadlineMs"])
+        try:
+            result = handler(request["event"], context)
+            reply: dict[str, Any] = {"ok": True, "result": result}
+        except Exception as exc:
+            traceback.print_exc()
+            reply = _error(exc)
+        except SystemExit as exc:
+            traceback.print_exc()
+            reply = _error(exc, "Runtime.ExitError")
+        duration = (time.perf_counter() - started) * 1000
+        reply["initMs"] = init_ms
+        print(f"END RequestId: {request_id}", flush=True)
+        print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms", flush=True)
+        try:
+            send_frame(sock, reply)
+        except (TypeError, ValueError) as exc:  # Lambda fails the same way on an unserializable result
+            send_frame(sock, {**_error(exc, "Runtime.MarshalError"), "initMs": init_ms})
+
+
+if __name__ == "__main__":
+    main()

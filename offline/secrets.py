@@ -1,0 +1,70 @@
+"""Local values for the template's secrets: one registry, keyed by the secret's logical id.
+
+A capability that adds a secret to template.yaml registers how to make its local value here, next to
+the others, e.g. provider credentials that point at the provider sandbox:
+
+    @local_secret("StripeSecret")
+    def _stripe(ctx: LocalContext) -> str:
+        return json.dumps({"apiKey": "sk_test_local", "baseUrl": ctx.sandbox_url + "/stripe"})
+
+The value is made once per stack start and kept while it runs (also across a restart of the
+embedded AWS), so tokens minted against it stay valid until `make run` stops.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """What a secret's local value may need to know about the running stack."""
+
+    stack_name: str
+    sandbox_url: str  # the provider sandbox root, e.g. http://127.0.0.1:4010
+    api_url: str  # the local HTTP API root
+    function_urls: dict[str, str] = field(default_factory=dict)  # function logical id -> Function URL
+
+
+SecretFactory = Callable[[LocalContext], str]
+_REGISTRY: dict[str, SecretFactory] = {}
+
+
+def local_secret(logical_id: str) -> Callable[[SecretFactory], SecretFactory]:
+    """Register the function that makes the local SecretString of `logical_id`."""
+
+    def register(factory: SecretFactory) -> SecretFactory:
+        _REGISTRY[logical_id] = factory
+        return factory
+
+    return register
+
+
+def local_value(logical_id: str, ctx: LocalContext) -> str | None:
+    """The registered local value of a secret, or None when nothing is registered for it."""
+    factory = _REGISTRY.get(logical_id)
+    return factory(ctx) if factory else None
+
+
+def registered() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _core_module(name: str) -> object:
+    """Import a module of the shared core layer, which the stack itself uses for tokens."""
+    core = Path(__file__).resolve().parent.parent / "layers" / "core"
+    if str(core) not in sys.path:
+        sys.path.append(str(core))
+    return importlib.import_module(name)
+
+
+# ---------------------------------------------------------------------------- the registered values
+@local_secret("SigningKeySecret")
+def _signing_key(ctx: LocalContext) -> str:
+    # A fresh ES256 key, as the deploy step (scripts/signing_key.py) makes for AWS.
+    tokens = _core_module("integration_core.tokens")
+    return tokens.generate_signing_key_secret()  # type: ignore[attr-defined,no-any-return]

@@ -13,6 +13,14 @@ lookups. Items that expire carry `expiresAt` (epoch seconds, the table's TTL att
 | class session           | COURSE#<courseId>    | SESSION#<id>       | SESSIONS#<courseId> | <startsAt>#<id>  |
 | enrollment (by course)  | COURSE#<courseId>    | ENROLLMENT#<stuId> |                     |                  |
 | enrollment (by student) | STUDENT#<studentId>  | ENROLLMENT#<crsId> |                     |                  |
+| webhook                 | WEBHOOK#<whkId>      | PROFILE            | WEBHOOKS#<userId>   | <createdAt>#<id> |
+| webhook statistics      | WEBHOOK#<whkId>      | STATS              | FAILING#WEBHOOKS*   | <failingSince>#<id> |
+| failed delivery marker  | WEBHOOK#<whkId>      | FAILED#<createdAt>#<dlvId> |             |                  |
+| subscription (active)   | SUBS#<eventType>     | WEBHOOK#<whkId>    |                     |                  |
+| event (outbox)          | EVENT#<evtId>        | EVENT              | OUTBOX*             | <createdAt>#<id> |
+| delivery                | DELIVERY#<dlvId>     | DELIVERY           | DELIVERIES#<whkId>  | <createdAt>#<id> |
+| delivery attempt (TTL)  | DELIVERY#<dlvId>     | ATTEMPT#<nnnn>     |                     |                  |
+(* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a student, teacher or course by id: GetItem (PK, PROFILE)
@@ -23,6 +31,15 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a student's enrollments (and so courses): Query PK=STUDENT#<id>, SK begins_with ENROLLMENT#,
   then BatchGetItem of the courses
 - is this email taken: GetItem EMAIL#<kind>#<email> (written in the same transaction as the profile)
+- a user's webhooks, oldest first: Query GSI1 WEBHOOKS#<userId>
+- webhooks subscribed to an event type (fan-out): Query PK=SUBS#<type>; the rows exist only while
+  the webhook is active, written in the same transaction as the webhook
+- events recorded but not yet fanned out (the sweeper): Query GSI1 OUTBOX, oldest first
+- a webhook's delivery history, newest first: Query GSI1 DELIVERIES#<whkId>
+- a delivery with its attempts: Query PK=DELIVERY#<dlvId> (attempts expire by TTL)
+- a webhook's failed deliveries since a time (replay): Query PK=WEBHOOK#<id>, SK begins_with FAILED#
+- webhooks failing for longer than the auto-disable period: Query GSI1 FAILING#WEBHOOKS, oldest first
+- statistics: GetItem (WEBHOOK#<id>, STATS), kept by ADD/SET updates with each attempt
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -64,3 +81,47 @@ def sessions_pk(course_id: str) -> str:
 
 def enrollment_sk(other_id: str) -> str:
     return f"ENROLLMENT#{other_id}"
+
+
+# ---------------------------------------------------------------- webhooks and events
+STATS = "STATS"
+EVENT = "EVENT"
+DELIVERY = "DELIVERY"
+OUTBOX = "OUTBOX"
+FAILING_WEBHOOKS = "FAILING#WEBHOOKS"
+
+
+def webhook_pk(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+def user_webhooks_pk(user_id: str) -> str:
+    return f"WEBHOOKS#{user_id}"
+
+
+def subscriptions_pk(event_type: str) -> str:
+    return f"SUBS#{event_type}"
+
+
+def subscription_sk(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+def event_pk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+def delivery_pk(delivery_id: str) -> str:
+    return f"DELIVERY#{delivery_id}"
+
+
+def deliveries_pk(webhook_id: str) -> str:
+    return f"DELIVERIES#{webhook_id}"
+
+
+def attempt_sk(number: int) -> str:
+    return f"ATTEMPT#{number:04d}"
+
+
+def failed_sk(created_at: str, delivery_id: str) -> str:
+    return f"FAILED#{created_at}#{delivery_id}"

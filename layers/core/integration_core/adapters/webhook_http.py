@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from integration_core.domain.ssrf import UnsafeUrl, Target, vet_address, vet_url
+from integration_core.domain.ssrf import Target, UnsafeUrl, vet_address, vet_url
 from integration_core.domain.webhooks import RESPONSE_EXCERPT_BYTES, ErrorClass
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]

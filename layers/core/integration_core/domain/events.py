@@ -158,13 +158,21 @@ register_event_type(
     "course_started",
     "A course's first class took place.",
     _object({"courseId": _ID, "startedAt": _TIME, "teacherId": _ID}, ["courseId", "startedAt"]),
-    {"courseId": "crs_k2m3n4p5q6r7s2t3v4w5", "startedAt": "2025-03-03T18:00:00+00:00", "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5"},
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "startedAt": "2025-03-03T18:00:00+00:00",
+        "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5",
+    },
 )
 register_event_type(
     "course_ended",
     "A course's last class took place.",
     _object({"courseId": _ID, "endedAt": _TIME, "teacherId": _ID}, ["courseId", "endedAt"]),
-    {"courseId": "crs_k2m3n4p5q6r7s2t3v4w5", "endedAt": "2025-06-30T19:30:00+00:00", "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5"},
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "endedAt": "2025-06-30T19:30:00+00:00",
+        "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5",
+    },
 )
 register_event_type(
     TEST_EVENT,

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
 TOLERANCE_SECONDS = 5 * 60
 LEGACY_HEADER = "x-webhook-signature"
 
@@ -71,7 +71,9 @@ def verify(
     """Standard Webhooks headers when present, else the legacy header. Constant-time comparison
     against every signature given and every secret in use."""
     lowered = {k.lower(): v for k, v in headers.items()}
-    message_id, timestamp, signature = (lowered.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    message_id, timestamp, signature = (
+        lowered.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    )
     if message_id and timestamp and signature:
         try:
             sent_at = int(timestamp)

@@ -50,7 +50,9 @@ def _unique_events(events: list[str] | None) -> list[str] | None:
 class WebhookCreate(RequestModel):
     url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver")
     events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
-    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN, description="Owner; admins only, default the caller")
+    user_id: str | None = Field(
+        default=None, pattern=USER_ID_PATTERN, description="Owner; admins only, default the caller"
+    )
     description: str | None = Field(default=None, max_length=500)
     is_active: bool = True
     rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000, description="Deliveries per second at most")

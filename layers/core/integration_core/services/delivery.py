@@ -1,0 +1,413 @@
+"""Delivering webhooks: the dispatcher's work on one batch of queued deliveries.
+
+For a batch it reads every delivery, webhook, event and statistics item in one BatchGetItem,
+POSTs concurrently, then records all attempts, delivery states and statistics in one
+TransactWriteItems whose conditions (the delivery is still pending at the attempt count read)
+make a duplicate message or a re-run after a crash unable to record anything twice. When the
+batch transaction meets a duplicate it falls back to one transaction per delivery.
+
+A failed attempt with attempts left makes its message visible again after the retry schedule's
+delay (ChangeMessageVisibility, reported as a batch item failure), so SQS carries the retry; after
+the last attempt the delivery is marked failed and the message goes to the DLQ (by the redrive
+policy when its receive count says so, else sent there directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from integration_core import keys, timeutil
+from integration_core.adapters import sqs
+from integration_core.adapters.dynamodb import ConditionFailed, Table
+from integration_core.adapters.webhook_http import HttpOutcome, WebhookSender
+from integration_core.domain.signatures import signature_headers
+from integration_core.domain.webhooks import (
+    RESPONSE_EXCERPT_BYTES,
+    DeliveryStatus,
+    ErrorClass,
+    next_delay,
+    parse_retry_after,
+)
+from integration_core.observability import logger
+from integration_core.services import webhook_store
+from integration_core.webhook_config import webhook_settings
+
+CHUNK = 25  # 25 deliveries: at most 3 + 1 operations each, within one 100-item transaction
+THROTTLE_DELAY = 1
+
+
+@dataclass(frozen=True)
+class QueuedDelivery:
+    message_id: str
+    receipt_handle: str
+    receive_count: int
+    delivery_id: str
+    webhook_id: str
+    event_id: str
+
+
+@dataclass
+class Job:
+    record: QueuedDelivery | None
+    delivery: dict[str, Any]
+    webhook: dict[str, Any]
+    event: dict[str, Any]
+    final_on_failure: bool = False
+    outcome: HttpOutcome | None = None
+    # decided after the attempt
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    delay: int | None = None
+    gone: bool = False
+
+    @property
+    def attempt_number(self) -> int:
+        return int(self.delivery["attempts"]) + 1
+
+
+@dataclass
+class BatchResult:
+    failed_message_ids: list[str] = field(default_factory=list)
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    duplicates: int = 0
+
+
+def payload_bytes(webhook_id: str, event: dict[str, Any]) -> bytes:
+    """The body a receiver gets, identical across attempts."""
+    payload = {
+        "webhookId": webhook_id,
+        "eventId": event["event_id"],
+        "eventType": event["event_type"],
+        "timestamp": event["created_at"],
+        "data": json.loads(event["data_json"]),
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def _send_all(sender: WebhookSender, jobs: list[Job], concurrency: int) -> None:
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(job: Job) -> None:
+        if not job.webhook.get("is_active", False) and not job.final_on_failure:
+            job.outcome = HttpOutcome(None, 0.0, ErrorClass.DISABLED, "the webhook is disabled", None, None, None)
+            return
+        body = payload_bytes(job.webhook["webhook_id"], job.event)
+        now = time.time()
+        headers = signature_headers(
+            webhook_store.secrets_in_use(job.webhook, now), job.delivery["delivery_id"], int(now), body
+        )
+        async with gate:
+            job.outcome = await sender.post(job.webhook["url"], body, headers)
+
+    await asyncio.gather(*(one(job) for job in jobs))
+
+
+def _decide(job: Job) -> None:
+    config = webhook_settings()
+    outcome = job.outcome
+    assert outcome is not None
+    if outcome.success:
+        job.status = DeliveryStatus.SUCCEEDED
+        return
+    job.gone = outcome.status_code == 410
+    if job.gone or job.final_on_failure or outcome.error_class is ErrorClass.DISABLED:
+        job.status = DeliveryStatus.FAILED
+        return
+    retry_after = None
+    if outcome.status_code in (429, 503):
+        retry_after = parse_retry_after(outcome.retry_after, timeutil.utc_now())
+    series_attempts = job.attempt_number - int(job.delivery.get("series_start", 0))
+    job.delay = next_delay(config.retry_schedule, series_attempts, retry_after, config.retry_after_cap)
+    job.status = DeliveryStatus.PENDING if job.delay is not None else DeliveryStatus.FAILED
+
+
+def _delivery_ops(store: Table, job: Job, now: str, expires_at: int) -> list[dict]:
+    outcome = job.outcome
+    assert outcome is not None
+    delivery = job.delivery
+    number = job.attempt_number
+    attempt = {
+        "PK": keys.delivery_pk(delivery["delivery_id"]),
+        "SK": keys.attempt_sk(number),
+        "kind": "attempt",
+        "attempt": number,
+        "at": now,
+        "success": outcome.success,
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+        "error_class": outcome.error_class.value if outcome.error_class else None,
+        "error": outcome.error,
+        "response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
+        "expiresAt": expires_at,
+    }
+    sets = {
+        "attempts": number,
+        "status": job.status.value,
+        "updated_at": now,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
+    }
+    removes = []
+    if job.status is DeliveryStatus.SUCCEEDED:
+        sets["delivered_at"] = now
+        removes.append("next_attempt_at")
+    elif job.delay is not None:
+        sets["next_attempt_at"] = timeutil.iso_utc(timeutil.utc_now() + timedelta(seconds=job.delay))
+    else:
+        removes.append("next_attempt_at")
+    sets = {k: v for k, v in sets.items() if v is not None}
+    removes += [k for k in ("last_status_code", "last_error") if k not in sets]
+    update = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+    if removes:
+        update += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+    names = {f"#{k}": k for k in [*sets, *removes]} | {"#st": "status", "#at": "attempts"}
+    values = {f":{k}": v for k, v in sets.items()} | {":prev": number - 1, ":pending": DeliveryStatus.PENDING.value}
+    ops = [
+        store.put_op(attempt, "attribute_not_exists(PK)"),
+        store.update_op(
+            keys.delivery_pk(delivery["delivery_id"]),
+            keys.DELIVERY,
+            update,
+            "#at = :prev AND #st = :pending",
+            names=names,
+            values=values,
+        ),
+    ]
+    if job.status is DeliveryStatus.FAILED:
+        marker = {
+            "PK": keys.webhook_pk(delivery["webhook_id"]),
+            "SK": keys.failed_sk(delivery["created_at"], delivery["delivery_id"]),
+            "kind": "failed_delivery",
+            "delivery_id": delivery["delivery_id"],
+            "created_at": delivery["created_at"],
+        }
+        ops.append(store.put_op(marker))
+    return ops
+
+
+def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str) -> dict:
+    """One update for all of a webhook's outcomes in this batch (counters by ADD, so concurrent
+    batches compose)."""
+    adds: dict[str, float] = defaultdict(float)
+    for job in jobs:
+        first = int(job.delivery["attempts"]) == 0
+        adds["total"] += first
+        if job.status is DeliveryStatus.SUCCEEDED:
+            adds["succeeded"] += 1
+            adds["pending"] -= not first
+        elif job.status is DeliveryStatus.FAILED:
+            adds["failed"] += 1
+            adds["pending"] -= not first
+        else:
+            adds["pending"] += first
+    receiver_jobs = sorted(
+        (j for j in jobs if j.outcome and j.outcome.error_class is not ErrorClass.DISABLED),
+        key=lambda j: j.outcome.latency_ms if j.outcome else 0,
+    )
+    for job in receiver_jobs:
+        adds["latency_total_ms"] += job.outcome.latency_ms if job.outcome else 0
+        adds["latency_count"] += 1
+    sets: dict[str, Any] = {}
+    removes: list[str] = []
+    if_absent: dict[str, Any] = {}
+    successes = [i for i, j in enumerate(receiver_jobs) if j.outcome and j.outcome.success]
+    failures_after = len(receiver_jobs) - 1 - successes[-1] if successes else 0
+    if successes:
+        sets["last_success_at"] = now
+        sets["consecutive_failures"] = failures_after
+    elif receiver_jobs:
+        adds["consecutive_failures"] += len(receiver_jobs)
+    if receiver_jobs and (not successes or failures_after):
+        sets["last_failure_at"] = now
+        if_absent = {"failing_since": now, "GSI1PK": keys.FAILING_WEBHOOKS, "GSI1SK": f"{now}#{webhook_id}"}
+        if successes:  # failing again since now
+            sets |= if_absent
+            if_absent = {}
+    elif successes:
+        removes = ["failing_since", "GSI1PK", "GSI1SK"]
+    adds = {k: v for k, v in adds.items() if v}
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    clauses = []
+    for k, v in sets.items():
+        names[f"#{k}"], values[f":{k}"] = k, v
+        clauses.append(f"#{k} = :{k}")
+    for k, v in if_absent.items():
+        names[f"#{k}"], values[f":{k}"] = k, v
+        clauses.append(f"#{k} = if_not_exists(#{k}, :{k})")
+    update = ("SET " + ", ".join(clauses)) if clauses else ""
+    if removes:
+        update += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+        names |= {f"#{k}": k for k in removes}
+    if adds:
+        update += " ADD " + ", ".join(f"#{k} :{k}" for k in adds)
+        names |= {f"#{k}": k for k in adds}
+        values |= {f":{k}": int(v) if float(v).is_integer() else round(v, 1) for k, v in adds.items()}
+    return store.update_op(keys.webhook_pk(webhook_id), keys.STATS, update.strip(), names=names, values=values)
+
+
+def record(store: Table, jobs: list[Job]) -> set[str]:
+    """Record attempts, delivery states and statistics; the delivery ids whose record applied."""
+    if not jobs:
+        return set()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    expires_at = int(time.time()) + webhook_settings().attempt_retention_days * 86400
+    by_webhook: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_webhook[job.webhook["webhook_id"]].append(job)
+    ops = [op for job in jobs for op in _delivery_ops(store, job, now, expires_at)]
+    ops += [_stats_op(store, webhook_id, group, now) for webhook_id, group in by_webhook.items()]
+    try:
+        store.transact(ops)
+        return {job.delivery["delivery_id"] for job in jobs}
+    except ConditionFailed:
+        if len(jobs) == 1:
+            return set()
+    applied: set[str] = set()
+    for job in jobs:
+        ops = [*_delivery_ops(store, job, now, expires_at), _stats_op(store, job.webhook["webhook_id"], [job], now)]
+        try:
+            store.transact(ops)
+            applied.add(job.delivery["delivery_id"])
+        except ConditionFailed:
+            pass  # another run recorded this attempt already
+    return applied
+
+
+def _raise_worst_latency(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]]) -> None:
+    worst: dict[str, float] = {}
+    for job in jobs:
+        if job.outcome and job.outcome.error_class is not ErrorClass.DISABLED:
+            webhook_id = job.webhook["webhook_id"]
+            worst[webhook_id] = max(worst.get(webhook_id, 0.0), job.outcome.latency_ms)
+    for webhook_id, latency in worst.items():
+        if latency <= float(stats.get(webhook_id, {}).get("worst_latency_ms", -1)):
+            continue
+        with contextlib.suppress(ConditionFailed):  # a concurrent batch saw a slower one
+            store.update(
+                keys.webhook_pk(webhook_id),
+                keys.STATS,
+                "SET worst_latency_ms = :l",
+                "attribute_not_exists(worst_latency_ms) OR worst_latency_ms < :l",
+                values={":l": latency},
+            )
+
+
+def _throttled(webhook: dict[str, Any], counts: dict[str, int]) -> bool:
+    limit = webhook.get("rate_limit_per_second")
+    webhook_id = webhook["webhook_id"]
+    counts[webhook_id] = counts.get(webhook_id, 0) + 1
+    return bool(limit) and counts[webhook_id] > int(limit)
+
+
+def _later(record: QueuedDelivery, delay: int, result: BatchResult, visibility: dict[str, tuple[str, int]]) -> None:
+    """Make the message come back after `delay`. When its receive count would let the redrive
+    policy take it on the next receive, a fresh message is sent instead and this one is dropped."""
+    config = webhook_settings()
+    if record.receive_count >= config.max_receive_count:
+        sqs.send(
+            config.queue_url,
+            {"deliveryId": record.delivery_id, "webhookId": record.webhook_id, "eventId": record.event_id},
+            delay,
+        )
+        return
+    visibility[record.message_id] = (record.receipt_handle, delay)
+    result.failed_message_ids.append(record.message_id)
+
+
+def _to_dlq(record: QueuedDelivery, result: BatchResult, visibility: dict[str, tuple[str, int]]) -> None:
+    config = webhook_settings()
+    if record.receive_count >= config.max_receive_count:
+        # Visible now and over maxReceiveCount: the redrive policy moves it to the DLQ.
+        visibility[record.message_id] = (record.receipt_handle, 0)
+        result.failed_message_ids.append(record.message_id)
+    else:
+        body = {"deliveryId": record.delivery_id, "webhookId": record.webhook_id, "eventId": record.event_id}
+        sqs.send(config.dlq_url, body)
+
+
+def process_batch(records: list[QueuedDelivery], sender: WebhookSender, run) -> BatchResult:
+    """Deliver one batch from the queue; `run` runs a coroutine on the process's event loop."""
+    result = BatchResult()
+    for start in range(0, len(records), CHUNK):
+        _process_chunk(records[start : start + CHUNK], sender, run, result)
+    return result
+
+
+def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, run, result: BatchResult) -> None:
+    store = webhook_store.db()
+    config = webhook_settings()
+    wanted: list[tuple[str, str]] = []
+    for r in records:
+        wanted += [
+            (keys.delivery_pk(r.delivery_id), keys.DELIVERY),
+            (keys.webhook_pk(r.webhook_id), keys.PROFILE),
+            (keys.webhook_pk(r.webhook_id), keys.STATS),
+            (keys.event_pk(r.event_id), keys.EVENT),
+        ]
+    found = {(i["PK"], i["SK"]): i for i in store.batch_get(list(dict.fromkeys(wanted)))}
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    visibility: dict[str, tuple[str, int]] = {}
+    for r in records:
+        delivery = found.get((keys.delivery_pk(r.delivery_id), keys.DELIVERY))
+        webhook = found.get((keys.webhook_pk(r.webhook_id), keys.PROFILE))
+        event = found.get((keys.event_pk(r.event_id), keys.EVENT))
+        if delivery is None or delivery["status"] != DeliveryStatus.PENDING or r.delivery_id in seen:
+            result.duplicates += 1  # done already, or a second message for the same delivery
+            continue
+        if webhook is None or event is None:
+            logger.info("delivery dropped: its webhook was deleted", extra={"delivery_id": r.delivery_id})
+            continue
+        seen.add(r.delivery_id)
+        if webhook.get("is_active") and _throttled(webhook, counts):
+            _later(r, THROTTLE_DELAY, result, visibility)
+            continue
+        jobs.append(Job(r, delivery, webhook, event))
+    run(_send_all(sender, jobs, config.concurrency))
+    for job in jobs:
+        _decide(job)
+    applied = record(store, jobs)
+    stats = {r.webhook_id: found.get((keys.webhook_pk(r.webhook_id), keys.STATS), {}) for r in records}
+    _raise_worst_latency(store, [j for j in jobs if j.delivery["delivery_id"] in applied], stats)
+    gone: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        assert job.record is not None
+        if job.delivery["delivery_id"] not in applied:
+            result.duplicates += 1
+            continue
+        if job.gone:
+            gone[job.webhook["webhook_id"]] = job.webhook
+        if job.status is DeliveryStatus.SUCCEEDED:
+            result.delivered += 1
+        elif job.status is DeliveryStatus.PENDING and job.delay is not None:
+            result.retried += 1
+            _later(job.record, job.delay, result, visibility)
+        else:
+            result.dead += 1
+            _to_dlq(job.record, result, visibility)
+    for webhook in gone.values():
+        if webhook_store.disable(store, webhook, "the receiver answered 410 Gone"):
+            logger.warning("webhook disabled by a 410", extra={"webhook_id": webhook["webhook_id"]})
+    if visibility:
+        sqs.change_visibility(config.queue_url, visibility)
+
+
+def deliver_now(job: Job, sender: WebhookSender, run) -> Job:
+    """One attempt right away, recorded like any other (the test endpoint)."""
+    run(_send_all(sender, [job], 1))
+    _decide(job)
+    record(webhook_store.db(), [job])
+    _raise_worst_latency(webhook_store.db(), [job], {})
+    if job.gone:
+        webhook_store.disable(webhook_store.db(), job.webhook, "the receiver answered 410 Gone")
+    return job

@@ -15,9 +15,8 @@ sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT)]
 
 from integration_core.domain.directory import CourseCreate, SessionsCreate, StudentCreate, TeacherCreate  # noqa: E402
 from integration_core.errors import Conflict  # noqa: E402
-from integration_core.principal import Principal  # noqa: E402
+from integration_core.principal import Principal, Role  # noqa: E402
 from integration_core.services import directory  # noqa: E402
-from integration_core.tokens import Role  # noqa: E402
 
 SEED_FILE = ROOT / "seed" / "directory.json"
 SEEDER = Principal(sub="seed", role=Role.ADMIN)

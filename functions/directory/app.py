@@ -26,7 +26,7 @@ from integration_core.domain.directory import (
 )
 from integration_core.http import caller, make_resolver
 from integration_core.models import PageOf
-from integration_core.observability import logger, tracer
+from integration_core.observability import logger
 from integration_core.services import directory
 
 app = make_resolver()
@@ -176,6 +176,5 @@ def delete_enrollment(courseId: CourseId, studentId: StudentId):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -40,6 +40,8 @@ class Health(ApiModel):
 
 
 def _client(service: str):
+    # Created on the calling thread before the checks run: botocore clients are thread-safe to
+    # use, but creating them concurrently would build the same client twice.
     if service not in _clients:
         _clients[service] = boto3.client(service, config=_FAST)
     return _clients[service]
@@ -48,22 +50,19 @@ def _client(service: str):
 def _checks() -> dict[str, Callable[[], object]]:
     """Every dependency the deployment uses: one entry per resource named in the environment."""
     config = settings()
+    dynamodb, secrets = _client("dynamodb"), _client("secretsmanager")
     checks: dict[str, Callable[[], object]] = {
-        "dynamodb:table": lambda: _client("dynamodb").describe_table(TableName=config.table_name),
-        "secretsmanager:signing-key": lambda: _client("secretsmanager").describe_secret(
-            SecretId=config.signing_key_secret_name
-        ),
+        "dynamodb:table": lambda: dynamodb.describe_table(TableName=config.table_name),
+        "secretsmanager:signing-key": lambda: secrets.describe_secret(SecretId=config.signing_key_secret_name),
     }
     if config.idempotency_table_name:
-        checks["dynamodb:idempotency-table"] = lambda: _client("dynamodb").describe_table(
-            TableName=config.idempotency_table_name
-        )
-    for name, value in sorted(os.environ.items()):
-        if name.startswith("HEALTH_QUEUE_URL_"):
+        checks["dynamodb:idempotency-table"] = lambda: dynamodb.describe_table(TableName=config.idempotency_table_name)
+    queues = {k: v for k, v in sorted(os.environ.items()) if k.startswith("HEALTH_QUEUE_URL_")}
+    if queues:
+        sqs = _client("sqs")
+        for name, url in queues.items():
             label = "sqs:" + name.removeprefix("HEALTH_QUEUE_URL_").lower()
-            checks[label] = lambda url=value: _client("sqs").get_queue_attributes(
-                QueueUrl=url, AttributeNames=["QueueArn"]
-            )
+            checks[label] = lambda url=url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return checks
 
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from integration_core.errors import Forbidden, Unauthorized
-from integration_core.tokens import Role
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    TEACHER = "teacher"
+    ADMIN = "admin"
+    SERVICE = "service"
 
 
 @dataclass(frozen=True)

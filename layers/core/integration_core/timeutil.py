@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from dateutil.rrule import WEEKLY, rrule, weekday
-
 WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 
 
@@ -65,6 +63,8 @@ def weekly_occurrences(
     dateutil's rrule keeps the wall-clock time of `dtstart` and attaches the zone to every
     occurrence, and zoneinfo resolves each one's own offset: that is what keeps 18:00 at 18:00.
     """
+    from dateutil.rrule import WEEKLY, rrule, weekday  # only the session endpoints need it
+
     tz = ZoneInfo(zone)
     dtstart = datetime.combine(first_day, start_time, tzinfo=tz)
     until = datetime.combine(last_day, time(23, 59, 59), tzinfo=tz) if last_day else None

@@ -12,23 +12,17 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from integration_core.principal import Role
+
 ALGORITHM = "ES256"
 MAX_TTL_SECONDS = 3600
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "role", "iat", "exp", "jti"]
-
-
-class Role(StrEnum):
-    STUDENT = "student"
-    TEACHER = "teacher"
-    ADMIN = "admin"
-    SERVICE = "service"
 
 
 class InvalidToken(Exception):

@@ -20,8 +20,7 @@ from integration_core.domain.directory import (
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import new_id, stable_id
 from integration_core.money import Money, MoneyError
-from integration_core.principal import Principal
-from integration_core.tokens import Role
+from integration_core.principal import Principal, Role
 
 READERS = (Role.ADMIN, Role.SERVICE)
 _INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "kind")

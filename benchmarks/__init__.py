@@ -1,0 +1,1 @@
+"""Benchmark scripts; figures are reported in the README (rerun with `make bench`)."""

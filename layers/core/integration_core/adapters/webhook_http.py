@@ -188,3 +188,17 @@ class EventLoop:
 
     def run(self, coroutine: Awaitable):
         return self._loop.run_until_complete(coroutine)
+
+
+def check_url(url: str, allow_loopback: bool) -> None:
+    """Registration-time check: the URL's shape and every address its host resolves to now.
+    Raises UnsafeUrl; a host that does not resolve is refused as `unresolvable`."""
+    target = vet_url(url, allow_loopback)
+    if target.literal is not None:
+        return
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UnsafeUrl("unresolvable", f"{target.host} does not resolve") from None
+    for info in infos:
+        vet_address(str(info[4][0]), allow_loopback)

@@ -1,0 +1,29 @@
+"""Scheduled webhook upkeep: `{"task": "sweep"}` dispatches events stranded in the outbox (their
+publisher died between recording and enqueueing); `{"task": "auto_disable"}` disables webhooks
+whose deliveries have all failed for the configured period."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from integration_core.observability import logger, tracer
+from integration_core.services import events, webhooks
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    task: Literal["sweep", "auto_disable"]
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: LambdaContext) -> dict:
+    task = Task.model_validate(event).task
+    if task == "sweep":
+        swept = events.sweep()
+        return {"task": task, "dispatched": swept}
+    disabled = webhooks.auto_disable()
+    return {"task": task, "disabled": disabled}

@@ -1,0 +1,198 @@
+"""The webhooks API and event publishing: subscriptions, test, delivery history, retry and replay,
+statistics, signature verification, secret rotation, the event catalog, and POST /events.
+Thin: routes and models here, rules in integration_core.services.webhooks and .events.
+
+Route collision: the original specification's `GET /webhooks/{userId}` (a user's webhooks) shares
+its path with reading one webhook, so that route answers with one webhook when the id is a webhook
+id (`whk_...`) and with the user's list otherwise; API Gateway wants one variable name per path
+segment, so the template spells it `/webhooks/{webhookId}`. `GET /webhooks/events` is a static route and
+wins over it, in API Gateway and here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integration_core.config import settings
+from integration_core.domain.webhooks import (
+    DELIVERY_ID_PATTERN,
+    USER_ID_PATTERN,
+    WEBHOOK_ID_PATTERN,
+    Delivery,
+    DeliveryDetail,
+    EventCatalog,
+    PublishedEvent,
+    PublishEvent,
+    ReplayRequest,
+    ReplayResult,
+    SecretRotated,
+    Statistics,
+    TestResult,
+    VerifyRequest,
+    VerifyResult,
+    Webhook,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookUpdate,
+)
+from integration_core.errors import invalid
+from integration_core.http import caller, make_resolver
+from integration_core.ids import has_prefix, stable_id
+from integration_core.models import PageOf
+from integration_core.observability import logger, tracer
+from integration_core.services import events, webhooks
+from integration_core.tokens import Role
+
+app = make_resolver()
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
+WebhookId = Annotated[str, Path(pattern=WEBHOOK_ID_PATTERN)]
+DeliveryId = Annotated[str, Path(pattern=DELIVERY_ID_PATTERN)]
+UserOrWebhookId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="A user id, or a webhook id (whk_...)")]
+IDEMPOTENCY_KEY_MAX = 200
+
+_idempotency = IdempotencyConfig(event_key_jmespath="[sub, key]", expires_after_seconds=24 * 3600)
+
+
+def _json(status: int, body) -> Response:
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+def _idempotency_key() -> str | None:
+    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
+    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    return key
+
+
+@idempotent_function(
+    data_keyword_argument="request",
+    config=_idempotency,
+    persistence_store=DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name or "idempotency"),
+)
+def _register_once(request: dict) -> dict:
+    # Only the id is remembered: the idempotency table never holds the webhook's secret.
+    created = webhooks.register(caller(app), WebhookCreate.model_validate(request["body"]))
+    return {"webhook_id": created["webhook_id"], "secret_shown": True}
+
+
+# ---------------------------------------------------------------- subscriptions
+@app.post("/webhooks", tags=["webhooks"], summary="Register a webhook (admin, service); returns its secret once")
+def register(body: WebhookCreate) -> Response[WebhookCreated]:
+    key = _idempotency_key()
+    if key is None:
+        return _json(201, WebhookCreated(**webhooks.register(caller(app), body)))
+    principal = caller(app)
+    remembered = _register_once(
+        request={"sub": principal.sub, "key": key, "body": body.model_dump(mode="json", exclude_unset=True)}
+    )
+    return _json(201, WebhookCreated(**webhooks.registered(principal, remembered["webhook_id"])))
+
+
+@app.get("/webhooks", tags=["webhooks"], summary="The caller's webhooks (admins: any user's with ?userId=)")
+def list_own(
+    userId: Annotated[str | None, Query(pattern=USER_ID_PATTERN)] = None, limit: Limit = 25, cursor: Cursor = None
+) -> PageOf[Webhook]:
+    principal = caller(app)
+    return PageOf[Webhook](**webhooks.list_for_user(principal, userId or principal.sub, limit, cursor))
+
+
+@app.get("/webhooks/events", tags=["webhooks"], summary="The event types one can subscribe to, with schemas")
+def event_catalog() -> EventCatalog:
+    caller(app)
+    return EventCatalog(items=webhooks.catalog())
+
+
+@app.get(
+    "/webhooks/<webhookId>",
+    tags=["webhooks"],
+    summary="A user's webhooks (GET /webhooks/{userId}); one webhook for a whk_ id",
+)
+def list_or_get(webhookId: UserOrWebhookId, limit: Limit = 25, cursor: Cursor = None) -> Response:
+    # API Gateway allows one variable name per path segment, so {userId} is spelled {webhookId} here.
+    principal = caller(app)
+    if has_prefix(webhookId, "webhook"):
+        return _json(200, Webhook(**webhooks.get(principal, webhookId)))
+    return _json(200, PageOf[Webhook](**webhooks.list_for_user(principal, webhookId, limit, cursor)))
+
+
+@app.patch("/webhooks/<webhookId>", tags=["webhooks"], summary="Change a webhook; isActive true re-enables it")
+def update(webhookId: WebhookId, body: WebhookUpdate) -> Webhook:
+    return Webhook(**webhooks.update(caller(app), webhookId, body))
+
+
+@app.delete("/webhooks/<webhookId>", tags=["webhooks"], summary="Delete a webhook")
+def delete(webhookId: WebhookId) -> Response:
+    webhooks.delete(caller(app), webhookId)
+    return Response(status_code=204, body="")
+
+
+@app.post("/webhooks/<webhookId>/rotate-secret", tags=["webhooks"], summary="Issue a new secret; both sign for a while")
+def rotate_secret(webhookId: WebhookId) -> SecretRotated:
+    return SecretRotated(**webhooks.rotate_secret(caller(app), webhookId))
+
+
+@app.post("/webhooks/<webhookId>/test", tags=["webhooks"], summary="Send a webhook.test event now")
+def test(webhookId: WebhookId) -> TestResult:
+    return TestResult(**webhooks.test(caller(app), webhookId))
+
+
+# ---------------------------------------------------------------- history, retry, replay
+@app.get("/webhooks/<webhookId>/deliveries", tags=["webhooks"], summary="Delivery history, newest first")
+def list_deliveries(webhookId: WebhookId, limit: Limit = 25, cursor: Cursor = None) -> PageOf[Delivery]:
+    return PageOf[Delivery](**webhooks.deliveries(caller(app), webhookId, limit, cursor))
+
+
+@app.get("/webhooks/<webhookId>/deliveries/<deliveryId>", tags=["webhooks"], summary="A delivery and its attempts")
+def get_delivery(webhookId: WebhookId, deliveryId: DeliveryId) -> DeliveryDetail:
+    return DeliveryDetail(**webhooks.delivery(caller(app), webhookId, deliveryId))
+
+
+@app.post("/webhooks/<webhookId>/deliveries/<deliveryId>/retry", tags=["webhooks"], summary="Retry a failed delivery")
+def retry(webhookId: WebhookId, deliveryId: DeliveryId) -> Response[Delivery]:
+    return _json(202, Delivery(**webhooks.retry(caller(app), webhookId, deliveryId)))
+
+
+@app.post("/webhooks/<webhookId>/replay", tags=["webhooks"], summary="Retry every failed delivery since a time")
+def replay(webhookId: WebhookId, body: ReplayRequest) -> Response[ReplayResult]:
+    return _json(202, ReplayResult(**webhooks.replay(caller(app), webhookId, body)))
+
+
+@app.get("/webhooks/<webhookId>/statistics", tags=["webhooks"], summary="Delivery statistics of a webhook")
+def statistics(webhookId: WebhookId) -> Statistics:
+    return Statistics(**webhooks.statistics(caller(app), webhookId))
+
+
+@app.post("/webhooks/<webhookId>/verify", tags=["webhooks"], summary="Check a payload's signature headers")
+def verify(webhookId: Annotated[str, Path(max_length=64)], body: VerifyRequest) -> VerifyResult:
+    return VerifyResult(**webhooks.verify(caller(app), webhookId, body))
+
+
+# ---------------------------------------------------------------- publishing
+@app.post("/events", tags=["events"], summary="Publish a domain event (admin, service); an eventId repeat is a no-op")
+def publish(body: PublishEvent) -> Response[PublishedEvent]:
+    principal = caller(app)
+    principal.require(Role.ADMIN, Role.SERVICE)
+    event_id = body.event_id
+    key = _idempotency_key()
+    if event_id is None and key is not None:
+        event_id = stable_id("event", principal.sub, key)
+    cause = body.cause or f"published by {principal.role.value} {principal.sub}"
+    event_id, duplicate = events.publish_event(body.event_type, body.data, event_id=event_id, cause=cause)
+    return _json(202, PublishedEvent(event_id=event_id, event_type=body.event_type, duplicate=duplicate))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: LambdaContext) -> dict:
+    _idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

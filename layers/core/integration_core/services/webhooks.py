@@ -1,0 +1,436 @@
+"""Webhooks for their owners: register, list, change, delete, rotate the secret, test, delivery
+history, retry and replay, statistics, signature verification; and the scheduled auto-disable.
+
+Only admins and service accounts own webhooks (the events carry center-wide data); an owner sees
+and changes only their own, admins everything."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from integration_core import keys, timeutil
+from integration_core.adapters import sqs
+from integration_core.adapters.dynamodb import ConditionFailed, Table
+from integration_core.adapters.webhook_http import EventLoop, WebhookSender, check_url
+from integration_core.domain import signatures
+from integration_core.domain.events import CATALOG, TEST_EVENT
+from integration_core.domain.ssrf import UnsafeUrl
+from integration_core.domain.webhooks import DeliveryStatus, ReplayRequest, VerifyRequest, WebhookCreate, WebhookUpdate
+from integration_core.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error, invalid
+from integration_core.ids import new_id
+from integration_core.observability import logger
+from integration_core.principal import Principal
+from integration_core.services import delivery as dispatcher
+from integration_core.services import events as outbox
+from integration_core.services import webhook_store
+from integration_core.services.webhook_store import public, subscription_ops
+from integration_core.tokens import Role
+from integration_core.webhook_config import webhook_settings
+
+OWNERS = (Role.ADMIN, Role.SERVICE)
+REPLAY_LIMIT = 100
+_sender: WebhookSender | None = None
+_loop: EventLoop | None = None
+
+
+def _db() -> Table:
+    return webhook_store.db()
+
+
+def _now() -> str:
+    return timeutil.iso_utc(timeutil.utc_now())
+
+
+def _check_url(url: str) -> None:
+    try:
+        check_url(url, webhook_settings().allow_loopback)
+    except UnsafeUrl as unsafe:
+        raise Unprocessable(
+            f"url: {unsafe.detail}", errors=[{**field_error("url", unsafe.detail), "code": unsafe.reason}]
+        ) from None
+
+
+def _check_events(events: list[str]) -> None:
+    for index, name in enumerate(events):
+        entry = CATALOG.get(name)
+        if entry is None or not entry.subscribable:
+            raise invalid(f"events[{index}]", f"{name!r} is not an event type one can subscribe to")
+
+
+def _load(webhook_id: str) -> dict[str, Any]:
+    item = _db().get(keys.webhook_pk(webhook_id), keys.PROFILE, consistent=True)
+    if item is None:
+        raise NotFound(f"webhook {webhook_id} does not exist")
+    return item
+
+
+def _owned(principal: Principal, webhook_id: str) -> dict[str, Any]:
+    item = _load(webhook_id)
+    principal.require_owner_or_admin(item["user_id"])
+    return item
+
+
+# ---------------------------------------------------------------- subscriptions
+def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
+    principal.require(*OWNERS)
+    owner = data.user_id or principal.sub
+    if owner != principal.sub and not principal.is_admin:
+        raise Forbidden("only admins register webhooks for someone else")
+    _check_events(data.events)
+    _check_url(data.url)
+    db = _db()
+    webhook_id = new_id("webhook")
+    now = _now()
+    item = {
+        "PK": keys.webhook_pk(webhook_id),
+        "SK": keys.PROFILE,
+        "GSI1PK": keys.user_webhooks_pk(owner),
+        "GSI1SK": f"{now}#{webhook_id}",
+        "kind": "webhook",
+        "webhook_id": webhook_id,
+        "user_id": owner,
+        "url": data.url,
+        "events": data.events,
+        "is_active": data.is_active,
+        "description": data.description,
+        "rate_limit_per_second": data.rate_limit_per_second,
+        "secret": signatures.new_secret(),
+        "created_at": now,
+        "updated_at": now,
+    }
+    stats = {
+        "PK": keys.webhook_pk(webhook_id),
+        "SK": keys.STATS,
+        "kind": "webhook_stats",
+        "webhook_id": webhook_id,
+        **dict.fromkeys(("total", "succeeded", "failed", "pending", "consecutive_failures"), 0),
+    }
+    ops = [db.put_op(item, "attribute_not_exists(PK)"), db.put_op(stats)]
+    if data.is_active:
+        ops += subscription_ops(db, webhook_id, data.events, add=True)
+    db.transact(ops)
+    logger.info("webhook registered", extra={"webhook_id": webhook_id, "user_id": owner, "events": data.events})
+    return {**public(item), "secret": item["secret"]}
+
+
+def registered(principal: Principal, webhook_id: str) -> dict[str, Any]:
+    """A registration's answer again (an Idempotency-Key repeat): the webhook with its secret."""
+    item = _owned(principal, webhook_id)
+    return {**public(item), "secret": item["secret"]}
+
+
+def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    principal.require_owner_or_admin(user_id)
+    page = _db().query(keys.user_webhooks_pk(user_id), index=keys.GSI1, limit=limit, cursor=cursor)
+    return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
+
+
+def get(principal: Principal, webhook_id: str) -> dict[str, Any]:
+    return public(_owned(principal, webhook_id))
+
+
+def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> dict[str, Any]:
+    current = _owned(principal, webhook_id)
+    fields = changes.model_dump(exclude_unset=True)
+    if fields.get("events") is not None:
+        _check_events(fields["events"])
+    if fields.get("url") is not None:
+        _check_url(fields["url"])
+    fields = {k: v for k, v in fields.items() if v is not None or k in ("description", "rate_limit_per_second")}
+    now = _now()
+    reenabled = fields.get("is_active") is True and not current["is_active"]
+    fields["updated_at"] = now
+    db = _db()
+    sets = {k: v for k, v in fields.items() if v is not None}
+    removes = [k for k, v in fields.items() if v is None]
+    if reenabled:
+        removes += ["disabled_reason", "disabled_at"]
+    update_expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+    if removes:
+        update_expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+    names = {f"#{k}": k for k in [*sets, *removes]} | {"#seen": "updated_at"}
+    values = {f":{k}": v for k, v in sets.items()} | {":seen": current["updated_at"]}
+    ops = [
+        db.update_op(
+            keys.webhook_pk(webhook_id), keys.PROFILE, update_expression, "#seen = :seen", names=names, values=values
+        )
+    ]
+    was = set(current["events"]) if current["is_active"] else set()
+    will_active = fields.get("is_active", current["is_active"])
+    will = set(fields.get("events") or current["events"]) if will_active else set()
+    ops += subscription_ops(db, webhook_id, sorted(was - will), add=False)
+    ops += subscription_ops(db, webhook_id, sorted(will - was), add=True)
+    if reenabled:
+        # A fresh start for auto-disable: the failing period counts again from the next failure.
+        ops.append(
+            db.update_op(
+                keys.webhook_pk(webhook_id),
+                keys.STATS,
+                "SET consecutive_failures = :zero REMOVE failing_since, GSI1PK, GSI1SK",
+                values={":zero": 0},
+            )
+        )
+    try:
+        db.transact(ops)
+    except ConditionFailed:
+        raise Conflict(f"webhook {webhook_id} changed meanwhile; read it again") from None
+    result = {**current, **sets}
+    for name in removes:
+        result.pop(name, None)
+    return public(result)
+
+
+def delete(principal: Principal, webhook_id: str) -> None:
+    current = _owned(principal, webhook_id)
+    db = _db()
+    ops = [
+        db.delete_op(keys.webhook_pk(webhook_id), keys.PROFILE),
+        db.delete_op(keys.webhook_pk(webhook_id), keys.STATS),
+    ]
+    if current["is_active"]:
+        ops += subscription_ops(db, webhook_id, current["events"], add=False)
+    db.transact(ops)
+
+
+def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
+    current = _owned(principal, webhook_id)
+    overlap = webhook_settings().secret_overlap_seconds
+    secret = signatures.new_secret()
+    now = timeutil.utc_now()
+    valid_until = int(now.timestamp()) + overlap
+    try:
+        _db().update(
+            keys.webhook_pk(webhook_id),
+            keys.PROFILE,
+            "SET secret = :new, previous_secret = :old, previous_secret_expires_at = :until, "
+            "secret_rotated_at = :now, updated_at = :now",
+            "secret = :old",
+            values={":new": secret, ":old": current["secret"], ":until": valid_until, ":now": timeutil.iso_utc(now)},
+        )
+    except ConditionFailed:
+        raise Conflict("the secret was rotated meanwhile; try again") from None
+    return {
+        "webhook_id": webhook_id,
+        "secret": secret,
+        "previous_secret_valid_until": timeutil.iso_utc(datetime.fromtimestamp(valid_until, now.tzinfo)),
+    }
+
+
+# ---------------------------------------------------------------- sending now
+def _sender_and_loop() -> tuple[WebhookSender, EventLoop]:
+    global _sender, _loop
+    if _sender is None or _loop is None:
+        config = webhook_settings()
+        _loop = EventLoop()
+        _sender = WebhookSender(
+            connect_timeout=config.connect_timeout,
+            total_timeout=config.total_timeout,
+            allow_loopback=config.allow_loopback,
+        )
+    return _sender, _loop
+
+
+def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
+    """Send a webhook.test event now (one attempt, recorded in the history like any delivery)."""
+    webhook = _owned(principal, webhook_id)
+    db = _db()
+    now = _now()
+    event_id = new_id("event")
+    data = {"message": "This is a test event.", "webhookId": webhook_id, "requestedBy": principal.sub}
+    event = outbox.event_item(event_id, TEST_EVENT, data, now, f"test requested by {principal.sub}", outbox=False)
+    delivery_id = outbox.delivery_id_for(event_id, webhook_id)
+    delivery = outbox.delivery_item(delivery_id, webhook_id, event, now)
+    db.transact([db.put_op(event, "attribute_not_exists(PK)"), db.put_op(delivery, "attribute_not_exists(PK)")])
+    sender, loop = _sender_and_loop()
+    job = dispatcher.deliver_now(
+        dispatcher.Job(None, delivery, webhook, event, final_on_failure=True), sender, loop.run
+    )
+    outcome = job.outcome
+    assert outcome is not None
+    return {
+        "success": outcome.success,
+        "status_code": outcome.status_code,
+        "response_time_ms": outcome.latency_ms,
+        "error": outcome.error,
+        "error_class": outcome.error_class,
+        "delivery_id": delivery_id,
+        "event_id": event_id,
+    }
+
+
+# ---------------------------------------------------------------- history, retry, replay
+def deliveries(principal: Principal, webhook_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    _owned(principal, webhook_id)
+    page = _db().query(keys.deliveries_pk(webhook_id), index=keys.GSI1, limit=limit, cursor=cursor, newest_first=True)
+    return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
+
+
+def _delivery_of(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    items = _db().query(keys.delivery_pk(delivery_id), limit=100).items
+    head = next((i for i in items if i["SK"] == keys.DELIVERY), None)
+    if head is None or head["webhook_id"] != webhook_id:
+        raise NotFound(f"delivery {delivery_id} of webhook {webhook_id} does not exist")
+    return head, [i for i in items if i["SK"].startswith("ATTEMPT#")]
+
+
+def delivery(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+    _owned(principal, webhook_id)
+    head, attempts = _delivery_of(webhook_id, delivery_id)
+    return {**public(head), "attempt_history": [public(a) for a in attempts]}
+
+
+def _requeue(db: Table, item: dict[str, Any]) -> bool:
+    """Back to pending for a new series of attempts; False when it was no longer failed."""
+    webhook_id, delivery_id = item["webhook_id"], item["delivery_id"]
+    try:
+        db.transact(
+            [
+                db.update_op(
+                    keys.delivery_pk(delivery_id),
+                    keys.DELIVERY,
+                    "SET #st = :pending, series_start = attempts, updated_at = :now REMOVE next_attempt_at",
+                    "#st = :failed",
+                    names={"#st": "status"},
+                    values={":pending": "pending", ":failed": "failed", ":now": _now()},
+                ),
+                db.delete_op(keys.webhook_pk(webhook_id), keys.failed_sk(item["created_at"], delivery_id)),
+                db.update_op(
+                    keys.webhook_pk(webhook_id),
+                    keys.STATS,
+                    "ADD failed :minus, pending :one",
+                    values={":minus": -1, ":one": 1},
+                ),
+            ]
+        )
+    except ConditionFailed:
+        return False
+    return True
+
+
+def _require_active(webhook: dict[str, Any]) -> None:
+    if not webhook["is_active"]:
+        reason = webhook.get("disabled_reason") or "it was deactivated"
+        raise Conflict(f"webhook {webhook['webhook_id']} is disabled ({reason}); set isActive to true first")
+
+
+def retry(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+    webhook = _owned(principal, webhook_id)
+    _require_active(webhook)
+    head, _ = _delivery_of(webhook_id, delivery_id)
+    if head["status"] != DeliveryStatus.FAILED or not _requeue(_db(), head):
+        raise Conflict(f"delivery {delivery_id} is {head['status']}; only failed deliveries can be retried")
+    sqs.send(webhook_settings().queue_url, outbox.queue_message(delivery_id, webhook_id, head["event_id"]))
+    return {**public(head), "status": DeliveryStatus.PENDING.value, "series_start": head["attempts"]}
+
+
+def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dict[str, Any]:
+    """Every failed delivery created since a time, newest first, up to 100 per call."""
+    webhook = _owned(principal, webhook_id)
+    _require_active(webhook)
+    db = _db()
+    since = timeutil.iso_utc(request.since)
+    markers: list[dict[str, Any]] = []
+    cursor: str | None = None
+    more = False
+    while True:
+        page = db.query(keys.webhook_pk(webhook_id), sk_prefix="FAILED#", limit=100, cursor=cursor, newest_first=True)
+        fresh = [m for m in page.items if m["created_at"] >= since]
+        markers += fresh
+        if len(markers) > REPLAY_LIMIT:
+            more, markers = True, markers[:REPLAY_LIMIT]
+            break
+        cursor = page.next_cursor
+        if not cursor or len(fresh) < len(page.items):
+            break
+    heads = db.batch_get([(keys.delivery_pk(m["delivery_id"]), keys.DELIVERY) for m in markers])
+    replayed = [h for h in heads if h["status"] == DeliveryStatus.FAILED and _requeue(db, h)]
+    sqs.send_batch(
+        webhook_settings().queue_url,
+        [
+            sqs.Outgoing(h["delivery_id"], outbox.queue_message(h["delivery_id"], webhook_id, h["event_id"]))
+            for h in replayed
+        ],
+    )
+    return {"replayed": len(replayed), "delivery_ids": [h["delivery_id"] for h in replayed], "more": more}
+
+
+# ---------------------------------------------------------------- statistics, verification
+def statistics(principal: Principal, webhook_id: str) -> dict[str, Any]:
+    _owned(principal, webhook_id)
+    stats = _db().get(keys.webhook_pk(webhook_id), keys.STATS) or {}
+    succeeded, failed = int(stats.get("succeeded", 0)), int(stats.get("failed", 0))
+    count = int(stats.get("latency_count", 0))
+    return {
+        "webhook_id": webhook_id,
+        "total": int(stats.get("total", 0)),
+        "succeeded": succeeded,
+        "failed": failed,
+        "pending": max(0, int(stats.get("pending", 0))),
+        "success_rate": round(succeeded / (succeeded + failed), 4) if succeeded + failed else None,
+        "average_latency_ms": round(float(stats.get("latency_total_ms", 0)) / count, 1) if count else None,
+        "worst_latency_ms": stats.get("worst_latency_ms"),
+        "last_success_at": stats.get("last_success_at"),
+        "last_failure_at": stats.get("last_failure_at"),
+        "consecutive_failures": int(stats.get("consecutive_failures", 0)),
+        "failing_since": stats.get("failing_since"),
+    }
+
+
+def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> dict[str, Any]:
+    """Valid or not, with the reason; another owner's webhook answers as unknown (no existence leak)."""
+    item = _db().get(keys.webhook_pk(webhook_id), keys.PROFILE, consistent=True)
+    if item is None or not (principal.is_admin or item["user_id"] == principal.sub):
+        return {"valid": False, "scheme": None, "reason": signatures.Invalid.UNKNOWN_WEBHOOK.value}
+    headers = dict(request.headers)
+    if request.signature:
+        headers[signatures.LEGACY_HEADER] = request.signature
+    verdict = signatures.verify(
+        webhook_store.secrets_in_use(item, time.time()), headers, request.payload.encode(), int(time.time())
+    )
+    return {
+        "valid": verdict.valid,
+        "scheme": verdict.scheme,
+        "reason": verdict.reason.value if verdict.reason else None,
+    }
+
+
+def catalog() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": e.name,
+            "description": e.description,
+            "schema": e.schema,
+            "example": e.example,
+            "subscribable": e.subscribable,
+        }
+        for e in CATALOG.values()
+    ]
+
+
+# ---------------------------------------------------------------- scheduled
+def auto_disable(limit: int = 500) -> list[str]:
+    """Disable webhooks whose deliveries have all failed for the configured period."""
+    db = _db()
+    period = webhook_settings().disable_after_seconds
+    cutoff = timeutil.utc_now().timestamp() - period
+    disabled: list[str] = []
+    cursor: str | None = None
+    while len(disabled) < limit:
+        page = db.query(keys.FAILING_WEBHOOKS, index=keys.GSI1, limit=100, cursor=cursor)
+        for stats in page.items:
+            if timeutil.parse_iso(stats["failing_since"]).timestamp() > cutoff:
+                return disabled
+            webhook = db.get(keys.webhook_pk(stats["webhook_id"]), keys.PROFILE)
+            if webhook is None:
+                continue
+            days = round(period / 86400, 1)
+            reason = f"every delivery failed for {days:g} days (since {stats['failing_since']})"
+            if webhook_store.disable(db, webhook, reason):
+                disabled.append(webhook["webhook_id"])
+                logger.warning("webhook auto-disabled", extra={"webhook_id": webhook["webhook_id"], "reason": reason})
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return disabled

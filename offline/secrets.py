@@ -14,6 +14,8 @@ embedded AWS), so tokens minted against it stay valid until `make run` stops.
 from __future__ import annotations
 
 import importlib
+import json
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,3 +70,27 @@ def _signing_key(ctx: LocalContext) -> str:
     # A fresh ES256 key, as the deploy step (scripts/signing_key.py) makes for AWS.
     tokens = _core_module("integration_core.tokens")
     return tokens.generate_signing_key_secret()  # type: ignore[attr-defined,no-any-return]
+
+
+# Payments: provider credentials pointing at the sandbox's emulators (offline/sandbox/providers/).
+@local_secret("StripeSecret")
+def _stripe(ctx: LocalContext) -> str:
+    return json.dumps(
+        {
+            "apiKey": "sk_test_local",
+            "webhookSecret": "whsec_" + secrets.token_hex(24),
+            "baseUrl": ctx.sandbox_url + "/stripe",
+        }
+    )
+
+
+@local_secret("PayPalSecret")
+def _paypal(ctx: LocalContext) -> str:
+    return json.dumps(
+        {
+            "clientId": "local-paypal-client",
+            "clientSecret": "local-paypal-secret",
+            "webhookId": "LOCALWEBHOOK01",
+            "baseUrl": ctx.sandbox_url + "/paypal",
+        }
+    )

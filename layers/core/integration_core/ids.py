@@ -15,6 +15,8 @@ PREFIXES = {
     "delivery": "dlv",
     "event": "evt",
     "payment": "pay",
+    "plan": "pln",
+    "subscription": "sbs",
     "meeting": "mtg",
 }
 

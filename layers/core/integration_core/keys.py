@@ -20,6 +20,14 @@ lookups. Items that expire carry `expiresAt` (epoch seconds, the table's TTL att
 | event (outbox)          | EVENT#<evtId>        | EVENT              | OUTBOX*             | <createdAt>#<id> |
 | delivery                | DELIVERY#<dlvId>     | DELIVERY           | DELIVERIES#<whkId>  | <createdAt>#<id> |
 | delivery attempt (TTL)  | DELIVERY#<dlvId>     | ATTEMPT#<nnnn>     |                     |                  |
+| payment (ledger)        | STUDENT#<studentId>  | PAYMENT#<createdAt>#<payId> | PAYMENTS#<stuId>#<provider> | <createdAt>#<id> |
+| refund of a payment     | STUDENT#<studentId>  | REFUND#<payId>#<providerRefundId> |       |                  |
+| subscription to a plan  | STUDENT#<studentId>  | SUBSCRIPTION#<createdAt>#<sbsId> |        |                  |
+| student's provider customer | STUDENT#<studentId> | PROVIDER#stripe  |                     |                  |
+| payment/subscription lookup | PAYREF#<payId, sbsId or provider:providerId> | REF |       |                  |
+| plan                    | PLAN#<plnId>         | PROFILE            | TYPE#plan           | <createdAt>#<id> |
+| provider event applied (TTL 90 d) | PROVIDER_EVENT#<provider>#<eventId> | EVENT |      |                  |
+| callback transmission seen (TTL 1 h) | CALLBACK#<provider>#<sha256(signature)> | SEEN | |                  |
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -40,6 +48,13 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a webhook's failed deliveries since a time (replay): Query PK=WEBHOOK#<id>, SK begins_with FAILED#
 - webhooks failing for longer than the auto-disable period: Query GSI1 FAILING#WEBHOOKS, oldest first
 - statistics: GetItem (WEBHOOK#<id>, STATS), kept by ADD/SET updates with each attempt
+- a student's payment history, newest first: Query PK=STUDENT#<id>, SK begins_with PAYMENT#,
+  backwards; by provider: Query GSI1 PAYMENTS#<stuId>#<provider>, backwards (one Query per page)
+- a payment or subscription by our id or the provider's (PaymentIntent, order, capture, invoice,
+  sale, subscription): GetItem PAYREF#<ref>, then GetItem of the record it points at
+- was this provider event applied / this signed callback seen: GetItem, and a conditional put in
+  the same transaction as the change it causes
+- plans: GetItem (PLAN#<id>, PROFILE); all plans: Query GSI1 TYPE#plan
 
 Later capabilities add their rows to this table and their patterns to this list.
 """

@@ -273,7 +273,9 @@ def get_order(order_id: str) -> dict[str, Any]:
 
 def capture_order(order_id: str, request_id: str) -> ProviderPayment:
     try:
-        order = _call("POST", f"/v2/checkout/orders/{order_id}/capture", what="capture order", request_id=request_id)
+        order = _call(
+            "POST", f"/v2/checkout/orders/{order_id}/capture", what="capture order", json={}, request_id=request_id
+        )
     except Unprocessable:
         raise
     except ProviderRejected:
@@ -284,14 +286,18 @@ def capture_order(order_id: str, request_id: str) -> ProviderPayment:
     return order_payment(order)
 
 
-def refund_capture(capture_id: str, amount: Money, note: str | None, payment_id: str, request_id: str) -> ProviderRefund:
+def refund_capture(
+    capture_id: str, amount: Money, note: str | None, payment_id: str, request_id: str
+) -> ProviderRefund:
     body: dict[str, Any] = {
         "amount": {"currency_code": amount.currency, "value": amount.to_decimal_string()},
         "custom_id": payment_id,
     }
     if note:
         body["note_to_payer"] = note[:255]
-    refund = _call("POST", f"/v2/payments/captures/{capture_id}/refund", what="refund", json=body, request_id=request_id)
+    refund = _call(
+        "POST", f"/v2/payments/captures/{capture_id}/refund", what="refund", json=body, request_id=request_id
+    )
     refunded = _money(refund["amount"]) if "amount" in refund else amount
     return ProviderRefund(refund["id"], refunded.amount_minor, refunded.currency, refund.get("status", "COMPLETED"))
 

@@ -106,7 +106,13 @@ def _calling(what: str) -> Iterator[None]:
         raise ProviderRejected("Stripe refused our credentials; the operator must fix the configuration") from None
 
 
-def _payment(intent: Any, failure: Any = None) -> ProviderPayment:
+def _plain(obj: Any) -> dict[str, Any]:
+    """SDK objects are not dicts (stripe >= 15); events arrive as plain dicts already."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def intent_payment(intent: Any, failure: Any = None) -> ProviderPayment:
+    intent = _plain(intent)
     error = failure or intent.get("last_payment_error")
     status = _STATUS.get(intent["status"], PaymentStatus.CREATED)
     if error and status is PaymentStatus.CREATED:
@@ -160,15 +166,19 @@ def create_payment_intent(
             intent = client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.CardError as error:
         return _declined(error)
-    return _payment(intent)
+    return intent_payment(intent)
 
 
 def _declined(error: Any) -> ProviderPayment:
     intent = error.error.payment_intent if error.error else None
     if intent is None:
         raise ProviderRejected("Stripe declined the card but did not say for which payment") from None
-    failure = {"code": error.code, "decline_code": getattr(error.error, "decline_code", None), "message": error.user_message}
-    return _payment(intent, failure)
+    failure = {
+        "code": error.code,
+        "decline_code": getattr(error.error, "decline_code", None),
+        "message": error.user_message,
+    }
+    return intent_payment(intent, failure)
 
 
 def confirm_payment_intent(intent_id: str, payment_method: str | None, idempotency_key: str) -> ProviderPayment:
@@ -188,18 +198,22 @@ def confirm_payment_intent(intent_id: str, payment_method: str | None, idempoten
             with _calling("confirm payment intent"):
                 raise
         return retrieve_payment_intent(intent_id)
-    return _payment(intent)
+    return intent_payment(intent)
 
 
 def retrieve_payment_intent(intent_id: str) -> ProviderPayment:
     with _calling("retrieve payment intent"):
-        return _payment(client().v1.payment_intents.retrieve(intent_id))
+        return intent_payment(client().v1.payment_intents.retrieve(intent_id))
 
 
 def create_refund(
     intent_id: str, amount_minor: int, reason: str | None, payment_id: str, idempotency_key: str
 ) -> ProviderRefund:
-    params: dict[str, Any] = {"payment_intent": intent_id, "amount": amount_minor, "metadata": {"payment_id": payment_id}}
+    params: dict[str, Any] = {
+        "payment_intent": intent_id,
+        "amount": amount_minor,
+        "metadata": {"payment_id": payment_id},
+    }
     if reason in STRIPE_REFUND_REASONS:
         params["reason"] = reason
     elif reason:
@@ -210,6 +224,7 @@ def create_refund(
 
 
 def _refund(refund: Any) -> ProviderRefund:
+    refund = _plain(refund)
     return ProviderRefund(
         refund_id=refund["id"],
         amount_minor=int(refund["amount"]),
@@ -245,11 +260,12 @@ def ensure_price(plan: dict[str, Any]) -> str:
     return price.id
 
 
-def _subscription(sub: Any) -> ProviderSubscription:
+def subscription_view(sub: Any) -> ProviderSubscription:
+    sub = _plain(sub)
     invoice = sub.get("latest_invoice")
     secret = None
-    if isinstance(invoice, dict) or hasattr(invoice, "get"):
-        confirmation = invoice.get("confirmation_secret") if invoice else None
+    if isinstance(invoice, dict):
+        confirmation = invoice.get("confirmation_secret")
         secret = confirmation.get("client_secret") if confirmation else None
     status = _SUBSCRIPTION_STATUS.get(sub["status"], SubscriptionStatus.PENDING)
     return ProviderSubscription(
@@ -273,23 +289,23 @@ def create_subscription(
     with _calling("create subscription"):
         if payment_method:
             # A card given up front pays the first invoice at once.
-            client().v1.payment_methods.attach(
+            attached = client().v1.payment_methods.attach(
                 payment_method, params={"customer": customer}, options={"idempotency_key": f"attach-{idempotency_key}"}
             )
-            params |= {"default_payment_method": payment_method, "payment_behavior": "error_if_incomplete"}
+            params |= {"default_payment_method": attached.id, "payment_behavior": "error_if_incomplete"}
         sub = client().v1.subscriptions.create(params=params, options={"idempotency_key": idempotency_key})
-    return _subscription(sub)
+    return subscription_view(sub)
 
 
 def retrieve_subscription(subscription_id: str) -> ProviderSubscription:
     with _calling("retrieve subscription"):
-        return _subscription(client().v1.subscriptions.retrieve(subscription_id))
+        return subscription_view(client().v1.subscriptions.retrieve(subscription_id))
 
 
 def cancel_subscription(subscription_id: str, idempotency_key: str) -> ProviderSubscription:
     with _calling("cancel subscription"):
         sub = client().v1.subscriptions.cancel(subscription_id, options={"idempotency_key": idempotency_key})
-    return _subscription(sub)
+    return subscription_view(sub)
 
 
 def verify_event(raw_body: bytes, signature: str | None) -> dict[str, Any]:

@@ -183,3 +183,90 @@ register_event_type(
     ),
     {"message": "This is a test event.", "webhookId": "whk_a2b3c4d5e6f7g2h3j4k5", "requestedBy": "usr_1"},
 )
+
+# ---------------------------------------------------------------- payments
+_PROVIDER = {"type": "string", "enum": ["stripe", "paypal"]}
+register_event_type(
+    "payment_refunded",
+    "A payment was refunded, in part or in full (one event per refund).",
+    _object(
+        {
+            "paymentId": _ID,
+            "studentId": _ID,
+            "courseId": _ID,
+            "refundId": {"type": "string", "minLength": 1, "maxLength": 128},
+            "amount": _AMOUNT,
+            "amountMinor": {"type": "integer", "minimum": 1},
+            "refundedTotal": _AMOUNT,
+            "currency": _CURRENCY,
+            "provider": _PROVIDER,
+            "status": {"type": "string", "enum": ["partially_refunded", "refunded"]},
+            "reason": {"type": ["string", "null"], "maxLength": 500},
+            "refundedAt": _TIME,
+        },
+        [
+            "paymentId",
+            "studentId",
+            "refundId",
+            "amount",
+            "refundedTotal",
+            "currency",
+            "provider",
+            "status",
+            "refundedAt",
+        ],
+    ),
+    {
+        "paymentId": "pay_5j2mxkq3p4r7t8v9w0ya",
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "refundId": "re_3Pq2x4LkdIwHu7ix0cY1z9Ab",
+        "amount": "74.50",
+        "amountMinor": 7450,
+        "refundedTotal": "74.50",
+        "currency": "EUR",
+        "provider": "stripe",
+        "status": "partially_refunded",
+        "reason": "Moved to the evening group",
+        "refundedAt": "2025-03-05T09:00:00+00:00",
+    },
+)
+_SUBSCRIPTION = {
+    "subscriptionId": _ID,
+    "studentId": _ID,
+    "planId": _ID,
+    "provider": _PROVIDER,
+    "providerSubscriptionId": {"type": "string", "minLength": 1, "maxLength": 128},
+}
+register_event_type(
+    "subscription_activated",
+    "A student's subscription to a plan became active (the first payment went through).",
+    _object(
+        {**_SUBSCRIPTION, "activatedAt": _TIME},
+        ["subscriptionId", "studentId", "planId", "provider", "providerSubscriptionId", "activatedAt"],
+    ),
+    {
+        "subscriptionId": "sbs_m2n3p4q5r6s7t2v3w4x5",
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "planId": "pln_c2d3e4f5g6h7j2k3m4n5",
+        "provider": "paypal",
+        "providerSubscriptionId": "I-BW452GLLEP1G",
+        "activatedAt": "2025-03-01T10:20:00+00:00",
+    },
+)
+register_event_type(
+    "subscription_canceled",
+    "A student's subscription ended: canceled by the student, an admin, or the provider.",
+    _object(
+        {**_SUBSCRIPTION, "canceledAt": _TIME},
+        ["subscriptionId", "studentId", "planId", "provider", "providerSubscriptionId", "canceledAt"],
+    ),
+    {
+        "subscriptionId": "sbs_m2n3p4q5r6s7t2v3w4x5",
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "planId": "pln_c2d3e4f5g6h7j2k3m4n5",
+        "provider": "stripe",
+        "providerSubscriptionId": "sub_1PqRsT2eZvKYlo2C",
+        "canceledAt": "2025-06-01T08:00:00+00:00",
+    },
+)

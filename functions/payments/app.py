@@ -1,0 +1,220 @@
+"""The payments API: Stripe and PayPal payments, confirmation, refunds, subscriptions on directory
+plans, and a student's payment history. Thin: routes, models and the idempotency of every mutating
+call here; rules in integration_core.services.payments.
+
+Every POST needs an Idempotency-Key (header, or the original API's `idempotencyKey` field). The first
+answer is stored (Powertools idempotency, keyed by caller, operation and key) and returned to
+every repeat; a repeat that arrives while the first is still running waits for its answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from integration_core.adapters import dynamodb
+from integration_core.config import settings
+from integration_core.domain.payments import (
+    IDEMPOTENCY_KEY,
+    PLAN_ID,
+    STUDENT_ID,
+    SUBSCRIPTION_ID,
+    TRANSACTION_ID,
+    ConfirmPayment,
+    Payment,
+    PayPalProcess,
+    PayPalProcessed,
+    PayPalTransaction,
+    Plan,
+    PlanCreate,
+    Provider,
+    Refund,
+    RefundPayment,
+    StripeInitialize,
+    StripeInitialized,
+    Subscription,
+    SubscriptionCancel,
+    SubscriptionCreate,
+)
+from integration_core.errors import Conflict, invalid
+from integration_core.http import caller, make_resolver
+from integration_core.models import PageOf
+from integration_core.observability import logger
+from integration_core.principal import Principal
+from integration_core.services import payments
+from integration_core.tokens import Role
+
+app = make_resolver()
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+WAIT_FOR_FIRST_SECONDS = 8.0
+_config = IdempotencyConfig(
+    event_key_jmespath="[caller, operation, key]",
+    payload_validation_jmespath="request",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+)
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+def _key(body: BaseModel) -> str:
+    header = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
+    field = getattr(body, "idempotency_key", None)
+    if header and field and header != field:
+        raise invalid("idempotencyKey", "differs from the Idempotency-Key header")
+    key = header or field
+    if not key:
+        raise invalid("Idempotency-Key", "required on every payment change (header, or idempotencyKey in the body)")
+    if len(key) < 8 or len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
+        raise invalid("Idempotency-Key", "8 to 255 visible ASCII characters")
+    return key
+
+
+def _once(operation: str, body: BaseModel, run: Callable[[Principal, payments.Attempt], dict[str, Any]]) -> dict:
+    """Run `run` once per (caller, operation, key): repeats get the stored answer, charge nothing."""
+    principal = caller(app)
+    key = _key(body)
+    command = {
+        "caller": principal.sub,
+        "operation": operation,
+        "key": key,
+        "request": body.model_dump(mode="json", exclude={"idempotency_key"}),
+    }
+    attempt = payments.Attempt(principal, operation, key)
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=dynamodb.client())
+
+    @idempotent_function(data_keyword_argument="command", config=_config, persistence_store=persistence)
+    def execute(command: dict[str, Any]) -> dict[str, Any]:
+        return run(principal, attempt)
+
+    deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
+    while True:
+        try:
+            return execute(command=command)
+        except IdempotencyValidationError:
+            raise invalid("Idempotency-Key", "was already used with a different request") from None
+        except IdempotencyAlreadyInProgressError:
+            if time.monotonic() > deadline:
+                raise Conflict("a request with this Idempotency-Key is still running", retry_after=1) from None
+            time.sleep(0.1)
+
+
+def created(body: BaseModel) -> Response:
+    return Response(status_code=201, content_type="application/json", body=body)
+
+
+# ---------------------------------------------------------------- Stripe
+@app.post("/payments/stripe/initialize", tags=["payments"], summary="Start a card payment for a course (Stripe)")
+def stripe_initialize(body: StripeInitialize) -> Response[StripeInitialized]:
+    answer = _once("stripe-initialize", body, lambda p, a: payments.stripe_initialize(p, body, a))
+    return created(StripeInitialized(**answer))
+
+
+@app.get(
+    "/payments/stripe/status/<paymentIntentId>",
+    tags=["payments"],
+    summary="A card payment as Stripe sees it now (the ledger follows)",
+)
+def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_]{3,120}$")]) -> StripeInitialized:
+    return StripeInitialized(**payments.stripe_status(caller(app), paymentIntentId))
+
+
+# ---------------------------------------------------------------- PayPal
+@app.post("/payments/paypal/process", tags=["payments"], summary="Start a PayPal payment for a course")
+def paypal_process(body: PayPalProcess) -> Response[PayPalProcessed]:
+    answer = _once("paypal-process", body, lambda p, a: payments.paypal_process(p, body, a))
+    return created(PayPalProcessed(**answer))
+
+
+@app.get("/payments/paypal/transaction/<transactionId>", tags=["payments"], summary="A PayPal order and its capture")
+def paypal_transaction(transactionId: Annotated[str, Path(pattern=TRANSACTION_ID)]) -> PayPalTransaction:
+    return PayPalTransaction(**payments.paypal_transaction(caller(app), transactionId))
+
+
+# ---------------------------------------------------------------- both providers
+@app.post(
+    "/payments/confirm",
+    tags=["payments"],
+    summary="Confirm a payment: Stripe confirms the intent, PayPal captures the approved order",
+)
+def confirm(body: ConfirmPayment) -> Payment:
+    return Payment(**_once("confirm", body, lambda p, a: payments.confirm(p, body, a)))
+
+
+@app.post("/payments/refund", tags=["payments"], summary="Refund a payment, fully or partly (admin, service)")
+def refund(body: RefundPayment) -> Response[Refund]:
+    return created(Refund(**_once("refund", body, lambda p, a: payments.refund(p, body, a))))
+
+
+@app.get("/payments/history/<studentId>", tags=["payments"], summary="A student's payments, newest first")
+def history(
+    studentId: Annotated[str, Path(pattern=STUDENT_ID)],
+    provider: Annotated[Provider | None, Query()] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> PageOf[Payment]:
+    return PageOf[Payment](**payments.history(caller(app), studentId, provider, limit, cursor))
+
+
+# ---------------------------------------------------------------- subscriptions and plans
+@app.post("/payments/subscription", tags=["payments"], summary="Subscribe a student to a plan")
+def subscribe(body: SubscriptionCreate) -> Response[Subscription]:
+    answer = _once("subscribe", body, lambda p, a: payments.create_subscription(p, body, a))
+    return created(Subscription(**answer))
+
+
+@app.get("/payments/subscription/<subscriptionId>", tags=["payments"], summary="A subscription, synced")
+def get_subscription(subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID)]) -> Subscription:
+    return Subscription(**payments.get_subscription(caller(app), subscriptionId))
+
+
+@app.post("/payments/subscription/<subscriptionId>/cancel", tags=["payments"], summary="Cancel a subscription")
+def cancel_subscription(
+    subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID)], body: SubscriptionCancel
+) -> Subscription:
+    answer = _once(
+        f"cancel-{subscriptionId}", body, lambda p, a: payments.cancel_subscription(p, subscriptionId, body, a)
+    )
+    return Subscription(**answer)
+
+
+@app.post("/payments/plans", tags=["payments"], summary="Create a subscription plan (admin)")
+def create_plan(body: PlanCreate) -> Response[Plan]:
+    return created(Plan(**payments.create_plan(caller(app), body)))
+
+
+@app.get("/payments/plans", tags=["payments"], summary="Subscription plans")
+def list_plans(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Plan]:
+    principal = caller(app)
+    principal.require(Role.STUDENT, Role.ADMIN, Role.SERVICE, Role.TEACHER)
+    return PageOf[Plan](**payments.list_plans(principal, limit, cursor))
+
+
+@app.get("/payments/plans/<planId>", tags=["payments"], summary="A subscription plan")
+def get_plan(planId: Annotated[str, Path(pattern=PLAN_ID)]) -> Plan:
+    return Plan(**payments.get_plan(caller(app), planId))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
+    _config.register_lambda_context(context)
+    return app.resolve(event, context)
+
+
+__all__ = ["IDEMPOTENCY_KEY", "handler"]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from integration_core.adapters.webhook_http import EventLoop, WebhookSender
 from integration_core.domain.webhooks import DELIVERY_ID_PATTERN, EVENT_ID_PATTERN, WEBHOOK_ID_PATTERN
-from integration_core.observability import logger, tracer
+from integration_core.observability import logger
 from integration_core.services.delivery import QueuedDelivery, process_batch
 from integration_core.webhook_config import webhook_settings
 
@@ -52,7 +52,6 @@ def _queued(record: dict) -> QueuedDelivery | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     raw = event.get("Records", [])
     queued = {r["messageId"]: _queued(r) for r in raw}

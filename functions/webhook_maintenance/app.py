@@ -9,7 +9,7 @@ from typing import Literal
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from integration_core.observability import logger, tracer
+from integration_core.observability import logger
 from integration_core.services import events, webhooks
 
 
@@ -19,7 +19,6 @@ class Task(BaseModel):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     task = Task.model_validate(event).task
     if task == "sweep":

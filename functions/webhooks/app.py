@@ -47,7 +47,7 @@ from integration_core.errors import invalid
 from integration_core.http import caller, make_resolver
 from integration_core.ids import has_prefix, stable_id
 from integration_core.models import PageOf
-from integration_core.observability import logger, tracer
+from integration_core.observability import logger
 from integration_core.services import events, webhooks
 from integration_core.tokens import Role
 
@@ -117,7 +117,9 @@ def event_catalog() -> EventCatalog:
     tags=["webhooks"],
     summary="A user's webhooks (GET /webhooks/{userId}); one webhook for a whk_ id",
 )
-def list_or_get(webhookId: UserOrWebhookId, limit: Limit = 25, cursor: Cursor = None) -> Response:
+def list_or_get(
+    webhookId: UserOrWebhookId, limit: Limit = 25, cursor: Cursor = None
+) -> Response[Webhook | PageOf[Webhook]]:
     # API Gateway allows one variable name per path segment, so {userId} is spelled {webhookId} here.
     principal = caller(app)
     if has_prefix(webhookId, "webhook"):
@@ -131,7 +133,7 @@ def update(webhookId: WebhookId, body: WebhookUpdate) -> Webhook:
 
 
 @app.delete("/webhooks/<webhookId>", tags=["webhooks"], summary="Delete a webhook")
-def delete(webhookId: WebhookId) -> Response:
+def delete(webhookId: WebhookId):
     webhooks.delete(caller(app), webhookId)
     return Response(status_code=204, body="")
 
@@ -192,7 +194,6 @@ def publish(body: PublishEvent) -> Response[PublishedEvent]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     _idempotency.register_lambda_context(context)
     return app.resolve(event, context)

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from integration_core import keys, timeutil
@@ -78,6 +79,11 @@ class BatchResult:
     retried: int = 0
     dead: int = 0
     duplicates: int = 0
+
+
+def _number(value: float) -> Decimal:
+    # DynamoDB numbers go through Decimal; a tenth of a millisecond is precise enough.
+    return Decimal(str(round(value, 1)))
 
 
 def payload_bytes(webhook_id: str, event: dict[str, Any]) -> bytes:
@@ -142,7 +148,7 @@ def _delivery_ops(store: Table, job: Job, now: str, expires_at: int) -> list[dic
         "at": now,
         "success": outcome.success,
         "status_code": outcome.status_code,
-        "latency_ms": outcome.latency_ms,
+        "latency_ms": _number(outcome.latency_ms),
         "error_class": outcome.error_class.value if outcome.error_class else None,
         "error": outcome.error,
         "response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
@@ -250,7 +256,7 @@ def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str) -> dict:
     if adds:
         update += " ADD " + ", ".join(f"#{k} :{k}" for k in adds)
         names |= {f"#{k}": k for k in adds}
-        values |= {f":{k}": int(v) if float(v).is_integer() else round(v, 1) for k, v in adds.items()}
+        values |= {f":{k}": int(v) if float(v).is_integer() else _number(v) for k, v in adds.items()}
     return store.update_op(keys.webhook_pk(webhook_id), keys.STATS, update.strip(), names=names, values=values)
 
 
@@ -297,7 +303,7 @@ def _raise_worst_latency(store: Table, jobs: list[Job], stats: dict[str, dict[st
                 keys.STATS,
                 "SET worst_latency_ms = :l",
                 "attribute_not_exists(worst_latency_ms) OR worst_latency_ms < :l",
-                values={":l": latency},
+                values={":l": _number(latency)},
             )
 
 

@@ -133,7 +133,7 @@ def get(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> dict[str, Any]:
     current = _owned(principal, webhook_id)
-    fields = changes.model_dump(exclude_unset=True)
+    fields = changes.model_dump(exclude_unset=True, by_alias=False)
     if fields.get("events") is not None:
         _check_events(fields["events"])
     if fields.get("url") is not None:

@@ -1,0 +1,485 @@
+"""Webhooks end to end inside one process: the API, publisher, dispatcher and maintenance
+handlers against moto, delivering to a real HTTP receiver on loopback, with the retry schedule
+scaled down to seconds."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from tests.support.lambdas import LambdaContext, api_event, invoke, load_function
+from tests.support.receiver import Answer, Receiver
+
+os.environ.update(
+    {
+        "WEBHOOKS_ALLOW_LOOPBACK": "true",
+        "WEBHOOK_RETRY_SCHEDULE": "0,1,1",
+        "WEBHOOK_MAX_RECEIVE_COUNT": "3",
+        "WEBHOOK_SWEEP_GRACE_SECONDS": "0",
+    }
+)
+SERVICE = ("svc-accounting", "service")
+OTHER = ("svc-crm", "service")
+ADMIN = ("admin-1", "admin")
+PAYMENT = {
+    "paymentId": "pay_abcdabcdabcdabcdabcd",
+    "studentId": "stu_abcdabcdabcdabcdabcd",
+    "amount": "149.00",
+    "currency": "EUR",
+    "completedAt": "2025-03-01T10:15:00+00:00",
+}
+
+
+def _reset() -> None:
+    from integration_core.adapters import sqs
+    from integration_core.webhook_config import webhook_settings
+
+    webhook_settings.cache_clear()
+    sqs.client.cache_clear()
+
+
+@pytest.fixture
+def hooks(aws, monkeypatch):
+    client = boto3.client("sqs")
+    dlq = client.create_queue(QueueName="webhooks-dlq")["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = client.create_queue(
+        QueueName="webhooks",
+        Attributes={
+            "VisibilityTimeout": "5",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+        },
+    )["QueueUrl"]
+    monkeypatch.setenv("WEBHOOK_QUEUE_URL", queue)
+    monkeypatch.setenv("WEBHOOK_DLQ_URL", dlq)
+    _reset()
+    with Receiver() as receiver:
+        yield Hooks(receiver, queue, dlq)
+    _reset()
+
+
+class Hooks:
+    def __init__(self, receiver: Receiver, queue: str, dlq: str) -> None:
+        self.receiver, self.queue, self.dlq = receiver, queue, dlq
+        self.sqs = boto3.client("sqs")
+
+    def register(self, path="/hook", events=("payment_completed",), caller=SERVICE, **extra):
+        body = {"url": self.receiver.url(path), "events": list(events), **extra}
+        answer = invoke("webhooks", api_event("POST", "/webhooks", caller=caller, body=body))
+        assert answer.status == 201, answer.body
+        return answer.body
+
+    def publish(self, data=None, event_type="payment_completed", caller=SERVICE, **extra):
+        body = {"eventType": event_type, "data": data or PAYMENT, **extra}
+        return invoke("webhooks", api_event("POST", "/events", caller=caller, body=body))
+
+    def drain(self, until=None, timeout: float = 12.0) -> int:
+        """Poll the queue like Lambda's event source mapping until `until()` or nothing is left."""
+        deadline = time.monotonic() + timeout
+        batches = 0
+        while time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue, MaxNumberOfMessages=10, AttributeNames=["All"]
+            ).get("Messages", [])
+            if messages:
+                batches += 1
+                self.run_batch(messages)
+                continue
+            if until is None:
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue,
+                    AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+                )["Attributes"]
+                if not any(int(v) for v in attributes.values()):
+                    return batches
+            elif until():
+                return batches
+            time.sleep(0.1)
+        return batches
+
+    def run_batch(self, messages) -> dict:
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:webhooks",
+                    "awsRegion": "eu-west-1",
+                }
+                for m in messages
+            ]
+        }
+        result = load_function("webhook_dispatcher").handler(event, LambdaContext())
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+        return result
+
+    def get(self, path, caller=SERVICE, **query):
+        return invoke("webhooks", api_event("GET", path, caller=caller, query=query or None))
+
+    def stats(self, webhook_id, caller=SERVICE):
+        return self.get(f"/webhooks/{webhook_id}/statistics", caller).body
+
+    def deliveries(self, webhook_id):
+        return self.get(f"/webhooks/{webhook_id}/deliveries").body["items"]
+
+
+# ---------------------------------------------------------------- registration and ownership
+def test_registration_returns_the_original_fields_and_the_owner_sees_it(hooks):
+    created = hooks.register()
+    assert set(created) >= {"webhookId", "userId", "url", "events", "isActive", "secret", "createdAt"}
+    assert created["secret"].startswith("whsec_") and created["userId"] == "svc-accounting"
+    listed = hooks.get("/webhooks/svc-accounting").body["items"]
+    assert [w["webhookId"] for w in listed] == [created["webhookId"]]
+    assert "secret" not in listed[0]
+    assert hooks.get(f"/webhooks/{created['webhookId']}").body["url"] == created["url"]
+
+
+def test_a_user_cannot_see_or_change_another_users_webhook(hooks):
+    created = hooks.register()
+    webhook_id = created["webhookId"]
+    assert hooks.get("/webhooks/svc-accounting", caller=OTHER).status == 403
+    assert hooks.get(f"/webhooks/{webhook_id}", caller=OTHER).status == 403
+    assert hooks.get(f"/webhooks/{webhook_id}/statistics", caller=OTHER).status == 403
+    patch = api_event("PATCH", f"/webhooks/{webhook_id}", caller=OTHER, body={"isActive": False})
+    assert invoke("webhooks", patch).status == 403
+    assert invoke("webhooks", api_event("DELETE", f"/webhooks/{webhook_id}", caller=OTHER)).status == 403
+    assert hooks.get(f"/webhooks/{webhook_id}", caller=ADMIN).status == 200
+    student = api_event(
+        "POST",
+        "/webhooks",
+        caller=("stu_1", "student"),
+        body={"url": hooks.receiver.url(), "events": ["course_started"]},
+    )
+    assert invoke("webhooks", student).status == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "https://127.0.0.1.nip.invalid/x", "events": ["nope"]}, "events[0]"),
+        ({"url": "ftp://example.com/x", "events": ["course_started"]}, "url"),
+        ({"url": "https://169.254.169.254/latest/meta-data", "events": ["course_started"]}, "url"),
+        ({"url": "https://user:pw@example.com/x", "events": ["course_started"]}, "url"),
+        ({"events": ["course_started"]}, "url"),
+    ],
+)
+def test_bad_registrations_are_refused_and_nothing_is_stored(hooks, body, field):
+    answer = invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body))
+    assert answer.status == 422
+    assert answer.body["errors"][0]["field"] == field
+    assert hooks.get("/webhooks/svc-accounting").body["items"] == []
+
+
+def test_the_catalog_lists_every_type_with_schema_and_example(hooks):
+    items = {e["name"]: e for e in hooks.get("/webhooks/events").body["items"]}
+    assert {
+        "payment_completed",
+        "student_enrolled",
+        "grade_updated",
+        "course_started",
+        "course_ended",
+        "webhook.test",
+    } <= set(items)
+    assert (
+        items["payment_completed"]["schema"]["required"] and items["payment_completed"]["example"]["currency"] == "EUR"
+    )
+
+
+# ---------------------------------------------------------------- publishing and delivery
+def test_a_delivered_event_verifies_with_standard_webhooks_and_the_legacy_header(hooks):
+    created = hooks.register()
+    published = hooks.publish(eventId="evt-ext-1")
+    assert published.status == 202 and published.body["duplicate"] is False
+    hooks.drain()
+    [request] = hooks.receiver.at("/hook")
+    payload = json.loads(request.body)
+    assert payload == {
+        "webhookId": created["webhookId"],
+        "eventId": "evt-ext-1",
+        "eventType": "payment_completed",
+        "timestamp": payload["timestamp"],
+        "data": PAYMENT,
+    }
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    StandardWebhook(created["secret"]).verify(request.body, headers)
+    expected = hmac.new(created["secret"].encode(), request.body, hashlib.sha256).hexdigest()
+    assert headers["x-webhook-signature"] == f"sha256={expected}"
+    stats = hooks.stats(created["webhookId"])
+    assert (stats["total"], stats["succeeded"], stats["failed"], stats["pending"]) == (1, 1, 0, 0)
+    assert stats["successRate"] == 1.0 and stats["averageLatencyMs"] is not None and stats["lastSuccessAt"]
+
+
+def test_the_same_event_id_published_twice_fans_out_once(hooks):
+    hooks.register()
+    assert hooks.publish(eventId="evt-dup").body["duplicate"] is False
+    assert hooks.publish(eventId="evt-dup").body["duplicate"] is True
+    assert hooks.publish(eventId="evt-dup", data={**PAYMENT, "amount": "1.00"}).status == 409
+    hooks.drain()
+    assert len(hooks.receiver.at("/hook")) == 1
+
+
+def test_data_not_matching_the_schema_is_a_422_naming_the_field_and_nothing_is_stored(hooks):
+    webhook = hooks.register()
+    answer = hooks.publish(data={k: v for k, v in PAYMENT.items() if k != "amount"}, eventId="evt-bad")
+    assert answer.status == 422 and answer.body["errors"][0]["field"] == "data.amount"
+    assert hooks.publish(event_type="no_such_event").status == 422
+    assert hooks.publish(event_type="webhook.test", data={"message": "x", "webhookId": "whk_x"}).status == 422
+    assert hooks.deliveries(webhook["webhookId"]) == []
+    assert hooks.publish(caller=("stu_1", "student")).status == 403
+
+
+def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_at_the_schedule(hooks):
+    created = hooks.register()
+    hooks.receiver.script("/hook", Answer(500), Answer(502))
+    hooks.publish()
+    hooks.drain()
+    requests = hooks.receiver.at("/hook")
+    assert len(requests) == 3
+    assert len({r.headers["webhook-id"] for r in requests}) == 1
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
+    assert all(gap >= 0.9 for gap in gaps), gaps
+    [delivery] = hooks.deliveries(created["webhookId"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 3
+    detail = hooks.get(f"/webhooks/{created['webhookId']}/deliveries/{delivery['deliveryId']}").body
+    assert [a["statusCode"] for a in detail["attemptHistory"]] == [500, 502, 200]
+    assert detail["attemptHistory"][0]["errorClass"] == "http"
+    stats = hooks.stats(created["webhookId"])
+    assert (stats["total"], stats["succeeded"], stats["failed"], stats["pending"]) == (1, 1, 0, 0)
+    assert stats["consecutiveFailures"] == 0
+
+
+def test_always_failing_ends_failed_in_the_dlq_and_is_replayed(hooks):
+    created = hooks.register()
+    hooks.receiver.default = Answer(500, body=b"x" * 5000)
+    hooks.publish()
+    hooks.drain(timeout=15)
+    [delivery] = hooks.deliveries(created["webhookId"])
+    assert delivery["status"] == "failed" and delivery["attempts"] == 3
+    dead = hooks.sqs.receive_message(QueueUrl=hooks.dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["deliveryId"] for m in dead] == [delivery["deliveryId"]]
+    detail = hooks.get(f"/webhooks/{created['webhookId']}/deliveries/{delivery['deliveryId']}").body
+    assert len(detail["attemptHistory"][0]["responseBody"]) == 2048
+    stats = hooks.stats(created["webhookId"])
+    assert (stats["failed"], stats["pending"], stats["consecutiveFailures"]) == (1, 0, 3) and stats["failingSince"]
+
+    hooks.receiver.default = Answer(200)
+    retry = api_event(
+        "POST", f"/webhooks/{created['webhookId']}/deliveries/{delivery['deliveryId']}/retry", caller=SERVICE
+    )
+    assert invoke("webhooks", retry).status == 202
+    assert invoke("webhooks", retry).status == 409  # no longer failed
+    hooks.drain()
+    [delivery] = hooks.deliveries(created["webhookId"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 4
+    stats = hooks.stats(created["webhookId"])
+    assert (stats["succeeded"], stats["failed"], stats["pending"], stats["failingSince"]) == (1, 0, 0, None)
+
+
+def test_replay_retries_every_failed_delivery_since_a_time(hooks):
+    created = hooks.register(events=["course_started"])
+    hooks.receiver.default = Answer(404)
+    for n in range(3):
+        hooks.publish(
+            event_type="course_started", data={"courseId": f"crs_{n}aaaa", "startedAt": "2025-03-03T18:00:00+00:00"}
+        )
+    hooks.drain(timeout=15)
+    assert {d["status"] for d in hooks.deliveries(created["webhookId"])} == {"failed"}
+    hooks.receiver.default = Answer(204)
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    replay = api_event("POST", f"/webhooks/{created['webhookId']}/replay", caller=SERVICE, body={"since": since})
+    answer = invoke("webhooks", replay)
+    assert answer.status == 202 and answer.body["replayed"] == 3
+    hooks.drain()
+    assert {d["status"] for d in hooks.deliveries(created["webhookId"])} == {"succeeded"}
+
+
+def test_410_disables_the_webhook_and_reenabling_restores_it(hooks):
+    created = hooks.register()
+    hooks.receiver.script("/hook", Answer(410))
+    hooks.publish()
+    hooks.drain()
+    webhook = hooks.get(f"/webhooks/{created['webhookId']}").body
+    assert webhook["isActive"] is False and "410" in webhook["disabledReason"]
+    hooks.publish(data={**PAYMENT, "paymentId": "pay_second"})
+    hooks.drain()
+    assert len(hooks.receiver.at("/hook")) == 1  # not subscribed while disabled
+    patch = api_event("PATCH", f"/webhooks/{created['webhookId']}", caller=SERVICE, body={"isActive": True})
+    answer = invoke("webhooks", patch)
+    assert answer.status == 200 and answer.body["isActive"] is True and answer.body.get("disabledReason") is None
+    hooks.publish(data={**PAYMENT, "paymentId": "pay_third"})
+    hooks.drain()
+    assert len(hooks.receiver.at("/hook")) == 2
+
+
+def test_retry_after_is_honoured(hooks):
+    hooks.register()
+    hooks.receiver.script("/hook", Answer(429, headers={"Retry-After": "3"}))
+    hooks.publish()
+    hooks.drain(timeout=15)
+    first, second = hooks.receiver.at("/hook")
+    assert second.at - first.at >= 2.9
+
+
+def test_redirects_are_not_followed(hooks):
+    created = hooks.register()
+    hooks.receiver.script("/hook", Answer(302, headers={"Location": hooks.receiver.url("/elsewhere")}))
+    hooks.receiver.script("/elsewhere", Answer(200))
+    hooks.publish()
+    hooks.drain(until=lambda: len(hooks.receiver.at("/hook")) >= 1)
+    assert hooks.receiver.at("/elsewhere") == []
+    [delivery] = hooks.deliveries(created["webhookId"])
+    assert delivery["lastStatusCode"] == 302
+
+
+def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_success_once(hooks, monkeypatch):
+    from integration_core.services import delivery as dispatcher
+
+    created = hooks.register()
+    for n in range(6):
+        hooks.publish(data={**PAYMENT, "paymentId": f"pay_kill{n}"})
+    real_record = dispatcher.record
+    calls = {"n": 0}
+
+    def dies_once(store, jobs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise SystemExit("killed after sending, before recording")
+        return real_record(store, jobs)
+
+    monkeypatch.setattr(dispatcher, "record", dies_once)
+    messages = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    with pytest.raises(SystemExit):
+        hooks.run_batch(messages)
+    # A duplicate message for a delivery as well (a publisher retrying its dispatch).
+    from integration_core.services import events
+
+    events.fan_out([json.loads(messages[0]["Body"])["eventId"]])
+    hooks.drain(timeout=15)
+    stats = hooks.stats(created["webhookId"])
+    assert stats["succeeded"] == 6 and stats["total"] == 6 and stats["pending"] == 0
+    delivered = {json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook")}
+    assert delivered == {f"pay_kill{n}" for n in range(6)}
+
+
+def test_the_sweeper_recovers_an_event_stranded_between_recording_and_enqueueing(hooks):
+    from integration_core.adapters.dynamodb import table
+    from integration_core.services import events
+
+    hooks.register()
+    db = table(os.environ["TABLE_NAME"])
+    event_id, operations = events.event_operations(
+        db, "payment_completed", PAYMENT, cause="test: crash before dispatch"
+    )
+    db.transact(operations)  # recorded, and the process "dies" here
+    result = load_function("webhook_maintenance").handler({"task": "sweep"}, LambdaContext())
+    assert result == {"task": "sweep", "dispatched": 1}
+    hooks.drain()
+    [request] = hooks.receiver.at("/hook")
+    assert json.loads(request.body)["eventId"] == event_id
+    assert load_function("webhook_maintenance").handler({"task": "sweep"}, LambdaContext())["dispatched"] == 0
+
+
+# ---------------------------------------------------------------- test, verify, rotation, auto-disable
+def test_the_test_endpoint_sends_now_and_reports(hooks):
+    created = hooks.register()
+    answer = invoke("webhooks", api_event("POST", f"/webhooks/{created['webhookId']}/test", caller=SERVICE))
+    assert answer.status == 200
+    assert answer.body["success"] is True and answer.body["statusCode"] == 200 and answer.body["responseTimeMs"] > 0
+    assert json.loads(hooks.receiver.at("/hook")[0].body)["eventType"] == "webhook.test"
+    hooks.receiver.script("/hook", Answer(500))
+    failed = invoke("webhooks", api_event("POST", f"/webhooks/{created['webhookId']}/test", caller=SERVICE)).body
+    assert failed["success"] is False and failed["statusCode"] == 500 and failed["errorClass"] == "http"
+
+
+def test_verify_answers_valid_or_the_reason(hooks):
+    created = hooks.register()
+    webhook_id, secret = created["webhookId"], created["secret"]
+    body = '{"hello":"world"}'
+    now = int(time.time())
+    signer = StandardWebhook(secret)
+    good = signer.sign("msg_1", datetime.fromtimestamp(now, UTC), body)
+
+    def verify(headers=None, signature=None, caller=SERVICE, target=webhook_id):
+        payload = {"payload": body, "headers": headers or {}, **({"signature": signature} if signature else {})}
+        return invoke("webhooks", api_event("POST", f"/webhooks/{target}/verify", caller=caller, body=payload)).body
+
+    standard = {"webhook-id": "msg_1", "webhook-timestamp": str(now), "webhook-signature": good}
+    assert verify(standard) == {"valid": True, "scheme": "standard-webhooks", "reason": None}
+    assert (
+        verify({**standard, "webhook-signature": "v1," + base64.b64encode(b"x" * 32).decode()})["reason"]
+        == "bad_signature"
+    )
+    old = signer.sign("msg_1", datetime.fromtimestamp(now - 600, UTC), body)
+    assert (
+        verify({**standard, "webhook-timestamp": str(now - 600), "webhook-signature": old})["reason"]
+        == "timestamp_too_old"
+    )
+    legacy = "sha256=" + hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    assert verify(signature=legacy)["valid"] is True
+    assert verify(signature="sha256=00")["reason"] == "bad_signature"
+    assert verify(standard, target="whk_doesnotexist0000")["reason"] == "unknown_webhook"
+    assert verify(standard, caller=OTHER)["reason"] == "unknown_webhook"
+
+
+def test_after_a_rotation_both_secrets_sign(hooks):
+    created = hooks.register()
+    rotate = api_event("POST", f"/webhooks/{created['webhookId']}/rotate-secret", caller=SERVICE)
+    rotated = invoke("webhooks", rotate).body
+    assert rotated["secret"] != created["secret"] and rotated["previousSecretValidUntil"]
+    hooks.publish()
+    hooks.drain()
+    [request] = hooks.receiver.at("/hook")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert len(headers["webhook-signature"].split()) == 2
+    StandardWebhook(created["secret"]).verify(request.body, headers)
+    StandardWebhook(rotated["secret"]).verify(request.body, headers)
+
+
+def test_a_webhook_failing_for_the_whole_period_is_disabled_with_a_reason(hooks, monkeypatch):
+    created = hooks.register()
+    hooks.receiver.default = Answer(503)
+    hooks.publish()
+    hooks.drain(timeout=15)
+    monkeypatch.setenv("WEBHOOK_DISABLE_AFTER_SECONDS", "3600")
+    _reset()
+    maintenance = load_function("webhook_maintenance")
+    assert maintenance.handler({"task": "auto_disable"}, LambdaContext())["disabled"] == []  # failing for seconds only
+    monkeypatch.setenv("WEBHOOK_DISABLE_AFTER_SECONDS", "0")
+    _reset()
+    time.sleep(1.1)
+    assert maintenance.handler({"task": "auto_disable"}, LambdaContext())["disabled"] == [created["webhookId"]]
+    webhook = hooks.get(f"/webhooks/{created['webhookId']}").body
+    assert webhook["isActive"] is False and "failed" in webhook["disabledReason"]
+
+
+def test_history_is_paginated_newest_first(hooks):
+    created = hooks.register(events=["course_ended"])
+    for n in range(3):
+        hooks.publish(
+            event_type="course_ended", data={"courseId": f"crs_{n}bbbb", "endedAt": "2025-06-30T19:30:00+00:00"}
+        )
+        time.sleep(1.05)  # distinct creation seconds
+    hooks.drain()
+    first = hooks.get(f"/webhooks/{created['webhookId']}/deliveries", limit="2").body
+    assert len(first["items"]) == 2 and first["nextCursor"]
+    rest = hooks.get(f"/webhooks/{created['webhookId']}/deliveries", limit="2", cursor=first["nextCursor"]).body
+    created_at = [d["createdAt"] for d in first["items"] + rest["items"]]
+    assert created_at == sorted(created_at, reverse=True) and len(created_at) == 3

@@ -1,0 +1,211 @@
+"""Webhook rules without AWS: signatures against the Standard Webhooks test vectors, the SSRF
+table (one test per trick), the retry schedule and Retry-After, and the connect-time check that
+defeats DNS rebinding."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from integration_core.adapters.webhook_http import WebhookSender
+from integration_core.domain import signatures
+from integration_core.domain.ssrf import UnsafeUrl, vet_url
+from integration_core.domain.webhooks import ErrorClass, next_delay, parse_retry_after
+from tests.support.receiver import Receiver
+
+VECTORS = [
+    (
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        b'{"test": 2432232314}',
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    ),
+    (
+        "whsec_plJ3nmyCDGBKInavdOK15jsl",
+        "msg_loFOjxBNrRLzqYUf",
+        1731705121,
+        b'{"event_type":"ping","data":{"success":true}}',
+        "v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=",
+    ),
+]
+
+
+# ---------------------------------------------------------------- signatures
+@pytest.mark.parametrize(("secret", "msg_id", "timestamp", "body", "expected"), VECTORS)
+def test_signatures_match_the_spec_test_vectors(secret, msg_id, timestamp, body, expected):
+    assert signatures.sign(secret, msg_id, timestamp, body) == expected
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": expected}
+    assert signatures.verify([secret], headers, body, now=timestamp).valid
+
+
+def test_the_standardwebhooks_package_accepts_our_headers_and_we_accept_its():
+    secret = signatures.new_secret()
+    body = b'{"eventType":"grade_updated"}'
+    now = int(datetime.now(UTC).timestamp())
+    headers = signatures.signature_headers([secret], "dlv_abc", now, body)
+    StandardWebhook(secret).verify(body, headers)
+    theirs = StandardWebhook(secret).sign("msg_1", datetime.fromtimestamp(now, UTC), body.decode())
+    ours = {"webhook-id": "msg_1", "webhook-timestamp": str(now), "webhook-signature": theirs}
+    assert signatures.verify([secret], ours, body, now).scheme == "standard-webhooks"
+
+
+def test_the_legacy_header_is_a_plain_hmac_of_the_body():
+    secret, body = signatures.new_secret(), b'{"a":1}'
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert signatures.legacy_sign(secret, body) == expected
+    assert signatures.verify([secret], {"X-Webhook-Signature": expected}, body, 0).valid
+
+
+def test_during_rotation_both_signatures_are_sent_and_either_secret_verifies():
+    old, new = signatures.new_secret(), signatures.new_secret()
+    headers = signatures.signature_headers([new, old], "dlv_1", 1000, b"{}")
+    assert len(headers["webhook-signature"].split()) == 2 and len(headers["X-Webhook-Signature"].split()) == 2
+    assert signatures.verify([old], headers, b"{}", 1000).valid and signatures.verify([new], headers, b"{}", 1000).valid
+
+
+@pytest.mark.parametrize(("timestamp_offset", "reason"), [(-301, "timestamp_too_old"), (301, "timestamp_in_future")])
+def test_a_timestamp_outside_five_minutes_is_refused(timestamp_offset, reason):
+    secret, body, now = signatures.new_secret(), b"{}", 10_000
+    headers = signatures.signature_headers([secret], "m", now + timestamp_offset, body)
+    assert signatures.verify([secret], headers, body, now).reason == reason
+
+
+def test_a_tampered_body_is_a_bad_signature():
+    secret = signatures.new_secret()
+    headers = signatures.signature_headers([secret], "m", 5, b'{"amount":"1"}')
+    assert signatures.verify([secret], headers, b'{"amount":"9"}', 5).reason == "bad_signature"
+
+
+# ---------------------------------------------------------------- SSRF, one test per trick
+SSRF = {
+    "plain_http": ("http://example.com/hook", "scheme_not_https"),
+    "other_scheme": ("gopher://example.com/", "scheme_not_https"),
+    "credentials": ("https://user:secret@example.com/hook", "credentials_in_url"),
+    "loopback_ipv4": ("https://127.0.0.1/hook", "loopback"),
+    "loopback_ipv6": ("https://[::1]/hook", "loopback"),
+    "localhost_name": ("https://localhost/hook", "loopback"),
+    "private_10": ("https://10.1.2.3/hook", "private"),
+    "private_192_168": ("https://192.168.1.1/hook", "private"),
+    "private_172_16": ("https://172.16.0.1/hook", "private"),
+    "unique_local_ipv6": ("https://[fd00::1]/hook", "private"),
+    "metadata_service": ("https://169.254.169.254/latest/meta-data/", "link_local"),
+    "link_local_ipv6": ("https://[fe80::1]/hook", "link_local"),
+    "cgnat": ("https://100.64.0.1/hook", "cgnat"),
+    "multicast": ("https://224.0.0.251/hook", "multicast"),
+    "reserved_240": ("https://240.0.0.1/hook", "reserved"),
+    "unspecified": ("https://0.0.0.0/hook", "reserved"),
+    "ipv4_mapped": ("https://[::ffff:127.0.0.1]/hook", "ipv4_mapped"),
+    "ipv4_mapped_metadata": ("https://[::ffff:a9fe:a9fe]/hook", "ipv4_mapped"),
+    "decimal": ("https://2130706433/hook", "numeric_host_encoding"),
+    "octal": ("https://0177.0.0.1/hook", "numeric_host_encoding"),
+    "hex": ("https://0x7f000001/hook", "numeric_host_encoding"),
+    "hex_dotted": ("https://0x7f.0.0.1/hook", "numeric_host_encoding"),
+    "short_form": ("https://127.1/hook", "numeric_host_encoding"),
+    "nat64": ("https://[64:ff9b::a9fe:a9fe]/hook", "reserved"),
+    "six_to_four": ("https://[2002:7f00:1::]/hook", "reserved"),
+}
+
+
+@pytest.mark.parametrize(("url", "reason"), SSRF.values(), ids=SSRF.keys())
+def test_ssrf_trick_is_refused(url, reason):
+    with pytest.raises(UnsafeUrl) as refused:
+        vet_url(url)
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/hook", "https://93.184.216.34:8443/x", "https://[2606:4700::1111]/"]
+)
+def test_public_https_urls_pass(url):
+    assert vet_url(url).scheme == "https"
+
+
+def test_only_the_explicit_setting_allows_loopback_and_only_loopback():
+    assert vet_url("http://127.0.0.1:9000/x", allow_loopback=True).port == 9000
+    with pytest.raises(UnsafeUrl):
+        vet_url("http://10.0.0.1/x", allow_loopback=True)
+    with pytest.raises(UnsafeUrl):
+        vet_url("http://example.com/x", allow_loopback=True)
+
+
+def _send(sender: WebhookSender, url: str):
+    async def go():
+        try:
+            return await sender.post(url, b"{}", {})
+        finally:
+            await sender.aclose()
+
+    return asyncio.run(go())
+
+
+def test_dns_rebinding_is_caught_at_connect_time():
+    """The name passed registration; at delivery it resolves inward: refused, nothing connected."""
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["169.254.169.254"]
+
+    sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=False, resolver=rebinding)
+    outcome = _send(sender, "https://hooks.example.com/x")
+    assert outcome.error_class is ErrorClass.SSRF and outcome.address is None
+
+
+def test_a_name_with_one_inward_address_among_public_ones_is_refused():
+    async def mixed(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.0.0.5"]
+
+    sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=False, resolver=mixed)
+    assert _send(sender, "https://hooks.example.com/x").error_class is ErrorClass.SSRF
+
+
+def test_the_connection_goes_to_the_vetted_address_with_the_original_host_header():
+    with Receiver() as receiver:
+
+        async def pinned(host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]
+
+        sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=True, resolver=pinned)
+        outcome = _send(sender, f"http://receiver.localhost:{receiver.port}/hook")
+        assert outcome.success and outcome.address == "127.0.0.1"
+        assert receiver.at("/hook")[0].headers["Host"] == f"receiver.localhost:{receiver.port}"
+
+
+def test_unresolvable_names_and_refused_connections_are_classified():
+    async def nowhere(host: str, port: int) -> list[str]:
+        raise OSError("Name or service not known")
+
+    assert (
+        _send(
+            WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=False, resolver=nowhere),
+            "https://nowhere.example/x",
+        ).error_class
+        is ErrorClass.DNS
+    )
+    closed = _send(WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=True), "http://127.0.0.1:9/x")
+    assert closed.error_class is ErrorClass.CONNECTION
+
+
+# ---------------------------------------------------------------- retry schedule
+SCHEDULE = (0, 5, 30, 300, 900)
+
+
+def test_the_default_schedule_gives_five_attempts_then_stops():
+    assert [next_delay(SCHEDULE, n, None, 900) for n in range(1, 6)] == [5, 30, 300, 900, None]
+
+
+def test_retry_after_wins_when_longer_and_is_capped():
+    assert next_delay(SCHEDULE, 1, 60, 900) == 60
+    assert next_delay(SCHEDULE, 2, 10, 900) == 30
+    assert next_delay(SCHEDULE, 1, 86_400, 900) == 900
+
+
+def test_retry_after_as_seconds_or_http_date():
+    now = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after("Sat, 01 Mar 2025 12:01:00 GMT", now) == 60
+    assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None

@@ -3,7 +3,7 @@ provider's signature over the raw body). POST /stripe and POST /paypal; rules in
 integration_core.services.payment_callbacks.
 
 Answers: 200 when the event is applied or was applied before (a provider retry), 400 when the
-signature is forged, stale or replayed (nothing changes), 409 when the event is about one of our
+signature is forged or stale (nothing changes), 409 when the event is about one of our
 payments whose ledger record is not written yet (the provider delivers it again later).
 """
 

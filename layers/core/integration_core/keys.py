@@ -27,7 +27,6 @@ lookups. Items that expire carry `expiresAt` (epoch seconds, the table's TTL att
 | payment/subscription lookup | PAYREF#<payId, sbsId or provider:providerId> | REF |       |                  |
 | plan                    | PLAN#<plnId>         | PROFILE            | TYPE#plan           | <createdAt>#<id> |
 | provider event applied (TTL 90 d) | PROVIDER_EVENT#<provider>#<eventId> | EVENT |      |                  |
-| callback transmission seen (TTL 1 h) | CALLBACK#<provider>#<sha256(signature)> | SEEN | |                  |
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -52,8 +51,8 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
   backwards; by provider: Query GSI1 PAYMENTS#<stuId>#<provider>, backwards (one Query per page)
 - a payment or subscription by our id or the provider's (PaymentIntent, order, capture, invoice,
   sale, subscription): GetItem PAYREF#<ref>, then GetItem of the record it points at
-- was this provider event applied / this signed callback seen: GetItem, and a conditional put in
-  the same transaction as the change it causes
+- was this provider event applied: GetItem, and a conditional put in the same transaction as the
+  change it causes
 - plans: GetItem (PLAN#<id>, PROFILE); all plans: Query GSI1 TYPE#plan
 
 Later capabilities add their rows to this table and their patterns to this list.

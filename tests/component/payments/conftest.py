@@ -143,12 +143,21 @@ def directory(aws):
     return {"teacher": teacher, "courses": courses, "students": students}
 
 
-def pay(method: str, path: str, *, student: str | None = None, role: str = "student", body: Any = None,
-        key: str | None = None, query: dict[str, str] | None = None):
+def pay(
+    method: str,
+    path: str,
+    *,
+    student: str | None = None,
+    role: str = "student",
+    body: Any = None,
+    key: str | None = None,
+    query: dict[str, str] | None = None,
+):
     headers = {"Idempotency-Key": key} if key else {}
     caller = (student or "admin-1", role)
-    return invoke("payments", api_event(method, "/payments" + path, caller=caller, body=body, headers=headers,
-                                        query=query))
+    return invoke(
+        "payments", api_event(method, "/payments" + path, caller=caller, body=body, headers=headers, query=query)
+    )
 
 
 def new_key() -> str:

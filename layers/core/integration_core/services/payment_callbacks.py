@@ -2,8 +2,9 @@
 
 A callback is trusted only after its signature checks out over the raw body (Stripe: HMAC with the
 endpoint secret and a 300 s tolerance; PayPal: its verify-webhook-signature API, plus our own
-staleness window). A transmission seen before is a replay and is refused; the same event delivered
-again with a fresh signature is a provider retry and is acknowledged without changing anything.
+5-minute window on the signed transmission time). A forged or stale one is refused with 400. An
+event is applied once: its id is recorded in the same transaction as the change, so a provider's
+retry, or a replay of a captured delivery inside the window, is acknowledged and changes nothing.
 """
 
 from __future__ import annotations
@@ -83,8 +84,6 @@ def stripe_event(raw_body: bytes, signature: str | None) -> Outcome:
         event = stripe_api.verify_event(raw_body, signature)
     except ValueError:
         raise _forged("the Stripe signature is not valid or too old") from None
-    if not payments.claim_transmission(Provider.STRIPE, signature):
-        raise _forged("this signed delivery was received before (a replay)")
     event_id, event_type = event["id"], event["type"]
     if payments.seen_event(Provider.STRIPE, event_id):
         return Outcome(event_id, event_type, False, "already applied")
@@ -172,9 +171,6 @@ def paypal_event(raw_body: bytes, headers: dict[str, str]) -> Outcome:
         raise _forged("the PayPal transmission is too old")
     if not paypal_api.verify_webhook(headers, event):
         raise _forged("PayPal did not confirm the signature")
-    transmission = headers.get("paypal-transmission-id", "") + ":" + headers.get("paypal-transmission-sig", "")
-    if not payments.claim_transmission(Provider.PAYPAL, transmission):
-        raise _forged("this signed delivery was received before (a replay)")
     event_id, event_type = event["id"], event["event_type"]
     if payments.seen_event(Provider.PAYPAL, event_id):
         return Outcome(event_id, event_type, False, "already applied")

@@ -50,7 +50,6 @@ from integration_core.tokens import Role
 PAYERS = (Role.STUDENT, Role.ADMIN, Role.SERVICE)
 STAFF = (Role.ADMIN, Role.SERVICE)
 PROVIDER_EVENT_TTL_DAYS = 90
-CALLBACK_REPLAY_TTL_SECONDS = 3600
 _INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "kind", "status_rank", "expiresAt")
 
 
@@ -60,6 +59,11 @@ def _db() -> Table:
 
 def _now() -> str:
     return timeutil.iso_utc(timeutil.utc_now())
+
+
+def _order_stamp() -> str:
+    # Sort keys need more than seconds: a student may start several payments within one.
+    return timeutil.utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # ---------------------------------------------------------------- keys (rows in integration_core.keys)
@@ -171,11 +175,12 @@ def _new_payment(
     subscription_id: str | None = None,
     now: str,
 ) -> dict[str, Any]:
+    stamp = _order_stamp()
     return {
         "PK": _student_pk(student_id),
-        "SK": f"PAYMENT#{now}#{payment_id}",
+        "SK": f"PAYMENT#{stamp}#{payment_id}",
         "GSI1PK": f"PAYMENTS#{student_id}#{provider.value}",
-        "GSI1SK": f"{now}#{payment_id}",
+        "GSI1SK": f"{stamp}#{payment_id}",
         "kind": "payment",
         "payment_id": payment_id,
         "student_id": student_id,
@@ -819,7 +824,7 @@ def create_subscription(principal: Principal, data: SubscriptionCreate, attempt:
     now = _now()
     item = {
         "PK": _student_pk(student_id),
-        "SK": f"SUBSCRIPTION#{now}#{subscription_id}",
+        "SK": f"SUBSCRIPTION#{_order_stamp()}#{subscription_id}",
         "kind": "subscription",
         "subscription_id": subscription_id,
         "student_id": student_id,
@@ -889,24 +894,6 @@ def _event_record_op(provider: Provider, event_id: str, event_type: str) -> dict
 
 def seen_event(provider: Provider, event_id: str) -> bool:
     return _db().get(f"PROVIDER_EVENT#{provider.value}#{event_id}", "EVENT", consistent=True) is not None
-
-
-def claim_transmission(provider: Provider, signature: str) -> bool:
-    """False when this exact signed transmission was received before (a replay, not a retry:
-    providers sign every delivery afresh)."""
-    digest = hashlib.sha256(signature.encode()).hexdigest()
-    try:
-        _db().put(
-            {
-                "PK": f"CALLBACK#{provider.value}#{digest}",
-                "SK": "SEEN",
-                "expiresAt": int(time.time()) + CALLBACK_REPLAY_TTL_SECONDS,
-            },
-            "attribute_not_exists(PK)",
-        )
-    except ConditionFailed:
-        return False
-    return True
 
 
 def record_only(provider: Provider, event_id: str, event_type: str) -> None:

@@ -99,7 +99,6 @@ def test_declined_and_insufficient_funds_are_402_and_recorded_as_failed(world, d
     history = pay("GET", f"/history/{student}", student=student).body["items"]
     assert [p["status"] for p in history] == ["failed", "failed"]
     assert world.dispatched == []
-    assert pay("GET", "/directory/enrollments", student=student).status in (404, 403) or True
 
 
 def test_the_same_key_twice_charges_once(world, directory):

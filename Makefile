@@ -52,7 +52,28 @@ unit: $(VENV_STAMP)
 component: $(VENV_STAMP)
 	$(PY) -m pytest tests/component -q
 
-e2e: $(VENV_STAMP)
+# The local stack (offline/): ports are variables, e.g. `make run API_PORT=8080`.
+API_PORT ?= 3000
+AWS_PORT ?= 4566
+SANDBOX_PORT ?= 4010
+URL_PORT ?= 3001
+FUNCTION_REQS := $(wildcard functions/*/requirements.txt)
+FUNCTION_STAMP := $(VENV)/.functions-installed
+
+# Function-specific requirements go into the same venv, so every worker can import them.
+$(FUNCTION_STAMP): $(VENV_STAMP) $(FUNCTION_REQS)
+	@for f in $(FUNCTION_REQS); do $(VENV)/bin/pip install -q -r $$f || exit 1; done
+	@touch $@
+
+run: $(FUNCTION_STAMP)
+	@$(PY) -m offline run --api-port $(API_PORT) --aws-port $(AWS_PORT) --sandbox-port $(SANDBOX_PORT) --url-port $(URL_PORT)
+
+ROLE ?= admin
+SUB ?= 1
+token: $(VENV_STAMP)
+	@$(PY) -m offline token --role $(ROLE) --sub $(SUB)
+
+e2e: $(FUNCTION_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
 test: lint template-check

@@ -90,10 +90,12 @@ class MotoServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"embedded AWS (moto) exited at start; see {self.log_path}")
             try:
-                httpx.get(f"{self.endpoint}/moto-api/data.json", timeout=0.5)
-                return
+                # Only moto answers this with JSON: anything else on the port is not our AWS.
+                if httpx.get(f"{self.endpoint}/moto-api/data.json", timeout=0.5).status_code == 200:
+                    return
             except httpx.TransportError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError(f"embedded AWS (moto) did not answer within {timeout:.0f} s; see {self.log_path}")
 
     def alive(self) -> bool:

@@ -23,7 +23,7 @@ from offline import console
 from offline.aws import LOCAL_CREDENTIALS, MotoServer, Provisioner
 from offline.event_sources import EventSources
 from offline.gateway import FunctionUrl, LocalApi
-from offline.http import PortInUse, Request, Response, Server, check_port_free
+from offline.http import PortInUse, Request, Response, Server, check_port_free, free_port
 from offline.model import build_model
 from offline.sandbox.base import SandboxContext
 from offline.sandbox.callbacks import Callbacks
@@ -109,8 +109,13 @@ class Stack:
             and (r.get("Properties") or {}).get("FunctionUrlConfig")
             and self.resolver.included(r)
         ]
-        # Every port is checked before anything starts, so a clash is reported by name at once.
+        # Every fixed port is checked before anything starts, so a clash is reported by name at once;
+        # the embedded AWS starts first, so no port picked for it can be taken by our own servers.
         check_port_free("embedded AWS", opts.aws_port)
+        check_port_free("local API", opts.api_port)
+        check_port_free("provider sandbox", opts.sandbox_port)
+        self.moto = MotoServer(opts.aws_port or free_port(), self.log_dir / "aws.log")
+        self.moto.start()
         api_app, sandbox_app = _Late(), _Late()
         self.servers.append(Server("local API", opts.api_port, api_app))
         self.servers.append(Server("provider sandbox", opts.sandbox_port, sandbox_app))
@@ -124,8 +129,6 @@ class Stack:
         api_server, sandbox_server = self.servers[0], self.servers[1]
         function_urls = {f: f"{s.url}/" for f, s in zip(url_functions, self.servers[2:], strict=True)}
 
-        self.moto = MotoServer(opts.aws_port, self.log_dir / "aws.log")
-        self.moto.start()
         self.provisioner = Provisioner(self.resolver, resources, self.moto.endpoint)
         self.local_ctx = LocalContext(opts.stack_name, sandbox_server.url, api_server.url, function_urls)
         unsupported = self.provisioner.provision(self.local_ctx)
@@ -258,6 +261,7 @@ class Stack:
             "functions": {lid: {"name": f.name, "arn": f.arn} for lid, f in self.model.functions.items()},
             "resources": {lid: {"ref": r.ref, **r.attrs} for lid, r in self.resolver.refs.items()},
             "routes": [r.route_key for r in self.model.routes],
+            "routeAuthorizers": {r.route_key: r.authorizer for r in self.model.routes},
             "tokens": self.token_settings(),
             "logDir": str(self.log_dir),
             "seed": seeded,
@@ -293,7 +297,9 @@ class Stack:
                 self.provisioner.provision(self.local_ctx)
                 self.model = build_model(self.document, self.resources, self.resolver, self.options.template.parent)
                 self.workers.reconfigure(self.model.functions, self.moto.endpoint)  # type: ignore[union-attr]
-                self._seed()
+                seeded = self._seed()
+                # New ARNs (secrets get a random suffix): keep `make token` and the tests pointed right.
+                self.state = self._write_state(self.state["functionUrls"], seeded, self.state["startupSeconds"])
         log.warning("embedded AWS started again (by /_local/aws/start)")
         return Response.json(200, {"aws": "running"})
 

@@ -1,0 +1,139 @@
+"""The real application (template.yaml) through the local stack, as a client sees it: health and
+its outage answer, the authorizer in front of exactly the template's routes, the authorization
+matrix, every route served, and the banner's sample commands."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import time
+
+import jwt
+import pytest
+
+from integration_core import tokens
+
+
+def _student_body(email: str) -> dict:
+    return {"email": email, "name": "E2E Student", "timeZone": "Europe/Madrid"}
+
+
+def test_health_is_200_then_503_while_aws_is_down_then_200_again(local_stack, api_base, http):
+    assert http.get(f"{api_base}/health").status_code == 200
+    local_stack.control("aws/stop")
+    try:
+        down = http.get(f"{api_base}/health")
+        assert down.status_code == 503
+    finally:
+        local_stack.control("aws/start")
+    deadline = time.monotonic() + 20
+    while http.get(f"{api_base}/health").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert http.get(f"{api_base}/health").status_code == 200
+
+
+def test_the_authorizer_guards_exactly_the_routes_the_template_guards(local_stack, api_base, http):
+    for route in local_stack.state["routes"]:
+        method, path = route.split(" ", 1)
+        url = local_stack.api_url + re.sub(r"\{[^}]+\}", "x1", path)
+        answer = http.request(method, url)
+        if local_stack.state["routeAuthorizers"][route] is None:
+            assert answer.status_code != 401, route
+        else:
+            assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"}), route
+
+
+def test_every_template_route_reaches_its_function(local_stack, role_tokens, http):
+    headers = {"Authorization": f"Bearer {role_tokens['admin']}"}
+    for route in local_stack.state["routes"]:
+        method, path = route.split(" ", 1)
+        answer = http.request(method, local_stack.api_url + re.sub(r"\{[^}]+\}", "x1", path), headers=headers)
+        # API Gateway's own 404 is {"message": "Not Found"}; the functions answer problem+json.
+        assert answer.text != '{"message": "Not Found"}', route
+        assert answer.status_code < 500, route
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(lambda t: None, id="no token"),
+        pytest.param(lambda t: "Bearer not-a-jwt", id="malformed"),
+        pytest.param(
+            lambda t: (
+                "Bearer "
+                + tokens.issue_token(
+                    "adm",
+                    "admin",
+                    tokens.generate_signing_key_secret(),
+                    "https://integration.school.example",
+                    "school-integration-api",
+                )
+            ),
+            id="forged signature",
+        ),
+        pytest.param(lambda t: "Bearer " + t(audience="another-api"), id="wrong audience"),
+        pytest.param(lambda t: "Bearer " + t(expired=True), id="expired"),
+    ],
+)
+def test_bad_tokens_get_401_and_write_nothing(local_stack, api_base, role_tokens, http, header):
+    def mint(audience: str = "school-integration-api", expired: bool = False) -> str:
+        settings = local_stack.state["tokens"]
+        secret = local_stack.client("secretsmanager").get_secret_value(SecretId=settings["secretId"])["SecretString"]
+        if not expired:
+            return tokens.issue_token("adm", "admin", secret, settings["issuer"], audience)
+        key_set = tokens.load_key_set(secret)
+        now = int(time.time())
+        claims = {
+            "iss": settings["issuer"],
+            "aud": audience,
+            "sub": "adm",
+            "role": "admin",
+            "iat": now - 4000,
+            "exp": now - 400,
+            "jti": "old",
+        }
+        key = key_set.private_keys[key_set.signing_kid]
+        return jwt.encode(claims, key, "ES256", headers={"kid": key_set.signing_kid})
+
+    value = header(mint)
+    email = f"mallory-{time.time_ns()}@example.com"
+    answer = http.post(
+        f"{api_base}/directory/students", json=_student_body(email), headers={"Authorization": value} if value else {}
+    )
+    assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+    listed = http.get(f"{api_base}/directory/students", headers={"Authorization": f"Bearer {role_tokens['admin']}"})
+    assert email not in listed.text
+
+
+@pytest.mark.parametrize("role", ["student", "teacher", "service"])
+def test_only_admins_create_students(api_base, role_tokens, http, role):
+    email = f"{role}-{time.time_ns()}@example.com"
+    answer = http.post(
+        f"{api_base}/directory/students",
+        json=_student_body(email),
+        headers={"Authorization": f"Bearer {role_tokens[role]}"},
+    )
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_admin_creates_and_reads_a_student(api_base, role_tokens, http):
+    headers = {"Authorization": f"Bearer {role_tokens['admin']}"}
+    email = f"ana-{time.time_ns()}@example.com"
+    created = http.post(f"{api_base}/directory/students", json=_student_body(email), headers=headers)
+    assert created.status_code == 201, created.text
+    student_id = created.json()["id"]
+    fetched = http.get(f"{api_base}/directory/students/{student_id}", headers=headers)
+    assert fetched.status_code == 200 and fetched.json()["email"] == email
+
+
+def test_the_banner_curl_commands_work_as_printed(local_stack):
+    console = local_stack.console()
+    commands = [line.strip() for line in console.splitlines() if line.strip().startswith("curl -s ")]
+    assert len(commands) == 2, console[-3000:]
+    for command in commands:
+        done = subprocess.run(
+            [*shlex.split(command), "-o", "/dev/null", "-w", "%{http_code}"], capture_output=True, text=True, timeout=30
+        )
+        assert done.stdout == "200", command

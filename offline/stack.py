@@ -258,7 +258,8 @@ class Stack:
             "awsEndpoint": self.moto.endpoint,  # type: ignore[union-attr]
             "sandboxUrl": self.servers[1].url,
             "functionUrls": function_urls,
-            "functions": {lid: {"name": f.name, "arn": f.arn} for lid, f in self.model.functions.items()},
+            # The template's variables of each function (names of resources and secrets, never values).
+            "functions": {lid: {"name": f.name, "arn": f.arn, "env": f.env} for lid, f in self.model.functions.items()},
             "resources": {lid: {"ref": r.ref, **r.attrs} for lid, r in self.resolver.refs.items()},
             "routes": [r.route_key for r in self.model.routes],
             "routeAuthorizers": {r.route_key: r.authorizer for r in self.model.routes},

@@ -115,7 +115,7 @@ def _apply_stripe(event_id: str, event_type: str, obj: dict[str, Any]) -> bool:
                 changed |= payments.apply_refund_event(
                     Provider.STRIPE, event_id, event_type, item, refund.refund_id, refund.amount_minor
                 )
-                item = payments._reload(item)
+                item = payments.reload(item)
         payments.record_only(Provider.STRIPE, event_id, event_type)
         return changed
     if event_type.startswith("customer.subscription."):

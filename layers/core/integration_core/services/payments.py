@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -326,9 +327,9 @@ def advance(
             return item, False
         changed, event_ids = _succeed(item, update, cause, extra_ops)
         if changed:
-            events.dispatch(event_ids)
+            _publish(event_ids)
             logger.info("payment succeeded", extra={"payment_id": item["payment_id"], "cause": cause})
-        return _reload(item), changed
+        return reload(item), changed
     if not moves_forward(current, update.status) or update.status in (
         PaymentStatus.PARTIALLY_REFUNDED,
         PaymentStatus.REFUNDED,
@@ -355,8 +356,8 @@ def advance(
     try:
         db.transact([op, *extra_ops])
     except ConditionFailed:
-        return _reload(item), False
-    return _reload(item), True
+        return reload(item), False
+    return reload(item), True
 
 
 def _write_extras(extra_ops: list[dict]) -> None:
@@ -367,7 +368,16 @@ def _write_extras(extra_ops: list[dict]) -> None:
         _db().transact(extra_ops)
 
 
-def _reload(item: dict[str, Any]) -> dict[str, Any]:
+def _publish(event_ids: list[str]) -> None:
+    """Fan out events already committed with the change. If this fails, the change stands and the
+    events wait in the outbox for the sweeper: the caller is not told the payment failed."""
+    try:
+        events.dispatch(event_ids)
+    except Exception:
+        logger.exception("dispatch failed; the sweeper will deliver", extra={"event_ids": event_ids})
+
+
+def reload(item: dict[str, Any]) -> dict[str, Any]:
     return _db().get(item["PK"], item["SK"], consistent=True) or item
 
 
@@ -482,8 +492,6 @@ def paypal_process(principal: Principal, data: PayPalProcess, attempt: Attempt) 
 
 
 def settings_urls() -> dict[str, str]:
-    import os
-
     base = os.environ.get("PAYMENT_RETURN_URL", "https://app.school.example/payments")
     return {"return": base.rstrip("/") + "/return", "cancel": base.rstrip("/") + "/cancel"}
 
@@ -603,13 +611,13 @@ def _apply_refund(
             db.transact([db.put_op(record, "attribute_not_exists(PK)"), update, *event_ops])
         except ConditionFailed as failed:
             if failed.reasons[:1] == ["ConditionalCheckFailed"]:
-                return _reload(item), False  # this refund was applied already
-            item = _reload(item)  # another refund moved the total meanwhile: recompute
+                return reload(item), False  # this refund was applied already
+            item = reload(item)  # another refund moved the total meanwhile: recompute
             if RANK[PaymentStatus(item["status"])] < RANK[PaymentStatus.SUCCEEDED]:
                 raise Conflict("the payment has not succeeded yet; nothing to refund") from None
             continue
-        events.dispatch([event_id])
-        return _reload(item), True
+        _publish([event_id])
+        return reload(item), True
     raise Conflict("the payment changed too often meanwhile; try again")
 
 
@@ -788,9 +796,9 @@ def _advance_subscription(
     try:
         db.transact(ops)
     except ConditionFailed:
-        return _reload(item), False
-    events.dispatch(event_ids)
-    return _reload(item), True
+        return reload(item), False
+    _publish(event_ids)
+    return reload(item), True
 
 
 def create_subscription(principal: Principal, data: SubscriptionCreate, attempt: Attempt) -> dict[str, Any]:

@@ -65,7 +65,7 @@ $(FUNCTION_STAMP): $(VENV_STAMP) $(FUNCTION_REQS)
 	@for f in $(FUNCTION_REQS); do $(VENV)/bin/pip install -q -r $$f || exit 1; done
 	@touch $@
 
-run: $(FUNCTION_STAMP)
+run: $(FUNCTION_STAMP) $(SWAGGER_UI)
 	@$(PY) -m offline run --api-port $(API_PORT) --aws-port $(AWS_PORT) --sandbox-port $(SANDBOX_PORT) --url-port $(URL_PORT)
 
 ROLE ?= admin
@@ -76,7 +76,7 @@ token: $(VENV_STAMP)
 e2e: $(FUNCTION_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
-test: lint template-check
+test: lint template-check $(FUNCTION_STAMP)
 	$(PY) -m pytest tests -q
 
 openapi: $(VENV_STAMP)

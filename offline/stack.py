@@ -35,6 +35,7 @@ from offline.workers import Workers
 log = logging.getLogger("offline.stack")
 REPO = Path(__file__).resolve().parent.parent
 ROLES = ("admin", "teacher", "student", "service")
+BANNER_SUBJECTS = {"admin": "adm_office", "teacher": "tch_james0001", "student": "stu_ana00001", "service": "svc_local"}
 
 
 class AlreadyRunning(Exception):
@@ -234,6 +235,8 @@ class Stack:
         return {}
 
     def tokens(self) -> dict[str, str]:
+        """A token per role; the student and teacher are people of seed/directory.json, so their
+        tokens see data at once."""
         settings = self.token_settings()
         secret = self.provisioner.secret_values.get("SigningKeySecret")
         if not settings or not secret:
@@ -241,7 +244,9 @@ class Stack:
         try:
             tokens_module: Any = _core_module("integration_core.tokens")
             return {
-                role: tokens_module.issue_token(f"local-{role}", role, secret, settings["issuer"], settings["audience"])
+                role: tokens_module.issue_token(
+                    BANNER_SUBJECTS.get(role, f"local-{role}"), role, secret, settings["issuer"], settings["audience"]
+                )
                 for role in ROLES
             }
         except Exception as exc:  # the core may be mid-change in a working tree: say so, keep serving
@@ -346,7 +351,7 @@ def banner(state: dict[str, Any], tokens: dict[str, str]) -> str:
     if tokens:
         lines.append("  Tokens (1 h; `make token ROLE=<role> SUB=<id>` for another):")
         for role, token in tokens.items():
-            lines.append(f"    {role:<8} {token}")
+            lines.append(f"    {role:<8} ({BANNER_SUBJECTS.get(role, 'local-' + role)}) {token}")
     lines.append("  Try:")
     if health:
         lines.append(f"    curl -s {api}{health}")

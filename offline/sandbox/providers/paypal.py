@@ -35,6 +35,7 @@ LOCAL_CLIENT_ID = "local-paypal-client"
 LOCAL_CLIENT_SECRET = "local-paypal-secret"  # noqa: S105 (a fixed local credential, not a secret)
 LOCAL_WEBHOOK_ID = "LOCALWEBHOOK01"
 CALLBACK_FUNCTION = "PaymentCallbacksFunction"
+RETRY_DELAYS = (0, 1, 2, 4, 8)
 _EXPONENT = {"JPY": 0, "HUF": 0, "TWD": 0, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3}
 
 
@@ -515,7 +516,7 @@ class PayPal(Emulator):
         }
         self.store.collection("events")[event_id] = event
         if self.auto_deliver:
-            threading.Thread(target=self._deliver, args=(event,), daemon=True).start()
+            threading.Thread(target=self._deliver_with_retries, args=(event,), daemon=True).start()
 
     def _signature(self, transmission_id: str, sent_at: str, webhook_id: str, body: bytes) -> str:
         message = f"{transmission_id}|{sent_at}|{webhook_id}|{zlib.crc32(body)}"
@@ -541,6 +542,14 @@ class PayPal(Emulator):
             "PAYPAL-TRANSMISSION-SIG": signature,
             "PAYPAL-TRANSMISSION-TIME": sent_at,
         }
+
+    def _deliver_with_retries(self, event: dict[str, Any]) -> None:
+        """Like the provider, retry a delivery the service did not accept (the provider's schedule
+        spans days; the sandbox's, seconds)."""
+        for delay in RETRY_DELAYS:
+            time.sleep(delay)
+            if 200 <= self._deliver(event) < 300:
+                return
 
     def _deliver(self, event: dict[str, Any]) -> int:
         try:

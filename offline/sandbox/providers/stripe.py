@@ -10,7 +10,7 @@ pm_card_insufficientFunds (insufficient_funds).
 Controls (under /_sandbox/stripe):
     GET  /events                       events, newest last
     POST /events/{id}/send             deliver one event now (freshly signed); answers the callback's status
-    POST /delivery  {"auto": bool}     deliver new events automatically (default) or hold them
+    POST /delivery  {"auto": bool}     deliver new events automatically (default; retried on non-2xx) or hold them
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest, contr
 LOCAL_API_KEY = "sk_test_local"
 LOCAL_WEBHOOK_SECRET = "whsec_local"  # noqa: S105 (a fixed local credential)
 CALLBACK_FUNCTION = "PaymentCallbacksFunction"
+RETRY_DELAYS = (0, 1, 2, 4, 8)
 API_VERSION = "2026-10-28.endive"
 _CARDS = {
     "pm_card_visa": ("visa", "4242", None),
@@ -222,7 +223,15 @@ class Stripe(Emulator):
         self.store.collection("events")[event["id"]] = event
         if self.auto_deliver:
             # After the handler returns: the service's processing may call back into this emulator.
-            threading.Thread(target=self._deliver, args=(event,), daemon=True).start()
+            threading.Thread(target=self._deliver_with_retries, args=(event,), daemon=True).start()
+
+    def _deliver_with_retries(self, event: dict[str, Any]) -> None:
+        """Like the provider, retry a delivery the service did not accept (the provider's schedule
+        spans days; the sandbox's, seconds)."""
+        for delay in RETRY_DELAYS:
+            time.sleep(delay)
+            if 200 <= self._deliver(event) < 300:
+                return
 
     def _deliver(self, event: dict[str, Any]) -> int:
         try:

@@ -2,8 +2,9 @@
 confirm, charges, refunds, products, prices, subscriptions with invoices, and events delivered to
 the payments callback Function URL signed as Stripe signs them (`Stripe-Signature: t=..,v1=..`).
 
-Requests are form-encoded with bracketed keys, as the official SDK sends them; unknown parameters,
-a wrong API key, and an Idempotency-Key reused with other parameters are refused as Stripe does.
+Requests are form-encoded with bracketed keys, as the official SDK sends them, and checked against
+the SDK's own parameter types (unknown or missing parameters are 400 as at Stripe); a wrong API key
+and an Idempotency-Key reused with other parameters are refused as Stripe does.
 Test tokens: pm_card_visa (succeeds), pm_card_chargeDeclined (generic_decline),
 pm_card_insufficientFunds (insufficient_funds).
 
@@ -27,6 +28,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
+import stripe.params as stripe_params
+
 from offline.http import Response
 from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest, control, route
 
@@ -45,41 +48,17 @@ _DECLINE_MESSAGES = {
     "generic_decline": "Your card was declined.",
     "insufficient_funds": "Your card has insufficient funds.",
 }
-# The parameters each endpoint accepts (top-level names), as in stripe's *Params TypedDicts.
-_ALLOWED = {
-    "customers": {"email", "name", "metadata", "description", "expand"},
-    "payment_intents": {
-        "amount",
-        "currency",
-        "customer",
-        "metadata",
-        "description",
-        "payment_method",
-        "confirm",
-        "automatic_payment_methods",
-        "payment_method_types",
-        "receipt_email",
-        "expand",
-        "capture_method",
-        "return_url",
-        "off_session",
-        "setup_future_usage",
-    },
-    "confirm": {"payment_method", "return_url", "expand", "off_session"},
-    "refunds": {"payment_intent", "charge", "amount", "reason", "metadata", "expand"},
-    "products": {"name", "metadata", "description", "active", "expand"},
-    "prices": {"product", "unit_amount", "currency", "recurring", "metadata", "nickname", "expand"},
-    "attach": {"customer", "expand"},
-    "subscriptions": {
-        "customer",
-        "items",
-        "metadata",
-        "payment_behavior",
-        "default_payment_method",
-        "expand",
-        "payment_settings",
-        "collection_method",
-    },
+# Stripe's request shapes, as the official SDK types them (generated from Stripe's OpenAPI): the
+# top-level parameters each endpoint accepts and requires.
+_PARAMS = {
+    "customers": stripe_params.CustomerCreateParams,
+    "payment_intents": stripe_params.PaymentIntentCreateParams,
+    "confirm": stripe_params.PaymentIntentConfirmParams,
+    "refunds": stripe_params.RefundCreateParams,
+    "products": stripe_params.ProductCreateParams,
+    "prices": stripe_params.PriceCreateParams,
+    "attach": stripe_params.PaymentMethodAttachParams,
+    "subscriptions": stripe_params.SubscriptionCreateParams,
 }
 _INTERVAL_SECONDS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 
@@ -163,10 +142,16 @@ class Stripe(Emulator):
     def _params(self, request: SandboxRequest, allowed: str) -> dict[str, Any] | Response:
         params = parse_form(request.body) if request.body else {}
         params |= {k: v for k, v in request.query.items() if k not in params}
-        unknown = sorted(set(params) - _ALLOWED[allowed])
+        shape = _PARAMS[allowed]
+        unknown = sorted(set(params) - set(shape.__annotations__))
         if unknown:
             return self.error(
                 400, "parameter_unknown", f"Received unknown parameter: {unknown[0]}", [{"param": unknown[0]}]
+            )
+        missing = sorted(shape.__required_keys__ - set(params))
+        if missing:
+            return self.error(
+                400, "parameter_missing", f"Missing required param: {missing[0]}.", [{"param": missing[0]}]
             )
         return params
 

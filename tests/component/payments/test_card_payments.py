@@ -248,3 +248,19 @@ def test_confirm_and_callbacks_in_any_order_apply_once(world, directory):
     assert len(dispatched) == len(set(dispatched)) == 4
     enrolled = pay("GET", f"/history/{other}", student=other).body["items"]
     assert [p["status"] for p in enrolled] == ["succeeded"]
+
+
+def test_the_stripe_emulator_checks_requests_against_the_sdk_types(world):
+    import httpx
+
+    headers = {"Authorization": "Bearer sk_test_component"}
+    unknown = httpx.post(
+        f"{world.sandbox_url}/stripe/v1/payment_intents",
+        headers=headers,
+        data={"amount": "100", "currency": "usd", "colour": "blue"},
+    )
+    missing = httpx.post(f"{world.sandbox_url}/stripe/v1/payment_intents", headers=headers, data={"amount": "100"})
+    wrong_key = httpx.post(f"{world.sandbox_url}/stripe/v1/customers", headers={"Authorization": "Bearer sk_x"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "parameter_unknown")
+    assert (missing.status_code, missing.json()["error"]["param"]) == (400, "currency")
+    assert wrong_key.status_code == 401

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from integration_core.models import ApiModel, RequestModel, ShortText
 
@@ -225,6 +225,35 @@ class PayPalTransaction(ApiModel):
     capture_status: str | None = None
     refunds: list[dict] = Field(default_factory=list)
     payer_email: str | None = None
+
+
+# ---------------------------------------------------------------- provider callbacks (envelopes only)
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class StripeEventData(_Envelope):
+    object: dict[str, Any]
+
+
+class StripeEvent(_Envelope):
+    id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=255)
+    data: StripeEventData
+
+
+class PayPalEvent(_Envelope):
+    id: str = Field(min_length=1, max_length=255)
+    event_type: str = Field(min_length=1, max_length=255)
+    resource: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallbackOutcome(ApiModel):
+    received: bool = True
+    event_id: str
+    type: str
+    applied: bool
+    note: str = ""
 
 
 # ---------------------------------------------------------------- provider-neutral results

@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from integration_core import timeutil
-from integration_core.domain.payments import PaymentStatus, Provider, ProviderPayment, SubscriptionStatus
+from integration_core.domain.payments import (
+    CallbackOutcome,
+    PaymentStatus,
+    PayPalEvent,
+    Provider,
+    ProviderPayment,
+    StripeEvent,
+    SubscriptionStatus,
+)
 from integration_core.errors import BadRequest, Conflict
 from integration_core.money import Money
 from integration_core.observability import logger
@@ -55,13 +65,8 @@ class Outcome:
     note: str = ""
 
     def body(self) -> dict[str, Any]:
-        return {
-            "received": True,
-            "eventId": self.event_id,
-            "type": self.event_type,
-            "applied": self.applied,
-            "note": self.note,
-        }
+        outcome = CallbackOutcome(event_id=self.event_id, type=self.event_type, applied=self.applied, note=self.note)
+        return outcome.model_dump(mode="json")
 
 
 class NotYetKnown(Conflict):
@@ -84,13 +89,16 @@ def stripe_event(raw_body: bytes, signature: str | None) -> Outcome:
         event = stripe_api.verify_event(raw_body, signature)
     except ValueError:
         raise _forged("the Stripe signature is not valid or too old") from None
-    event_id, event_type = event["id"], event["type"]
+    try:
+        envelope = StripeEvent.model_validate(event)
+    except ValidationError:
+        raise _forged("the body is not a Stripe event") from None
+    event_id, event_type = envelope.id, envelope.type
     if payments.seen_event(Provider.STRIPE, event_id):
         return Outcome(event_id, event_type, False, "already applied")
     if event_type not in STRIPE_EVENTS:
         return Outcome(event_id, event_type, False, "not an event this service uses")
-    obj = event["data"]["object"]
-    applied = _apply_stripe(event_id, event_type, obj)
+    applied = _apply_stripe(event_id, event_type, envelope.data.object)
     logger.info("stripe event", extra={"event_id": event_id, "type": event_type, "applied": applied})
     return Outcome(event_id, event_type, applied)
 
@@ -160,8 +168,10 @@ def paypal_event(raw_body: bytes, headers: dict[str, str]) -> Outcome:
         event = json.loads(raw_body)
     except ValueError:
         raise _forged("the body is not JSON") from None
-    if not isinstance(event, dict) or not event.get("id") or not event.get("event_type"):
-        raise _forged("the body is not a PayPal event")
+    try:
+        envelope = PayPalEvent.model_validate(event)
+    except ValidationError:
+        raise _forged("the body is not a PayPal event") from None
     sent = headers.get("paypal-transmission-time", "")
     try:
         age = timeutil.utc_now() - timeutil.parse_iso(sent.replace("Z", "+00:00"))
@@ -171,12 +181,12 @@ def paypal_event(raw_body: bytes, headers: dict[str, str]) -> Outcome:
         raise _forged("the PayPal transmission is too old")
     if not paypal_api.verify_webhook(headers, event):
         raise _forged("PayPal did not confirm the signature")
-    event_id, event_type = event["id"], event["event_type"]
+    event_id, event_type = envelope.id, envelope.event_type
     if payments.seen_event(Provider.PAYPAL, event_id):
         return Outcome(event_id, event_type, False, "already applied")
     if event_type not in PAYPAL_EVENTS:
         return Outcome(event_id, event_type, False, "not an event this service uses")
-    applied = _apply_paypal(event_id, event_type, event.get("resource") or {})
+    applied = _apply_paypal(event_id, event_type, envelope.resource)
     logger.info("paypal event", extra={"event_id": event_id, "type": event_type, "applied": applied})
     return Outcome(event_id, event_type, applied)
 

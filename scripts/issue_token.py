@@ -1,9 +1,9 @@
 """Prints an access token signed with the key in the signing-key secret (Secrets Manager, or the
 local stack's moto when AWS_ENDPOINT_URL points at it).
 
-    python scripts/token.py --role admin --sub adm_office [--ttl 3600]
+    python scripts/issue_token.py --role admin --sub adm_office [--ttl 3600]
 
-`make token ROLE=admin SUB=1` calls this against the running local stack.
+(`make token ROLE=admin SUB=1` does the same against the running local stack.)
 """
 
 from __future__ import annotations

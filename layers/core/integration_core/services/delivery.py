@@ -29,6 +29,7 @@ from integration_core.adapters import sqs
 from integration_core.adapters.dynamodb import ConditionFailed, Table
 from integration_core.adapters.webhook_http import HttpOutcome, WebhookSender
 from integration_core.domain.signatures import signature_headers
+from integration_core.ids import stable_id
 from integration_core.domain.webhooks import (
     RESPONSE_EXCERPT_BYTES,
     DeliveryStatus,
@@ -271,8 +272,10 @@ def record(store: Table, jobs: list[Job]) -> set[str]:
         by_webhook[job.webhook["webhook_id"]].append(job)
     ops = [op for job in jobs for op in _delivery_ops(store, job, now, expires_at)]
     ops += [_stats_op(store, webhook_id, group, now) for webhook_id, group in by_webhook.items()]
+    # The token makes an SDK retry after a lost answer a no-op instead of a failed condition.
+    token = stable_id("delivery", *sorted(f"{j.delivery['delivery_id']}:{j.attempt_number}" for j in jobs))
     try:
-        store.transact(ops)
+        store.transact(ops, token=token)
         return {job.delivery["delivery_id"] for job in jobs}
     except ConditionFailed:
         if len(jobs) == 1:

@@ -149,7 +149,8 @@ def _create_deliveries(db: Table, items: list[dict[str, Any]], report: FanOutRep
     for start in range(0, len(items), TRANSACTION_LIMIT):
         chunk = items[start : start + TRANSACTION_LIMIT]
         try:
-            db.transact([db.put_op(item, "attribute_not_exists(PK)") for item in chunk])
+            token = stable_id("delivery", *(item["delivery_id"] for item in chunk))
+            db.transact([db.put_op(item, "attribute_not_exists(PK)") for item in chunk], token=token)
             report.count("TransactWriteItems")
         except ConditionFailed:
             report.count("TransactWriteItems")

@@ -110,7 +110,7 @@ def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
     ops = [db.put_op(item, "attribute_not_exists(PK)"), db.put_op(stats)]
     if data.is_active:
         ops += subscription_ops(db, webhook_id, data.events, add=True)
-    db.transact(ops)
+    db.transact(ops, token=webhook_id)  # a retried call after a lost answer must not fail its own condition
     logger.info("webhook registered", extra={"webhook_id": webhook_id, "user_id": owner, "events": data.events})
     return {**public(item), "secret": item["secret"]}
 

@@ -6,7 +6,8 @@
 3. latency from `POST /events` to the receiver's first byte through the local stack, p50/p99.
 
 The receiver runs in its own process; moto runs in-process (its calls share the GIL with the
-dispatcher, so the throughput figure is a floor). Run: `python -m benchmarks.webhooks` (add `--skip-stack` to leave out 3).
+dispatcher, so the throughput figure is a floor).
+Run: `python -m benchmarks.webhooks` (add `--skip-stack` to leave out 3).
 """
 
 from __future__ import annotations

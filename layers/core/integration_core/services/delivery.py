@@ -29,7 +29,6 @@ from integration_core.adapters import sqs
 from integration_core.adapters.dynamodb import ConditionFailed, Table
 from integration_core.adapters.webhook_http import HttpOutcome, WebhookSender
 from integration_core.domain.signatures import signature_headers
-from integration_core.ids import stable_id
 from integration_core.domain.webhooks import (
     RESPONSE_EXCERPT_BYTES,
     DeliveryStatus,
@@ -37,6 +36,7 @@ from integration_core.domain.webhooks import (
     next_delay,
     parse_retry_after,
 )
+from integration_core.ids import stable_id
 from integration_core.observability import logger
 from integration_core.services import webhook_store
 from integration_core.webhook_config import webhook_settings

@@ -3,30 +3,30 @@
 Table keys: PK (partition), SK (sort). One GSI, GSI1 (GSI1PK, GSI1SK), serves the alternate
 lookups. Items that expire carry `expiresAt` (epoch seconds, the table's TTL attribute).
 
-| item                    | PK                   | SK                 | GSI1PK              | GSI1SK           |
-|-------------------------|----------------------|--------------------|---------------------|------------------|
-| student                 | STUDENT#<id>         | PROFILE            | TYPE#student        | <createdAt>#<id> |
-| teacher                 | TEACHER#<id>         | PROFILE            | TYPE#teacher        | <createdAt>#<id> |
-| email uniqueness lock   | EMAIL#<kind>#<email> | LOCK               |                     |                  |
-| course                  | COURSE#<id>          | PROFILE            | TYPE#course         | <createdAt>#<id> |
-| teacher -> course link  | TEACHER#<teacherId>  | COURSE#<courseId>  |                     |                  |
-| class session           | COURSE#<courseId>    | SESSION#<id>       | SESSIONS#<courseId> | <startsAt>#<id>  |
-| enrollment (by course)  | COURSE#<courseId>    | ENROLLMENT#<stuId> |                     |                  |
-| enrollment (by student) | STUDENT#<studentId>  | ENROLLMENT#<crsId> |                     |                  |
-| webhook                 | WEBHOOK#<whkId>      | PROFILE            | WEBHOOKS#<userId>   | <createdAt>#<id> |
-| webhook statistics      | WEBHOOK#<whkId>      | STATS              | FAILING#WEBHOOKS*   | <failingSince>#<id> |
-| failed delivery marker  | WEBHOOK#<whkId>      | FAILED#<createdAt>#<dlvId> |             |                  |
-| subscription (active)   | SUBS#<eventType>     | WEBHOOK#<whkId>    |                     |                  |
-| event (outbox)          | EVENT#<evtId>        | EVENT              | OUTBOX*             | <createdAt>#<id> |
-| delivery                | DELIVERY#<dlvId>     | DELIVERY           | DELIVERIES#<whkId>  | <createdAt>#<id> |
-| delivery attempt (TTL)  | DELIVERY#<dlvId>     | ATTEMPT#<nnnn>     |                     |                  |
-| payment (ledger)        | STUDENT#<studentId>  | PAYMENT#<createdAt>#<payId> | PAYMENTS#<stuId>#<provider> | <createdAt>#<id> |
-| refund of a payment     | STUDENT#<studentId>  | REFUND#<payId>#<providerRefundId> |       |                  |
-| subscription to a plan  | STUDENT#<studentId>  | SUBSCRIPTION#<createdAt>#<sbsId> |        |                  |
-| student's provider customer | STUDENT#<studentId> | PROVIDER#stripe  |                     |                  |
-| payment/subscription lookup | PAYREF#<payId, sbsId or provider:providerId> | REF |       |                  |
-| plan                    | PLAN#<plnId>         | PROFILE            | TYPE#plan           | <createdAt>#<id> |
-| provider event applied (TTL 90 d) | PROVIDER_EVENT#<provider>#<eventId> | EVENT |      |                  |
+Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
+- student: PK `STUDENT#<id>`, SK `PROFILE`; GSI1 `TYPE#student` / `<createdAt>#<id>`
+- teacher: PK `TEACHER#<id>`, SK `PROFILE`; GSI1 `TYPE#teacher` / `<createdAt>#<id>`
+- email uniqueness lock: PK `EMAIL#<kind>#<email>`, SK `LOCK`
+- course: PK `COURSE#<id>`, SK `PROFILE`; GSI1 `TYPE#course` / `<createdAt>#<id>`
+- teacher -> course link: PK `TEACHER#<teacherId>`, SK `COURSE#<courseId>`
+- class session: PK `COURSE#<courseId>`, SK `SESSION#<id>`; GSI1 `SESSIONS#<courseId>` / `<startsAt>#<id>`
+- enrollment (by course): PK `COURSE#<courseId>`, SK `ENROLLMENT#<stuId>`
+- enrollment (by student): PK `STUDENT#<studentId>`, SK `ENROLLMENT#<crsId>`
+- webhook: PK `WEBHOOK#<whkId>`, SK `PROFILE`; GSI1 `WEBHOOKS#<userId>` / `<createdAt>#<id>`
+- webhook statistics: PK `WEBHOOK#<whkId>`, SK `STATS`; GSI1 `FAILING#WEBHOOKS*` / `<failingSince>#<id>`
+- failed delivery marker: PK `WEBHOOK#<whkId>`, SK `FAILED#<createdAt>#<dlvId>`
+- subscription (active): PK `SUBS#<eventType>`, SK `WEBHOOK#<whkId>`
+- event (outbox): PK `EVENT#<evtId>`, SK `EVENT`; GSI1 `OUTBOX*` / `<createdAt>#<id>`
+- delivery: PK `DELIVERY#<dlvId>`, SK `DELIVERY`; GSI1 `DELIVERIES#<whkId>` / `<createdAt>#<id>`
+- delivery attempt (TTL): PK `DELIVERY#<dlvId>`, SK `ATTEMPT#<nnnn>`
+- payment (ledger): PK `STUDENT#<studentId>`, SK `PAYMENT#<createdAt>#<payId>`;
+  GSI1 `PAYMENTS#<stuId>#<provider>` / `<createdAt>#<id>`
+- refund of a payment: PK `STUDENT#<studentId>`, SK `REFUND#<payId>#<providerRefundId>`
+- subscription to a plan: PK `STUDENT#<studentId>`, SK `SUBSCRIPTION#<createdAt>#<sbsId>`
+- student's provider customer: PK `STUDENT#<studentId>`, SK `PROVIDER#stripe`
+- payment/subscription lookup: PK `PAYREF#<payId, sbsId or provider:providerId>`, SK `REF`
+- plan: PK `PLAN#<plnId>`, SK `PROFILE`; GSI1 `TYPE#plan` / `<createdAt>#<id>`
+- provider event applied (TTL 90 d): PK `PROVIDER_EVENT#<provider>#<eventId>`, SK `EVENT`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):

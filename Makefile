@@ -19,10 +19,10 @@ help:
 	@echo "make token ROLE=admin SUB=1   print an access token for the running local stack"
 	@echo "make bench   run the benchmark scripts (figures in the README)"
 
-$(VENV_STAMP): requirements/dev.txt layers/core/requirements.txt
+$(VENV_STAMP): requirements/dev.txt requirements/constraints.txt layers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip==25.3
-	$(VENV)/bin/pip install -q -r requirements/dev.txt
+	$(VENV)/bin/pip install -q -r requirements/dev.txt -c requirements/constraints.txt
 	touch $@
 
 # aws-sam-cli pins its own dependencies, so it lives in a venv of its own.

@@ -1,6 +1,7 @@
-"""What an emulator is made of: `Emulator` (routes, provider-shaped errors, reset), `Store` (its
-state), `SandboxRequest`, `SandboxContext` (what it may know about the stack), and the `route` and
-`control` decorators. See offline/sandbox/README.md for how to add one.
+"""What an emulator is made of: `Emulator` (routes, provider-shaped errors, reset), `WebhookEmulator`
+(one whose provider calls the service back), `Store` (its state), `SandboxRequest`, `SandboxContext`
+(what it may know about the stack), `Abort`, and the `route` and `control` decorators. See
+offline/sandbox/README.md for how to add one.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import base64
 import json
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from offline.http import Response
 from offline.sandbox.callbacks import Callbacks
-from offline.sandbox.validation import OpenApiDocument, Violation
+from offline.sandbox.validation import OpenApiDocument, Violation, path_pattern
 
 
 @dataclass
@@ -84,6 +87,15 @@ class Store:
 Handler = Callable[..., Response]
 
 
+class Abort(Exception):
+    """Stops a handler and answers `response` at once (an error in the provider's shape, or a
+    replayed first answer), so that a helper's check reads as one line in every handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 def route(method: str, path: str) -> Callable[[Handler], Handler]:
     """Mark an emulator method as the handler of a provider endpoint, e.g. ("POST", "/v1/orders/{id}")."""
 
@@ -114,9 +126,7 @@ class _Route:
 
 
 def _compile(method: str, template: str, handler: Handler) -> _Route:
-    names = re.findall(r"\{([^}]+)\}", template)
-    regex = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(template))
-    return _Route(method, template, re.compile(regex + "/?"), names, handler)
+    return _Route(method, template, *path_pattern(template), handler)
 
 
 class Emulator:
@@ -162,6 +172,17 @@ class Emulator:
         """Forget all state (the /_sandbox/reset control)."""
         self.store.reset()
 
+    # -- for subclasses ----------------------------------------------------------------------
+    def local_secret(self, logical_id: str) -> dict[str, Any]:
+        """The service's local SecretString `logical_id` as JSON ({} when the stack has none)."""
+        raw = self.ctx.secrets.get(logical_id)
+        return json.loads(raw) if raw else {}
+
+    @staticmethod
+    def _public(record: dict[str, Any]) -> dict[str, Any]:
+        """A stored record as the provider shows it: fields starting with "_" are the emulator's own."""
+        return {k: v for k, v in record.items() if not k.startswith("_")}
+
     # -- used by the server ----------------------------------------------------------------
     def validate(self, request: SandboxRequest) -> list[Violation]:
         """Violations of the provider's specification; none when no document covers the path."""
@@ -186,3 +207,87 @@ class Emulator:
             if found:
                 return candidate.handler, dict(zip(candidate.names, found.groups(), strict=True))
         return None
+
+    def handle(self, handler: Handler, request: SandboxRequest) -> Response:
+        """Run a route or control handler under the store's lock; an `Abort` it raises is its answer."""
+        with self.store.lock:
+            try:
+                return handler(request)
+            except Abort as stop:
+                return stop.response
+
+
+class WebhookEmulator(Emulator):
+    """An emulator whose provider calls the service back. `publish(event)` keeps the event (by its
+    "id") and delivers it to the Function URL of the template function `callback_function`, plus
+    `callback_path`, signed by `sign_delivery`; a delivery the service does not accept (non-2xx) is
+    retried, as the provider does (its schedule spans days; the sandbox's, seconds). Controls:
+
+        GET  /events                    events, newest last
+        POST /events/{id}/send          deliver one now (freshly signed); answers the callback's status
+        POST /delivery  {"auto": bool}  deliver new events automatically (the default) or hold them
+    """
+
+    callback_function: ClassVar[str] = ""  # logical id of the function the provider calls
+    callback_path: ClassVar[str] = "/"  # below that function's URL
+    retry_delays: ClassVar[tuple[int, ...]] = (0, 1, 2, 4, 8)  # seconds before each attempt
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self.auto_deliver = True
+
+    def reset(self) -> None:
+        super().reset()
+        self.auto_deliver = True
+
+    def sign_delivery(self, body: bytes) -> dict[str, str]:
+        """The headers the provider adds to a delivery of `body` to authenticate it (override)."""
+        return {}
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.store.collection("events")[event["id"]] = event
+        if self.auto_deliver:
+            # After the handler returns: the service's processing may call back into this emulator.
+            threading.Thread(target=self._deliver_with_retries, args=(event,), daemon=True).start()
+
+    def _deliver_with_retries(self, event: dict[str, Any]) -> None:
+        for delay in self.retry_delays:
+            time.sleep(delay)
+            if 200 <= self.deliver(event) < 300:
+                return
+
+    def deliver(self, event: dict[str, Any]) -> int:
+        """POST `event` to the service now: its status (0 when unreachable or without a Function URL)."""
+        try:
+            target = self.ctx.callbacks.url_of(self.callback_function, self.callback_path)
+        except KeyError:
+            return 0
+        return self.ctx.callbacks.send(self.prefix, target, event, sign=self.sign_delivery).status
+
+    @contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        # Controls run holding the store lock; a delivery waits for the service, which may call this
+        # emulator meanwhile (PayPal's verify-webhook-signature, Stripe's API).
+        self.store.lock.release()
+        try:
+            yield
+        finally:
+            self.store.lock.acquire()
+
+    @control("GET", "/events")
+    def list_events(self, request: SandboxRequest) -> Response:
+        return Response.json(200, list(self.store.collection("events").values()))
+
+    @control("POST", "/events/{id}/send")
+    def send_event(self, request: SandboxRequest) -> Response:
+        event = self.store.collection("events").get(request.params["id"])
+        if event is None:
+            return Response.json(404, {"error": "no such event"})
+        with self._unlocked():
+            status = self.deliver(event)
+        return Response.json(200, {"eventId": event["id"], "status": status})
+
+    @control("POST", "/delivery")
+    def delivery(self, request: SandboxRequest) -> Response:
+        self.auto_deliver = bool((request.json() or {}).get("auto", True))
+        return Response.json(200, {"auto": self.auto_deliver})

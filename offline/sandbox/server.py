@@ -141,8 +141,7 @@ class Sandbox:
             return emulator.error(404, "NOT_FOUND", f"{request.method} {request.path} is not emulated")
         handler, params = found
         request.params = params
-        with emulator.store.lock:
-            return handler(request)
+        return emulator.handle(handler, request)
 
     def _take_fault(self, provider: str, path: str) -> _Fault | None:
         with self._lock:
@@ -233,8 +232,7 @@ class Sandbox:
             request.body,
             params,
         )
-        with emulator.store.lock:
-            return handler(sandbox_request)
+        return emulator.handle(handler, sandbox_request)
 
     def reset(self, provider: str | None = None) -> None:
         with self._lock:

@@ -38,8 +38,16 @@ class _Operation:
     method: str
     template: str
     pattern: re.Pattern[str]
+    names: list[str]  # of the template's path variables
     spec: dict[str, Any]
     path_item: dict[str, Any]
+
+
+def path_pattern(template: str) -> tuple[re.Pattern[str], list[str]]:
+    """A path template ("/v2/orders/{id}") as the pattern of its paths (a trailing slash allowed) and
+    the names of its variables, in order; the emulators' routes match paths the same way."""
+    regex = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(template))
+    return re.compile(regex + "/?"), re.findall(r"\{([^}]+)\}", template)
 
 
 def _pointer(parts: Any) -> str:
@@ -60,12 +68,10 @@ class OpenApiDocument:
         )
         self.operations: list[_Operation] = []
         for template, item in (self.document.get("paths") or {}).items():
-            regex = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(template))
+            pattern, names = path_pattern(template)
             for method, operation in item.items():
                 if method.lower() in ("get", "put", "post", "delete", "patch", "head", "options"):
-                    self.operations.append(
-                        _Operation(method.upper(), template, re.compile(regex + "/?"), operation, item)
-                    )
+                    self.operations.append(_Operation(method.upper(), template, pattern, names, operation, item))
         # Static paths before templated ones, so /orders/batch never matches /orders/{id}.
         self.operations.sort(key=lambda op: op.template.count("{"))
 
@@ -98,8 +104,7 @@ class OpenApiDocument:
                 continue
             match = operation.pattern.fullmatch(path)
             if match:
-                names = re.findall(r"\{([^}]+)\}", operation.template)
-                return operation, dict(zip(names, match.groups(), strict=True))
+                return operation, dict(zip(operation.names, match.groups(), strict=True))
         return None
 
     def covers(self, path: str) -> bool:

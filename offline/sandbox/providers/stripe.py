@@ -12,6 +12,7 @@ Controls (under /_sandbox/stripe):
     GET  /events                       events, newest last
     POST /events/{id}/send             deliver one event now (freshly signed); answers the callback's status
     POST /delivery  {"auto": bool}     deliver new events automatically (default; retried on non-2xx) or hold them
+    POST /subscriptions/{id}/renew     the next billing period: a new invoice, paid with the default method
 """
 
 from __future__ import annotations
@@ -21,22 +22,18 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import stripe.params as stripe_params
 
 from offline.http import Response
-from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest, control, route
+from offline.sandbox.base import Abort, SandboxRequest, WebhookEmulator, control, route
 
 LOCAL_API_KEY = "sk_test_local"
 LOCAL_WEBHOOK_SECRET = "whsec_local"  # noqa: S105 (a fixed local credential)
-CALLBACK_FUNCTION = "PaymentCallbacksFunction"
-RETRY_DELAYS = (0, 1, 2, 4, 8)
 API_VERSION = "2026-10-28.endive"
 _CARDS = {
     "pm_card_visa": ("visa", "4242", None),
@@ -100,29 +97,19 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-class Stripe(Emulator):
+class Stripe(WebhookEmulator):
     prefix = "stripe"
     title = "Stripe API (test mode)"
-
-    def __init__(self, ctx: SandboxContext) -> None:
-        super().__init__(ctx)
-        self.auto_deliver = True
-
-    def _config(self) -> dict[str, Any]:
-        raw = self.ctx.secrets.get("StripeSecret")
-        return json.loads(raw) if raw else {}
+    callback_function = "PaymentCallbacksFunction"
+    callback_path = "/stripe"
 
     @property
     def api_key(self) -> str:
-        return self._config().get("apiKey", LOCAL_API_KEY)
+        return self.local_secret("StripeSecret").get("apiKey", LOCAL_API_KEY)
 
     @property
     def webhook_secret(self) -> str:
-        return self._config().get("webhookSecret", LOCAL_WEBHOOK_SECRET)
-
-    def reset(self) -> None:
-        super().reset()
-        self.auto_deliver = True
+        return self.local_secret("StripeSecret").get("webhookSecret", LOCAL_WEBHOOK_SECRET)
 
     # ------------------------------------------------------------------ Stripe's error shape
     def error(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
@@ -139,30 +126,35 @@ class Stripe(Emulator):
             headers.append(("Stripe-Should-Retry", "true"))
         return Response.json(status, {"error": body}, headers)
 
-    def _params(self, request: SandboxRequest, allowed: str) -> dict[str, Any] | Response:
+    # ------------------------------------------------------------------ what every call goes through
+    def _authorize(self, request: SandboxRequest) -> None:
+        key = request.bearer()
+        if key != self.api_key:
+            raise Abort(self.error(401, "", "Invalid API Key provided: " + (key or "")[:8] + "****"))
+
+    def _params(self, request: SandboxRequest, allowed: str) -> dict[str, Any]:
+        """The call's parameters (form body, then query), refused as Stripe refuses unknown or missing ones."""
         params = parse_form(request.body) if request.body else {}
         params |= {k: v for k, v in request.query.items() if k not in params}
         shape = _PARAMS[allowed]
         unknown = sorted(set(params) - set(shape.__annotations__))
         if unknown:
-            return self.error(
-                400, "parameter_unknown", f"Received unknown parameter: {unknown[0]}", [{"param": unknown[0]}]
+            raise Abort(
+                self.error(
+                    400, "parameter_unknown", f"Received unknown parameter: {unknown[0]}", [{"param": unknown[0]}]
+                )
             )
         missing = sorted(shape.__required_keys__ - set(params))
         if missing:
-            return self.error(
-                400, "parameter_missing", f"Missing required param: {missing[0]}.", [{"param": missing[0]}]
-            )
+            raise Abort(self._missing_param(missing[0]))
         return params
 
-    def _authorized(self, request: SandboxRequest) -> Response | None:
-        key = request.bearer()
-        if key != self.api_key:
-            return self.error(401, "", "Invalid API Key provided: " + (key or "")[:8] + "****")
-        return None
+    def _missing_param(self, name: str) -> Response:
+        return self.error(400, "parameter_missing", f"Missing required param: {name}.", [{"param": name}])
 
-    def _idempotent(self, request: SandboxRequest, params: dict[str, Any], make) -> Response:
-        """Stripe keeps the first answer to an Idempotency-Key and refuses the key with other params."""
+    def _idempotent(self, request: SandboxRequest, params: dict[str, Any], make: Callable[[], Response]) -> Response:
+        """Stripe keeps the first answer to an Idempotency-Key (errors included) and refuses the key
+        with other params."""
         key = request.headers.get("idempotency-key")
         if not key:
             return make()
@@ -182,12 +174,22 @@ class Stripe(Emulator):
                 [("Content-Type", "application/json"), ("Idempotent-Replayed", "true")],
                 first["body"].encode(),
             )
-        answer = make()
+        try:
+            answer = make()
+        except Abort as stop:  # an error is a first answer too
+            answer = stop.response
         seen[key] = {"fingerprint": fingerprint, "status": answer.status, "body": answer.body.decode()}
         return answer
 
     def _get(self, collection: str, object_id: str) -> dict[str, Any] | None:
         return self.store.collection(collection).get(object_id)
+
+    def _existing(self, collection: str, object_id: str, what: str) -> dict[str, Any]:
+        """The object, or Stripe's 404 naming it as `what` ("payment_intent")."""
+        found = self._get(collection, object_id)
+        if found is None:
+            raise Abort(self._missing(what, object_id))
+        return found
 
     def _missing(self, what: str, object_id: str) -> Response:
         return self.error(404, "resource_missing", f"No such {what}: '{object_id}'", [{"param": "id"}])
@@ -205,66 +207,16 @@ class Stripe(Emulator):
             "request": {"id": None, "idempotency_key": None},
             "type": event_type,
         }
-        self.store.collection("events")[event["id"]] = event
-        if self.auto_deliver:
-            # After the handler returns: the service's processing may call back into this emulator.
-            threading.Thread(target=self._deliver_with_retries, args=(event,), daemon=True).start()
+        self.publish(event)
 
-    def _deliver_with_retries(self, event: dict[str, Any]) -> None:
-        """Like the provider, retry a delivery the service did not accept (the provider's schedule
-        spans days; the sandbox's, seconds)."""
-        for delay in RETRY_DELAYS:
-            time.sleep(delay)
-            if 200 <= self._deliver(event) < 300:
-                return
-
-    def _deliver(self, event: dict[str, Any]) -> int:
-        try:
-            target = self.ctx.callbacks.url_of(CALLBACK_FUNCTION, "/stripe")
-        except KeyError:
-            return 0
-        secret = self.webhook_secret
-        result = self.ctx.callbacks.send(
-            "stripe", target, event, sign=lambda body: {"Stripe-Signature": sign(secret, body)}
-        )
-        return result.status
-
-    @contextmanager
-    def _unlocked(self) -> Iterator[None]:
-        # Controls run holding the store lock; a delivery waits for the service, which may call us.
-        self.store.lock.release()
-        try:
-            yield
-        finally:
-            self.store.lock.acquire()
-
-    @control("GET", "/events")
-    def list_events(self, request: SandboxRequest) -> Response:
-        return Response.json(200, list(self.store.collection("events").values()))
-
-    @control("POST", "/events/{id}/send")
-    def send_event(self, request: SandboxRequest) -> Response:
-        event = self.store.collection("events").get(request.params["id"])
-        if event is None:
-            return Response.json(404, {"error": "no such event"})
-        with self._unlocked():
-            status = self._deliver(event)
-        return Response.json(200, {"eventId": event["id"], "status": status})
-
-    @control("POST", "/delivery")
-    def delivery(self, request: SandboxRequest) -> Response:
-        self.auto_deliver = bool(request.json().get("auto", True))
-        return Response.json(200, {"auto": self.auto_deliver})
+    def sign_delivery(self, body: bytes) -> dict[str, str]:
+        return {"Stripe-Signature": sign(self.webhook_secret, body)}
 
     # ------------------------------------------------------------------ customers, payment methods
     @route("POST", "/v1/customers")
     def create_customer(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "customers")
-        if isinstance(params, Response):
-            return params
 
         def make() -> Response:
             customer = {
@@ -303,20 +255,11 @@ class Stripe(Emulator):
         methods[method["id"]] = method
         return method
 
-    @staticmethod
-    def _public(obj: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in obj.items() if not k.startswith("_")}
-
     @route("POST", "/v1/payment_methods/{id}/attach")
     def attach(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "attach")
-        if isinstance(params, Response):
-            return params
-        if not self._get("customers", params.get("customer", "")):
-            return self._missing("customer", params.get("customer", ""))
+        self._existing("customers", params.get("customer", ""), "customer")
 
         def make() -> Response:
             method = self._payment_method(request.params["id"], params["customer"])
@@ -333,23 +276,17 @@ class Stripe(Emulator):
 
     @route("POST", "/v1/payment_intents")
     def create_intent(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "payment_intents")
-        if isinstance(params, Response):
-            return params
         for required in ("amount", "currency"):
             if required not in params:
-                return self.error(
-                    400, "parameter_missing", f"Missing required param: {required}.", [{"param": required}]
-                )
+                return self._missing_param(required)
         if not str(params["amount"]).isdigit() or int(params["amount"]) < 1:
             return self.error(
                 400, "parameter_invalid_integer", "Invalid integer: " + str(params["amount"]), [{"param": "amount"}]
             )
-        if params.get("customer") and not self._get("customers", params["customer"]):
-            return self._missing("customer", params["customer"])
+        if params.get("customer"):
+            self._existing("customers", params["customer"], "customer")
 
         def make() -> Response:
             intent = self._new_intent(
@@ -460,15 +397,9 @@ class Stripe(Emulator):
 
     @route("POST", "/v1/payment_intents/{id}/confirm")
     def confirm_intent(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "confirm")
-        if isinstance(params, Response):
-            return params
-        intent = self._get("payment_intents", request.params["id"])
-        if intent is None:
-            return self._missing("payment_intent", request.params["id"])
+        intent = self._existing("payment_intents", request.params["id"], "payment_intent")
 
         def make() -> Response:
             if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
@@ -494,26 +425,16 @@ class Stripe(Emulator):
 
     @route("GET", "/v1/payment_intents/{id}")
     def get_intent(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
-        intent = self._get("payment_intents", request.params["id"])
-        if intent is None:
-            return self._missing("payment_intent", request.params["id"])
+        self._authorize(request)
+        intent = self._existing("payment_intents", request.params["id"], "payment_intent")
         return Response.json(200, self._intent_view(intent))
 
     # ------------------------------------------------------------------ refunds
     @route("POST", "/v1/refunds")
     def create_refund(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "refunds")
-        if isinstance(params, Response):
-            return params
-        intent = self._get("payment_intents", params.get("payment_intent", ""))
-        if intent is None:
-            return self._missing("payment_intent", params.get("payment_intent", ""))
+        intent = self._existing("payment_intents", params.get("payment_intent", ""), "payment_intent")
         if intent["status"] != "succeeded":
             return self.error(
                 400,
@@ -559,9 +480,7 @@ class Stripe(Emulator):
 
     @route("GET", "/v1/refunds")
     def list_refunds(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         wanted = request.query.get("payment_intent")
         refunds = [r for r in self.store.collection("refunds").values() if wanted in (None, r["payment_intent"])]
         refunds.sort(key=lambda r: r["created"], reverse=True)
@@ -573,12 +492,8 @@ class Stripe(Emulator):
     # ------------------------------------------------------------------ products, prices
     @route("POST", "/v1/products")
     def create_product(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "products")
-        if isinstance(params, Response):
-            return params
 
         def make() -> Response:
             product = {
@@ -596,14 +511,9 @@ class Stripe(Emulator):
 
     @route("POST", "/v1/prices")
     def create_price(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "prices")
-        if isinstance(params, Response):
-            return params
-        if not self._get("products", params.get("product", "")):
-            return self._missing("product", params.get("product", ""))
+        self._existing("products", params.get("product", ""), "product")
 
         def make() -> Response:
             price = {
@@ -633,15 +543,9 @@ class Stripe(Emulator):
 
     @route("POST", "/v1/subscriptions")
     def create_subscription(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
+        self._authorize(request)
         params = self._params(request, "subscriptions")
-        if isinstance(params, Response):
-            return params
-        customer = self._get("customers", params.get("customer", ""))
-        if customer is None:
-            return self._missing("customer", params.get("customer", ""))
+        customer = self._existing("customers", params.get("customer", ""), "customer")
         items = params.get("items") or []
         price = self._get("prices", (items[0] if items else {}).get("price", ""))
         if price is None or not price.get("recurring"):
@@ -725,22 +629,14 @@ class Stripe(Emulator):
 
     @route("GET", "/v1/subscriptions/{id}")
     def get_subscription(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
-        sub = self._get("subscriptions", request.params["id"])
-        if sub is None:
-            return self._missing("subscription", request.params["id"])
+        self._authorize(request)
+        sub = self._existing("subscriptions", request.params["id"], "subscription")
         return Response.json(200, self._subscription_view(sub))
 
     @route("DELETE", "/v1/subscriptions/{id}")
     def cancel_subscription(self, request: SandboxRequest) -> Response:
-        refused = self._authorized(request)
-        if refused:
-            return refused
-        sub = self._get("subscriptions", request.params["id"])
-        if sub is None:
-            return self._missing("subscription", request.params["id"])
+        self._authorize(request)
+        sub = self._existing("subscriptions", request.params["id"], "subscription")
         if sub["status"] != "canceled":
             sub |= {"status": "canceled", "canceled_at": int(time.time())}
             self._emit("customer.subscription.deleted", self._public(sub))

@@ -18,24 +18,19 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 from offline.http import Response
-from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest, control, route
+from offline.sandbox.base import Abort, SandboxContext, SandboxRequest, WebhookEmulator, control, route
 from offline.sandbox.validation import Violation
 
 LOCAL_CLIENT_ID = "local-paypal-client"
 LOCAL_CLIENT_SECRET = "local-paypal-secret"  # noqa: S105 (a fixed local credential, not a secret)
 LOCAL_WEBHOOK_ID = "LOCALWEBHOOK01"
-CALLBACK_FUNCTION = "PaymentCallbacksFunction"
-RETRY_DELAYS = (0, 1, 2, 4, 8)
 _EXPONENT = {"JPY": 0, "HUF": 0, "TWD": 0, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3}
 
 
@@ -47,6 +42,11 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _resource_id() -> str:
+    """17 upper-case hex characters, as PayPal's capture, refund and sale ids."""
+    return secrets.token_hex(9).upper()[:17]
+
+
 _ISSUES = {
     "required": ("MISSING_REQUIRED_PARAMETER", "A required field / parameter is missing."),
     "maxLength": ("INVALID_STRING_LENGTH", "The value of a field is too long."),
@@ -55,7 +55,7 @@ _ISSUES = {
 }
 
 
-class PayPal(Emulator):
+class PayPal(WebhookEmulator):
     prefix = "paypal"
     title = "PayPal REST API (sandbox)"
     specs = [
@@ -64,24 +64,18 @@ class PayPal(Emulator):
         "paypal/billing_subscriptions_v1.json",
         "paypal/notifications_webhooks_v1.json",
     ]
+    callback_function = "PaymentCallbacksFunction"
+    callback_path = "/paypal"
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
-        self.auto_deliver = True
         # Signs notifications; stands in for PayPal's certificate key, which only PayPal can check.
         self._signing_key = secrets.token_bytes(32)
 
-    def reset(self) -> None:
-        super().reset()
-        self.auto_deliver = True
-
     def credentials(self) -> tuple[str, str]:
         """The client id and secret the service's local PayPal secret holds (or the fixed local pair)."""
-        raw = self.ctx.secrets.get("PayPalSecret")
-        if raw:
-            data = json.loads(raw)
-            return data.get("clientId", LOCAL_CLIENT_ID), data.get("clientSecret", LOCAL_CLIENT_SECRET)
-        return LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET
+        data = self.local_secret("PayPalSecret")
+        return data.get("clientId", LOCAL_CLIENT_ID), data.get("clientSecret", LOCAL_CLIENT_SECRET)
 
     # ------------------------------------------------------------------ PayPal's error shapes
     def error(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
@@ -119,105 +113,25 @@ class PayPal(Emulator):
             400, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates schema.", details
         )
 
-    def _authorized(self, request: SandboxRequest) -> bool:
-        token = request.bearer()
-        expiry = self.store.collection("tokens").get(token or "")
-        return expiry is not None and expiry > time.time()
+    # ------------------------------------------------------------------ what calls go through
+    def _authenticate(self, request: SandboxRequest) -> None:
+        """Every call but the token's carries a bearer token this emulator issued, not yet expired."""
+        expiry = self.store.collection("tokens").get(request.bearer() or "")
+        if expiry is None or expiry <= time.time():
+            raise Abort(self.error(401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid credentials."))
 
-    # ------------------------------------------------------------------ endpoints
-    @route("POST", "/v1/oauth2/token")
-    def token(self, request: SandboxRequest) -> Response:
-        if request.basic_auth() != self.credentials():
-            return Response.json(401, {"error": "invalid_client", "error_description": "Client Authentication failed"})
-        if request.form().get("grant_type") != "client_credentials":
-            return Response.json(400, {"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"})
-        access_token = "A21AA" + secrets.token_urlsafe(32)
-        self.store.collection("tokens")[access_token] = time.time() + 32400
-        return Response.json(
-            200,
-            {
-                "scope": "https://uri.paypal.com/services/payments/payment",
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "app_id": "APP-80W284485P519543T",
-                "expires_in": 32400,
-                "nonce": f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}{secrets.token_hex(8)}",
-            },
-        )
+    def _existing(self, collection: str, object_id: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        found = self.store.collection(collection).get(object_id)
+        if found is None:
+            raise Abort(self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.", details))
+        return found
 
-    @route("POST", "/v2/checkout/orders")
-    def create_order(self, request: SandboxRequest) -> Response:
-        if not self._authorized(request):
-            return self.error(401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid credentials.")
-        orders = self.store.collection("orders")
-        idempotency = request.headers.get("paypal-request-id")
-        if idempotency and idempotency in self.store.collection("request_ids"):
-            return Response.json(200, orders[self.store.collection("request_ids")[idempotency]])
-        body = request.json()
-        order_id = uuid.uuid4().hex[:17].upper()
-        # With payment_source.paypal the buyer is sent to "payer-action"; the older form uses "approve".
-        wallet = "paypal" in (body.get("payment_source") or {})
-        order = {
-            "id": order_id,
-            "intent": body["intent"],
-            "status": "PAYER_ACTION_REQUIRED" if wallet else "CREATED",
-            "purchase_units": body["purchase_units"],
-            "create_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "links": [
-                {"href": f"{self.ctx.base_url}/paypal/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"},
-                {
-                    "href": f"{self.ctx.base_url}/paypal/checkoutnow?token={order_id}",
-                    "rel": "payer-action" if wallet else "approve",
-                    "method": "GET",
-                },
-                {
-                    "href": f"{self.ctx.base_url}/paypal/v2/checkout/orders/{order_id}/capture",
-                    "rel": "capture",
-                    "method": "POST",
-                },
-            ],
-        }
-        orders[order_id] = order
-        if idempotency:
-            self.store.collection("request_ids")[idempotency] = order_id
-        return Response.json(201, order)
-
-    @route("GET", "/v2/checkout/orders/{id}")
-    def get_order(self, request: SandboxRequest) -> Response:
-        if not self._authorized(request):
-            return self.error(401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid credentials.")
-        order = self.store.collection("orders").get(request.params["id"])
-        if order is None:
-            return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
-        return Response.json(200, self._order_view(order))
-
-    # ------------------------------------------------------------------ controls
-    @control("POST", "/orders/{id}/approve")
-    def approve(self, request: SandboxRequest) -> Response:
-        """What the buyer does at the approve link."""
-        order = self.store.collection("orders").get(request.params["id"])
-        if order is None:
-            return Response.json(404, {"error": "no such order"})
-        if order["status"] not in ("CREATED", "PAYER_ACTION_REQUIRED", "APPROVED"):
-            return Response.json(409, {"error": f"order is {order['status']}"})
-        order["status"] = "APPROVED"
-        order["payer"] = {"payer_id": "LOCALPAYER01", "email_address": "buyer@example.com"}
-        order["_decline"] = bool((request.json() or {}).get("decline")) if request.body else False
-        return Response.json(200, self._public(order))
-
-    # ------------------------------------------------------------------ helpers
-    def _denied(self, request: SandboxRequest) -> Response | None:
-        if self._authorized(request):
-            return None
-        return self.error(401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid credentials.")
-
-    def _replayed(self, request: SandboxRequest, scope: str) -> Response | None:
-        """PayPal answers a repeated PayPal-Request-Id with the first answer."""
+    def _replay(self, request: SandboxRequest, scope: str) -> None:
+        """PayPal answers a repeated PayPal-Request-Id with the first answer (see `_remember`)."""
         key = request.headers.get("paypal-request-id")
         first = self.store.collection("answers").get(f"{scope}:{key}") if key else None
-        if first is None:
-            return None
-        return Response(first["status"], [("Content-Type", "application/json")], first["body"].encode())
+        if first is not None:
+            raise Abort(Response(first["status"], [("Content-Type", "application/json")], first["body"].encode()))
 
     def _remember(self, request: SandboxRequest, scope: str, answer: Response) -> Response:
         key = request.headers.get("paypal-request-id")
@@ -245,30 +159,92 @@ class PayPal(Emulator):
         scale = _exponent(currency)
         return f"{Decimal(minor).scaleb(-scale):.{scale}f}"
 
+    # ------------------------------------------------------------------ endpoints
+    @route("POST", "/v1/oauth2/token")
+    def token(self, request: SandboxRequest) -> Response:
+        if request.basic_auth() != self.credentials():
+            return Response.json(401, {"error": "invalid_client", "error_description": "Client Authentication failed"})
+        if request.form().get("grant_type") != "client_credentials":
+            return Response.json(400, {"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"})
+        access_token = "A21AA" + secrets.token_urlsafe(32)
+        self.store.collection("tokens")[access_token] = time.time() + 32400
+        return Response.json(
+            200,
+            {
+                "scope": "https://uri.paypal.com/services/payments/payment",
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "app_id": "APP-80W284485P519543T",
+                "expires_in": 32400,
+                "nonce": f"{_now()}{secrets.token_hex(8)}",
+            },
+        )
+
+    @route("POST", "/v2/checkout/orders")
+    def create_order(self, request: SandboxRequest) -> Response:
+        self._authenticate(request)
+        orders = self.store.collection("orders")
+        idempotency = request.headers.get("paypal-request-id")
+        if idempotency and idempotency in self.store.collection("request_ids"):
+            # A repeated request id answers the order as it now stands (200), not the first answer.
+            return Response.json(200, orders[self.store.collection("request_ids")[idempotency]])
+        body = request.json()
+        order_id = uuid.uuid4().hex[:17].upper()
+        # With payment_source.paypal the buyer is sent to "payer-action"; the older form uses "approve".
+        wallet = "paypal" in (body.get("payment_source") or {})
+        order = {
+            "id": order_id,
+            "intent": body["intent"],
+            "status": "PAYER_ACTION_REQUIRED" if wallet else "CREATED",
+            "purchase_units": body["purchase_units"],
+            "create_time": _now(),
+            "links": [
+                self._link(f"/v2/checkout/orders/{order_id}", "self"),
+                self._link(f"/checkoutnow?token={order_id}", "payer-action" if wallet else "approve"),
+                self._link(f"/v2/checkout/orders/{order_id}/capture", "capture", "POST"),
+            ],
+        }
+        orders[order_id] = order
+        if idempotency:
+            self.store.collection("request_ids")[idempotency] = order_id
+        return Response.json(201, order)
+
+    @route("GET", "/v2/checkout/orders/{id}")
+    def get_order(self, request: SandboxRequest) -> Response:
+        self._authenticate(request)
+        return Response.json(200, self._order_view(self._existing("orders", request.params["id"])))
+
+    # ------------------------------------------------------------------ controls
+    @control("POST", "/orders/{id}/approve")
+    def approve(self, request: SandboxRequest) -> Response:
+        """What the buyer does at the approve link."""
+        order = self.store.collection("orders").get(request.params["id"])
+        if order is None:
+            return Response.json(404, {"error": "no such order"})
+        if order["status"] not in ("CREATED", "PAYER_ACTION_REQUIRED", "APPROVED"):
+            return Response.json(409, {"error": f"order is {order['status']}"})
+        order["status"] = "APPROVED"
+        order["payer"] = {"payer_id": "LOCALPAYER01", "email_address": "buyer@example.com"}
+        order["_decline"] = bool((request.json() or {}).get("decline")) if request.body else False
+        return Response.json(200, self._public(order))
+
     # ------------------------------------------------------------------ capture, refunds
     @route("POST", "/v2/checkout/orders/{id}/capture")
     def capture(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        replay = self._replayed(request, "capture")
-        if replay:
-            return replay
-        order = self.store.collection("orders").get(request.params["id"])
-        if order is None:
-            return self.error(
-                404,
-                "RESOURCE_NOT_FOUND",
-                "The specified resource does not exist.",
-                [{"issue": "INVALID_RESOURCE_ID", "description": "Specified resource ID does not exist."}],
-            )
+        self._authenticate(request)
+        self._replay(request, "capture")
+        order = self._existing(
+            "orders",
+            request.params["id"],
+            [{"issue": "INVALID_RESOURCE_ID", "description": "Specified resource ID does not exist."}],
+        )
         if order["status"] == "COMPLETED":
             return self._unprocessable("ORDER_ALREADY_CAPTURED", "Order already captured.")
         if order["status"] != "APPROVED":
             return self._unprocessable("ORDER_NOT_APPROVED", "Payer has not yet approved the Order for payment.")
         unit = order["purchase_units"][0]
         declined = order.get("_decline", False)
-        capture_id = secrets.token_hex(9).upper()[:17]
+        capture_id = _resource_id()
         capture = {
             "id": capture_id,
             "status": "DECLINED" if declined else "COMPLETED",
@@ -297,10 +273,6 @@ class PayPal(Emulator):
         self._emit(event, "capture", self._public(capture))
         return self._remember(request, "capture", Response.json(201, self._order_view(order)))
 
-    @staticmethod
-    def _public(obj: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in obj.items() if not k.startswith("_")}
-
     def _order_view(self, order: dict[str, Any]) -> dict[str, Any]:
         view = self._public(order)
         for unit in view.get("purchase_units", []):
@@ -311,25 +283,15 @@ class PayPal(Emulator):
 
     @route("GET", "/v2/payments/captures/{capture_id}")
     def get_capture(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        capture = self.store.collection("captures").get(request.params["capture_id"])
-        if capture is None:
-            return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
+        self._authenticate(request)
+        capture = self._existing("captures", request.params["capture_id"])
         return Response.json(200, self._public(capture))
 
     @route("POST", "/v2/payments/captures/{capture_id}/refund")
     def refund(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        replay = self._replayed(request, "refund")
-        if replay:
-            return replay
-        capture = self.store.collection("captures").get(request.params["capture_id"])
-        if capture is None:
-            return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
+        self._authenticate(request)
+        self._replay(request, "refund")
+        capture = self._existing("captures", request.params["capture_id"])
         if capture["status"] not in ("COMPLETED", "PARTIALLY_REFUNDED"):
             return self._unprocessable(
                 "REFUND_NOT_ALLOWED" if capture["status"] != "REFUNDED" else "CAPTURE_FULLY_REFUNDED",
@@ -352,7 +314,7 @@ class PayPal(Emulator):
             )
         capture["_refunded_minor"] += amount
         capture["status"] = "REFUNDED" if capture["_refunded_minor"] >= total else "PARTIALLY_REFUNDED"
-        refund_id = secrets.token_hex(9).upper()[:17]
+        refund_id = _resource_id()
         refund = {
             "id": refund_id,
             "status": "COMPLETED",
@@ -377,12 +339,8 @@ class PayPal(Emulator):
     # ------------------------------------------------------------------ products, plans, subscriptions
     @route("POST", "/v1/catalogs/products")
     def create_product(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        replay = self._replayed(request, "product")
-        if replay:
-            return replay
+        self._authenticate(request)
+        self._replay(request, "product")
         body = request.json() or {}
         if not body.get("name") or not body.get("type"):
             return self.error(
@@ -403,20 +361,10 @@ class PayPal(Emulator):
 
     @route("POST", "/v1/billing/plans")
     def create_plan(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        replay = self._replayed(request, "plan")
-        if replay:
-            return replay
+        self._authenticate(request)
+        self._replay(request, "plan")
         body = request.json()
-        if body["product_id"] not in self.store.collection("products"):
-            return self.error(
-                404,
-                "RESOURCE_NOT_FOUND",
-                "The specified resource does not exist.",
-                [{"issue": "INVALID_RESOURCE_ID", "field": "/product_id"}],
-            )
+        self._existing("products", body["product_id"], [{"issue": "INVALID_RESOURCE_ID", "field": "/product_id"}])
         plan_id = "P-" + secrets.token_hex(12).upper()
         plan = {
             **body,
@@ -430,22 +378,13 @@ class PayPal(Emulator):
 
     @route("GET", "/v1/billing/plans/{id}")
     def get_plan(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        plan = self.store.collection("plans").get(request.params["id"])
-        if plan is None:
-            return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
-        return Response.json(200, plan)
+        self._authenticate(request)
+        return Response.json(200, self._existing("plans", request.params["id"]))
 
     @route("POST", "/v1/billing/subscriptions")
     def create_subscription(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        replay = self._replayed(request, "subscription")
-        if replay:
-            return replay
+        self._authenticate(request)
+        self._replay(request, "subscription")
         body = request.json()
         plan = self.store.collection("plans").get(body["plan_id"])
         if plan is None:
@@ -460,11 +399,7 @@ class PayPal(Emulator):
             "create_time": _now(),
             "status_update_time": _now(),
             "links": [
-                {
-                    "href": f"{self.ctx.base_url}/paypal/webapps/billing/subscriptions?ba_token=BA-{sub_id}",
-                    "rel": "approve",
-                    "method": "GET",
-                },
+                self._link(f"/webapps/billing/subscriptions?ba_token=BA-{sub_id}", "approve"),
                 self._link(f"/v1/billing/subscriptions/{sub_id}", "edit", "PATCH"),
                 self._link(f"/v1/billing/subscriptions/{sub_id}", "self"),
             ],
@@ -474,22 +409,13 @@ class PayPal(Emulator):
 
     @route("GET", "/v1/billing/subscriptions/{id}")
     def get_subscription(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        sub = self.store.collection("subscriptions").get(request.params["id"])
-        if sub is None:
-            return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
-        return Response.json(200, sub)
+        self._authenticate(request)
+        return Response.json(200, self._existing("subscriptions", request.params["id"]))
 
     @route("POST", "/v1/billing/subscriptions/{id}/cancel")
     def cancel_subscription(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
-        sub = self.store.collection("subscriptions").get(request.params["id"])
-        if sub is None:
-            return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
+        self._authenticate(request)
+        sub = self._existing("subscriptions", request.params["id"])
         if sub["status"] in ("CANCELLED", "EXPIRED"):
             return self._unprocessable("SUBSCRIPTION_STATUS_INVALID", "Invalid subscription status for cancel action.")
         sub |= {"status": "CANCELLED", "status_update_time": _now()}
@@ -498,8 +424,7 @@ class PayPal(Emulator):
 
     # ------------------------------------------------------------------ webhooks
     def _webhook_id(self) -> str:
-        raw = self.ctx.secrets.get("PayPalSecret")
-        return (json.loads(raw).get("webhookId") if raw else None) or LOCAL_WEBHOOK_ID
+        return self.local_secret("PayPalSecret").get("webhookId") or LOCAL_WEBHOOK_ID
 
     def _emit(self, event_type: str, resource_type: str, resource: dict[str, Any]) -> None:
         event_id = "WH-" + secrets.token_hex(10).upper()
@@ -514,9 +439,7 @@ class PayPal(Emulator):
             "resource": json.loads(json.dumps(self._public(resource))),
             "links": [self._link(f"/v1/notifications/webhooks-events/{event_id}", "self")],
         }
-        self.store.collection("events")[event_id] = event
-        if self.auto_deliver:
-            threading.Thread(target=self._deliver_with_retries, args=(event,), daemon=True).start()
+        self.publish(event)
 
     def _signature(self, transmission_id: str, sent_at: str, webhook_id: str, body: bytes) -> str:
         message = f"{transmission_id}|{sent_at}|{webhook_id}|{zlib.crc32(body)}"
@@ -543,26 +466,12 @@ class PayPal(Emulator):
             "PAYPAL-TRANSMISSION-TIME": sent_at,
         }
 
-    def _deliver_with_retries(self, event: dict[str, Any]) -> None:
-        """Like the provider, retry a delivery the service did not accept (the provider's schedule
-        spans days; the sandbox's, seconds)."""
-        for delay in RETRY_DELAYS:
-            time.sleep(delay)
-            if 200 <= self._deliver(event) < 300:
-                return
-
-    def _deliver(self, event: dict[str, Any]) -> int:
-        try:
-            target = self.ctx.callbacks.url_of(CALLBACK_FUNCTION, "/paypal")
-        except KeyError:
-            return 0
-        return self.ctx.callbacks.send("paypal", target, event, sign=self.transmission_headers).status
+    def sign_delivery(self, body: bytes) -> dict[str, str]:
+        return self.transmission_headers(body)
 
     @route("POST", "/v1/notifications/verify-webhook-signature")
     def verify(self, request: SandboxRequest) -> Response:
-        denied = self._denied(request)
-        if denied:
-            return denied
+        self._authenticate(request)
         body = request.json()
         sent = self.store.collection("transmissions").get(body["transmission_id"])
         status = "FAILURE"
@@ -580,33 +489,6 @@ class PayPal(Emulator):
         return Response.json(200, {"verification_status": status})
 
     # ------------------------------------------------------------------ controls
-    @contextmanager
-    def _unlocked(self) -> Iterator[None]:
-        # Controls run holding the store lock; a delivery waits for the service, which calls verify here.
-        self.store.lock.release()
-        try:
-            yield
-        finally:
-            self.store.lock.acquire()
-
-    @control("GET", "/events")
-    def list_events(self, request: SandboxRequest) -> Response:
-        return Response.json(200, list(self.store.collection("events").values()))
-
-    @control("POST", "/events/{id}/send")
-    def send_event(self, request: SandboxRequest) -> Response:
-        event = self.store.collection("events").get(request.params["id"])
-        if event is None:
-            return Response.json(404, {"error": "no such event"})
-        with self._unlocked():
-            status = self._deliver(event)
-        return Response.json(200, {"eventId": event["id"], "status": status})
-
-    @control("POST", "/delivery")
-    def delivery(self, request: SandboxRequest) -> Response:
-        self.auto_deliver = bool((request.json() or {}).get("auto", True))
-        return Response.json(200, {"auto": self.auto_deliver})
-
     @control("POST", "/subscriptions/{id}/approve")
     def approve_subscription(self, request: SandboxRequest) -> Response:
         """The buyer approves the subscription: it becomes active and its first cycle is paid."""
@@ -625,7 +507,7 @@ class PayPal(Emulator):
         }
         self._emit("BILLING.SUBSCRIPTION.ACTIVATED", "subscription", sub)
         sale = {
-            "id": secrets.token_hex(9).upper()[:17],
+            "id": _resource_id(),
             "state": "completed",
             "amount": {"total": price["value"], "currency": price["currency_code"]},
             "billing_agreement_id": sub["id"],

@@ -40,7 +40,7 @@ from integration_core.domain.payments import (
     refund_status,
 )
 from integration_core.errors import Conflict, DomainError, Forbidden, NotFound, PaymentRequired, invalid
-from integration_core.ids import new_id, stable_id
+from integration_core.ids import has_prefix, new_id, stable_id
 from integration_core.money import Money, MoneyError
 from integration_core.observability import logger
 from integration_core.principal import Principal
@@ -152,6 +152,19 @@ def _course_price(course_id: str, amount: Decimal | None, currency: str | None) 
     if price.amount_minor <= 0:
         raise invalid("courseId", "this course is free; enroll the student instead")
     return course, price
+
+
+def _course_checkout(
+    principal: Principal, data: StripeInitialize | PayPalProcess
+) -> tuple[dict[str, Any], dict[str, Any], Money]:
+    """(student, course, price) of a course payment: the student who pays (the caller, or the one a
+    staff caller names), refused when already enrolled; the price is the directory's."""
+    student_id = _payer(principal, data.student_id)
+    course, price = _course_price(data.course_id, data.amount, data.currency)
+    student = _student(student_id)
+    if is_enrolled(student_id, course["id"]):
+        raise Conflict(f"student {student_id} is already enrolled in course {course['id']}")
+    return student, course, price
 
 
 # ---------------------------------------------------------------- ledger records
@@ -420,11 +433,8 @@ def _stripe_customer(student: dict[str, Any]) -> str:
 
 
 def stripe_initialize(principal: Principal, data: StripeInitialize, attempt: Attempt) -> dict[str, Any]:
-    student_id = _payer(principal, data.student_id)
-    course, price = _course_price(data.course_id, data.amount, data.currency)
-    student = _student(student_id)
-    if is_enrolled(student_id, course["id"]):
-        raise Conflict(f"student {student_id} is already enrolled in course {course['id']}")
+    student, course, price = _course_checkout(principal, data)
+    student_id = student["id"]
     payment_id = attempt.stable("payment")
     customer = _stripe_customer(student)
     intent = _stripe().create_payment_intent(
@@ -462,11 +472,8 @@ def stripe_status(principal: Principal, intent_id: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- PayPal
 def paypal_process(principal: Principal, data: PayPalProcess, attempt: Attempt) -> dict[str, Any]:
-    student_id = _payer(principal, data.student_id)
-    course, price = _course_price(data.course_id, data.amount, data.currency)
-    _student(student_id)
-    if is_enrolled(student_id, course["id"]):
-        raise Conflict(f"student {student_id} is already enrolled in course {course['id']}")
+    student, course, price = _course_checkout(principal, data)
+    student_id = student["id"]
     payment_id = attempt.stable("payment")
     urls = settings_urls()
     order = _paypal().create_order(
@@ -915,13 +922,18 @@ def _optional_ref(reference: str) -> dict[str, Any] | None:
         return None
 
 
-def payment_for(provider: Provider, reference: str | None, provider_id: str | None) -> dict[str, Any] | None:
-    """The ledger payment a provider object belongs to: by our id when it carries one, else by its id."""
-    if reference and reference.startswith("pay_"):
+def _record_for(kind: str, provider: Provider, reference: str | None, provider_id: str | None) -> dict[str, Any] | None:
+    """The ledger record (a payment or subscription, by `kind`) a provider object belongs to: by our id
+    when it carries one (metadata, custom_id), else by the provider's id."""
+    if reference and has_prefix(reference, kind):
         found = _optional_ref(reference)
         if found:
             return found
     return _optional_ref(_provider_ref(provider, provider_id)) if provider_id else None
+
+
+def payment_for(provider: Provider, reference: str | None, provider_id: str | None) -> dict[str, Any] | None:
+    return _record_for("payment", provider, reference, provider_id)
 
 
 def apply_payment_update(
@@ -943,11 +955,7 @@ def apply_refund_event(
 
 
 def subscription_for(provider: Provider, reference: str | None, provider_id: str | None) -> dict[str, Any] | None:
-    if reference and reference.startswith("sbs_"):
-        found = _optional_ref(reference)
-        if found:
-            return found
-    return _optional_ref(_provider_ref(provider, provider_id)) if provider_id else None
+    return _record_for("subscription", provider, reference, provider_id)
 
 
 def apply_subscription_status(

@@ -65,8 +65,14 @@ $(FUNCTION_STAMP): $(VENV_STAMP) $(FUNCTION_REQS)
 	@for f in $(FUNCTION_REQS); do $(VENV)/bin/pip install -q -r $$f || exit 1; done
 	@touch $@
 
+# Template parameters of the local stack: webhook receivers on 127.0.0.1 may be registered (the SSRF
+# rules refuse loopback everywhere else). More with PARAMETERS="Key=Value ...".
+LOCAL_PARAMETERS := WebhooksAllowLoopback=true
+PARAMETERS ?=
+
 run: $(FUNCTION_STAMP) $(SWAGGER_UI)
-	@$(PY) -m offline run --api-port $(API_PORT) --aws-port $(AWS_PORT) --sandbox-port $(SANDBOX_PORT) --url-port $(URL_PORT)
+	@$(PY) -m offline run --api-port $(API_PORT) --aws-port $(AWS_PORT) --sandbox-port $(SANDBOX_PORT) --url-port $(URL_PORT) \
+		$(foreach p,$(LOCAL_PARAMETERS) $(PARAMETERS),--parameter $(p))
 
 ROLE ?= admin
 SUB ?= 1

@@ -19,11 +19,21 @@ from offline.testing import RunningStack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("admin", "teacher", "student", "service")
+# Template parameters of the session's stack: loopback receivers allowed, as `make run` does, and
+# the webhook retry schedule and queue visibility scaled down to seconds, so that retries, the DLQ
+# and the redelivery after a dispatcher crash happen within a test: three attempts, 0, 1 and 2 s apart.
+STACK_PARAMETERS = {
+    "WebhooksAllowLoopback": "true",
+    "WebhookRetrySchedule": "0,1,2",
+    "WebhookMaxReceiveCount": "3",
+    "WebhookQueueVisibilityTimeout": "5",
+}
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(ROOT / "template.yaml", tmp_path_factory.mktemp("offline-e2e"))
+    parameters = [arg for k, v in STACK_PARAMETERS.items() for arg in ("--parameter", f"{k}={v}")]
+    stack = start_stack(ROOT / "template.yaml", tmp_path_factory.mktemp("offline-e2e"), *parameters)
     yield stack
     stack.stop()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from offline.sandbox.providers.stripe import sign
+from tests.support.receiver import Receiver
 
 
 class Client:
@@ -57,6 +59,18 @@ def student(local_stack, api_base, shop) -> tuple[str, Client]:
     return created["id"], Client(api_base, local_stack.token("student", created["id"]))
 
 
+@pytest.fixture
+def crm(local_stack, api_base) -> Iterator[tuple[Receiver, Client, str]]:
+    """The center's CRM: a webhook receiver on loopback subscribed to the payments' events."""
+    client = Client(api_base, local_stack.token("service", f"svc-crm-{uuid.uuid4().hex[:6]}"))
+    with Receiver() as receiver:
+        events = ["payment_completed", "student_enrolled"]
+        hook = client.post("/webhooks", {"url": receiver.url("/crm"), "events": events})
+        assert hook.status_code == 201, hook.text
+        yield receiver, client, hook.json()["webhookId"]
+        httpx.delete(f"{api_base}/webhooks/{hook.json()['webhookId']}", headers=client.headers, timeout=30)
+
+
 def sandbox(local_stack, method: str, path: str, body: Any = None) -> httpx.Response:
     return httpx.request(method, f"{local_stack.sandbox_url}{path}", json=body, timeout=30)
 
@@ -82,7 +96,7 @@ def wait_for(predicate, seconds: float = 15.0):
         time.sleep(0.2)
 
 
-def test_card_payment_confirm_history_refund_half_then_rest(local_stack, shop, student):
+def test_card_payment_confirm_history_refund_half_then_rest(local_stack, shop, student, crm):
     student_id, me = student
     started = me.post("/payments/stripe/initialize", {"courseId": shop["courses"]["USD"], "amount": "120.00"})
     assert started.status_code == 201, started.text
@@ -121,6 +135,26 @@ def test_card_payment_confirm_history_refund_half_then_rest(local_stack, shop, s
     assert completed and enrolled and json.loads(completed["data_json"])["amount"] == "120.00"
     for refund in (half.json(), rest.json()):
         assert published(local_stack, "payment_refunded", "stripe", refund["refundId"])
+
+    # The CRM heard of it exactly once per event: one delivery each, delivered, nothing pending.
+    receiver, crm_client, webhook_id = crm
+    ids = {completed["event_id"]: "payment_completed", enrolled["event_id"]: "student_enrolled"}
+
+    def settled() -> list[dict[str, Any]]:
+        items = crm_client.get(f"/webhooks/{webhook_id}/deliveries").json()["items"]
+        mine = [d for d in items if d["eventId"] in ids]
+        return mine if len(mine) >= 2 and all(d["status"] != "pending" for d in mine) else []
+
+    deliveries = wait_for(settled)
+    assert sorted((d["eventType"], d["status"]) for d in deliveries) == [
+        ("payment_completed", "succeeded"),
+        ("student_enrolled", "succeeded"),
+    ]
+    received = [json.loads(r.body) for r in receiver.at("/crm")]
+    assert sorted(e["eventType"] for e in received if e["eventId"] in ids) == sorted(ids.values())
+    assert (
+        next(e for e in received if e["eventId"] == completed["event_id"])["data"]["paymentId"] == payment["paymentId"]
+    )
 
 
 def test_paypal_process_approve_capture_details_refund(local_stack, shop, student):

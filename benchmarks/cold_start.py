@@ -1,8 +1,9 @@
-"""Cold start of each function: a fresh Python process imports the handler and serves one request
-(against moto on loopback), compared with a bare handler that only imports boto3, makes one
-DynamoDB client and serves one GetItem. The target is each function within 1.5x of that baseline.
+"""Cold start of every function: a fresh Python process imports the handler and serves one request
+(its sample event from events/) and exits, against the local stack's embedded AWS and provider sandbox with
+the environment the template gives that function; compared with a bare handler that only imports
+boto3, makes one DynamoDB client and serves one GetItem. The target is 1.5x that baseline.
 
-    .venv/bin/python benchmarks/cold_start.py [--runs 7]
+    .venv/bin/python -m benchmarks.cold_start [--runs 7]
 """
 
 from __future__ import annotations
@@ -13,92 +14,124 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from benchmarks.support import ROOT, moto_server
+from benchmarks.support import ROOT
+from offline.template import REGION, load_template
+from offline.testing import start_stack
 
-# What each probe process runs: import (timed), then one request (timed), printed as JSON.
-PROBE = r"""
-import json, sys, time
-t0 = time.perf_counter()
-sys.path[:0] = [{code_dir!r}, {layer!r}, {root!r}]
-{setup}
-t1 = time.perf_counter()
-{request}
-t2 = time.perf_counter()
-print(json.dumps({{"import_ms": (t1 - t0) * 1000, "request_ms": (t2 - t1) * 1000}}))
-"""
-
-BASELINE = (
-    "import boto3\nclient = boto3.client('dynamodb')",
-    "client.get_item(TableName='app-table', Key={'PK': {'S': 'STUDENT#stu_ana00001'}, 'SK': {'S': 'PROFILE'}})",
-)
-
-EVENT_SETUP = """
-import importlib.util
-from tests.support.lambdas import LambdaContext, api_event, sample_event
-spec = importlib.util.spec_from_file_location('app', {app!r})
-app = importlib.util.module_from_spec(spec); sys.modules['app'] = app; spec.loader.exec_module(app)
-event = {event}
-"""
-
-FUNCTIONS = {
-    "health": "sample_event('health/get_health.json')",
-    "directory": "api_event('GET', '/directory/students/stu_ana00001', caller=('stu_ana00001', 'student'))",
-    "api_docs": "api_event('GET', '/.well-known/jwks.json')",
-    "authorizer": "None",
+# Which sample event each function serves (events/<path>).
+SAMPLES = {
+    "AuthorizerFunction": "authorizer/request.json",
+    "HealthFunction": "health/get_health.json",
+    "ApiDocsFunction": "api_docs/get_openapi.json",
+    "DirectoryFunction": "directory/get_student.json",
+    "WebhooksFunction": "webhooks/list_user_webhooks.json",
+    "WebhookDispatcherFunction": "webhook_dispatcher/sqs_batch.json",
+    "WebhookMaintenanceFunction": "webhook_maintenance/sweep.json",
+    "PaymentsFunction": "payments/get_history.json",
+    "PaymentCallbacksFunction": "payment_callbacks/stripe_event.json",
 }
 
+# The probe: time the import of the handler, then one invocation, in a fresh interpreter.
+PROBE = r"""
+import json, os, sys, time
+t0 = time.perf_counter()
+sys.path[:0] = [os.environ["PROBE_CODE_DIR"], os.environ["PROBE_LAYER_DIR"]]
+if os.environ["PROBE_KIND"] == "baseline":
+    import boto3
+    client = boto3.client("dynamodb")
+    t1 = time.perf_counter()
+    key = {"PK": {"S": "STUDENT#stu_ana00001"}, "SK": {"S": "PROFILE"}}
+    client.get_item(TableName=os.environ["TABLE_NAME"], Key=key)
+else:
+    import app
+    t1 = time.perf_counter()
 
-def _probe(name: str) -> tuple[str, str]:
-    if name == "baseline":
-        return BASELINE
-    app = str(ROOT / "functions" / name / "app.py")
-    if name == "authorizer":
-        setup = EVENT_SETUP.format(app=app, event="sample_event('authorizer/request.json')")
-        request = (
-            "import boto3\nfrom integration_core import tokens\n"
-            "secret = boto3.client('secretsmanager').get_secret_value(SecretId='school-integration/token-signing-key')"
-            "['SecretString']\n"
-            "token = tokens.issue_token('stu_ana00001', 'student', secret, 'https://integration.school.example', "
-            "'school-integration-api')\n"
-            "event['headers'] = {'authorization': 'Bearer ' + token}\n"
-            "assert app.handler(event, LambdaContext())['isAuthorized']"
-        )
-        return setup, request
-    setup = EVENT_SETUP.format(app=app, event=FUNCTIONS[name])
-    return setup, "assert app.handler(event, LambdaContext())['statusCode'] == 200"
+    class Context:
+        function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "probe")
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:probe"
+        aws_request_id = "probe"
+        def get_remaining_time_in_millis(self):
+            return 10000
+
+    app.handler(json.loads(os.environ["PROBE_EVENT"]), Context())
+t2 = time.perf_counter()
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "request_ms": (t2 - t1) * 1000}), flush=True)
+os._exit(0)  # the response is served: interpreter shutdown is not part of a cold start
+"""
 
 
-def run_probe(name: str) -> dict[str, float]:
-    setup, request = _probe(name)
-    code_dir = str(ROOT / "functions" / name) if name != "baseline" else str(ROOT)
-    source = PROBE.format(
-        code_dir=code_dir, layer=str(ROOT / "layers" / "core"), root=str(ROOT), setup=setup, request=request
-    )
+def code_dirs() -> dict[str, Path]:
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    return {
+        logical_id: ROOT / resource["Properties"]["CodeUri"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def probe(env: dict[str, str]) -> dict[str, float]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, env=os.environ, check=True)
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=False)
     total = (time.perf_counter() - started) * 1000
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "total_ms": total}
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "total_ms": total}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    results = {}
-    with moto_server():
-        for name in ["baseline", *FUNCTIONS]:
-            runs = [run_probe(name) for _ in range(args.runs)]
-            results[name] = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+    dirs = code_dirs()
+    with tempfile.TemporaryDirectory() as state_dir:
+        stack = start_stack(ROOT / "template.yaml", Path(state_dir))
+        try:
+            functions = stack.state["functions"]
+            common = {
+                "PATH": os.environ.get("PATH", ""),
+                "AWS_ENDPOINT_URL": stack.aws_endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                "PROBE_LAYER_DIR": str(ROOT / "layers" / "core"),
+            }
+            table = functions["DirectoryFunction"]["env"]["TABLE_NAME"]
+            cases = {"baseline": common | {"PROBE_KIND": "baseline", "PROBE_CODE_DIR": str(ROOT), "TABLE_NAME": table}}
+            for logical_id, sample in SAMPLES.items():
+                event = json.loads((ROOT / "events" / sample).read_text())
+                if logical_id == "AuthorizerFunction":
+                    token = "Bearer " + stack.token("student", "stu_ana00001")
+                    event["headers"]["authorization"] = token
+                    event["identitySource"] = [token]
+                cases[logical_id] = (
+                    common
+                    | functions[logical_id]["env"]
+                    | {
+                        "PROBE_KIND": "function",
+                        "PROBE_CODE_DIR": str(dirs[logical_id]),
+                        "PROBE_EVENT": json.dumps(event),
+                    }
+                )
+            results = {}
+            for name, env in cases.items():
+                runs = [probe(env) for _ in range(args.runs)]
+                results[name] = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+        finally:
+            stack.stop()
     base = results["baseline"]["total_ms"]
-    lines = ["| function | import ms | first request ms | process total ms | vs baseline |", "|---|---|---|---|---|"]
+    print("| function | import ms | first request ms | process total ms | vs baseline |")
+    print("|---|---|---|---|---|")
     for name, r in results.items():
-        lines.append(
-            f"| {name} | {r['import_ms']} | {r['request_ms']} | {r['total_ms']} | {r['total_ms'] / base:.2f}x |"
-        )
-    report = "\n".join(lines)
-    print(report)
+        print(f"| {name} | {r['import_ms']} | {r['request_ms']} | {r['total_ms']} | {r['total_ms'] / base:.2f}x |")
     (ROOT / "benchmarks" / "results" / "cold_start.json").write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -48,8 +48,8 @@ from integration_core.http import caller, make_resolver
 from integration_core.ids import has_prefix, stable_id
 from integration_core.models import PageOf
 from integration_core.observability import logger
+from integration_core.principal import Role
 from integration_core.services import events, webhooks
-from integration_core.tokens import Role
 
 app = make_resolver()
 

@@ -43,10 +43,9 @@ from integration_core.errors import Conflict, DomainError, Forbidden, NotFound, 
 from integration_core.ids import has_prefix, new_id, stable_id
 from integration_core.money import Money, MoneyError
 from integration_core.observability import logger
-from integration_core.principal import Principal
+from integration_core.principal import Principal, Role
 from integration_core.services import events
 from integration_core.services.directory import enrollment_operations, is_enrolled, load_course
-from integration_core.tokens import Role
 
 PAYERS = (Role.STUDENT, Role.ADMIN, Role.SERVICE)
 STAFF = (Role.ADMIN, Role.SERVICE)

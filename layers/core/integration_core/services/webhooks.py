@@ -21,12 +21,11 @@ from integration_core.domain.webhooks import DeliveryStatus, ReplayRequest, Veri
 from integration_core.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error, invalid
 from integration_core.ids import new_id
 from integration_core.observability import logger
-from integration_core.principal import Principal
+from integration_core.principal import Principal, Role
 from integration_core.services import delivery as dispatcher
 from integration_core.services import events as outbox
 from integration_core.services import webhook_store
 from integration_core.services.webhook_store import public, subscription_ops
-from integration_core.tokens import Role
 from integration_core.webhook_config import webhook_settings
 
 OWNERS = (Role.ADMIN, Role.SERVICE)

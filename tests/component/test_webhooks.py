@@ -329,6 +329,43 @@ def test_410_disables_the_webhook_and_reenabling_restores_it(hooks):
     assert len(hooks.receiver.at("/hook")) == 2
 
 
+def test_a_dispatcher_dying_between_recording_a_410_and_disabling_disables_on_the_redelivery(hooks, monkeypatch):
+    from integration_core.services import webhook_store
+
+    created = hooks.register()
+    hooks.receiver.script("/hook", Answer(410))
+    hooks.publish()
+    real_disable = webhook_store.disable
+    calls = {"n": 0}
+
+    def dies_once(store, webhook, reason):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise SystemExit("killed after recording the 410, before disabling")
+        return real_disable(store, webhook, reason)
+
+    monkeypatch.setattr(webhook_store, "disable", dies_once)
+    messages = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    with pytest.raises(SystemExit):
+        hooks.run_batch(messages)
+    [delivery] = hooks.deliveries(created["webhookId"])
+    assert (delivery["status"], delivery["lastStatusCode"]) == ("failed", 410)
+    assert hooks.get(f"/webhooks/{created['webhookId']}").body["isActive"] is True  # the crash's window
+    hooks.drain()
+    webhook = hooks.get(f"/webhooks/{created['webhookId']}").body
+    assert webhook["isActive"] is False and "410" in webhook["disabledReason"]
+    assert len(hooks.receiver.at("/hook")) == 1  # the redelivered message was not sent again
+
+    # Re-enabled by its owner, a stale copy of that message no longer disables it.
+    time.sleep(1.05)  # the owner's change comes after the recorded 410 (timestamps in seconds)
+    patch = api_event("PATCH", f"/webhooks/{created['webhookId']}", caller=SERVICE, body={"isActive": True})
+    assert invoke("webhooks", patch).status == 200
+    body = {"deliveryId": delivery["deliveryId"], "webhookId": created["webhookId"], "eventId": delivery["eventId"]}
+    hooks.sqs.send_message(QueueUrl=hooks.queue, MessageBody=json.dumps(body))
+    hooks.drain()
+    assert hooks.get(f"/webhooks/{created['webhookId']}").body["isActive"] is True
+
+
 def test_retry_after_is_honoured(hooks):
     hooks.register()
     hooks.receiver.script("/hook", Answer(429, headers={"Retry-After": "3"}))

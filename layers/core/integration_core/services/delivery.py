@@ -310,6 +310,18 @@ def _raise_worst_latency(store: Table, jobs: list[Job], stats: dict[str, dict[st
             )
 
 
+def _gone_but_active(delivery: dict[str, Any], webhook: dict[str, Any]) -> bool:
+    """A delivery whose last answer was 410 while its webhook is still active and unchanged since:
+    the run that recorded the 410 died before disabling (its message is back). Once the owner has
+    changed the webhook (re-enabled it, say), that old 410 no longer counts."""
+    return (
+        delivery["status"] == DeliveryStatus.FAILED
+        and delivery.get("last_status_code") == 410
+        and bool(webhook.get("is_active"))
+        and str(webhook.get("updated_at", "")) <= str(delivery.get("updated_at", ""))
+    )
+
+
 def _throttled(webhook: dict[str, Any], counts: dict[str, int]) -> bool:
     limit = webhook.get("rate_limit_per_second")
     webhook_id = webhook["webhook_id"]
@@ -367,10 +379,13 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, run, re
     seen: set[str] = set()
     counts: dict[str, int] = {}
     visibility: dict[str, tuple[str, int]] = {}
+    gone: dict[str, dict[str, Any]] = {}
     for r in records:
         delivery = found.get((keys.delivery_pk(r.delivery_id), keys.DELIVERY))
         webhook = found.get((keys.webhook_pk(r.webhook_id), keys.PROFILE))
         event = found.get((keys.event_pk(r.event_id), keys.EVENT))
+        if delivery is not None and webhook is not None and _gone_but_active(delivery, webhook):
+            gone[webhook["webhook_id"]] = webhook  # a run died between recording a 410 and disabling
         if delivery is None or delivery["status"] != DeliveryStatus.PENDING or r.delivery_id in seen:
             result.duplicates += 1  # done already, or a second message for the same delivery
             continue
@@ -388,7 +403,6 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, run, re
     applied = record(store, jobs)
     stats = {r.webhook_id: found.get((keys.webhook_pk(r.webhook_id), keys.STATS), {}) for r in records}
     _raise_worst_latency(store, [j for j in jobs if j.delivery["delivery_id"] in applied], stats)
-    gone: dict[str, dict[str, Any]] = {}
     for job in jobs:
         assert job.record is not None
         if job.delivery["delivery_id"] not in applied:

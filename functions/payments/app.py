@@ -2,9 +2,10 @@
 plans, and a student's payment history. Thin: routes, models and the idempotency of every mutating
 call here; rules in integration_core.services.payments.
 
-Every POST needs an Idempotency-Key (header, or the original API's `idempotencyKey` field). The first
-answer is stored (Powertools idempotency, keyed by caller, operation and key) and returned to
-every repeat; a repeat that arrives while the first is still running waits for its answer.
+Every POST but /plans needs an Idempotency-Key (header, declared on each route so that the OpenAPI
+document shows it, or the original API's `idempotencyKey` field). The first answer is stored
+(Powertools idempotency, keyed by caller, operation and key) and returned to every repeat; a repeat
+that arrives while the first is still running waits for its answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -55,9 +56,8 @@ from integration_core.errors import Conflict, invalid
 from integration_core.http import caller, make_resolver
 from integration_core.models import PageOf
 from integration_core.observability import logger
-from integration_core.principal import Principal
+from integration_core.principal import Principal, Role
 from integration_core.services import payments
-from integration_core.tokens import Role
 
 app = make_resolver()
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -71,10 +71,20 @@ _config = IdempotencyConfig(
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
+# Optional here because `idempotencyKey` in the body may stand in for it; `_key` checks it (its pattern
+# is documented, not enforced by the resolver, so that a bad key keeps its own 422).
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required on every payment change: here or as `idempotencyKey` in the body (the same "
+        "value if both); 8-255 visible ASCII. A repeat returns the first answer and charges nothing.",
+        json_schema_extra={"pattern": IDEMPOTENCY_KEY},
+    ),
+]
 
 
-def _key(body: BaseModel) -> str:
-    header = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
+def _key(header: str | None, body: BaseModel) -> str:
     field = getattr(body, "idempotency_key", None)
     if header and field and header != field:
         raise invalid("idempotencyKey", "differs from the Idempotency-Key header")
@@ -86,10 +96,15 @@ def _key(body: BaseModel) -> str:
     return key
 
 
-def _once(operation: str, body: BaseModel, run: Callable[[Principal, payments.Attempt], dict[str, Any]]) -> dict:
+def _once(
+    operation: str,
+    body: BaseModel,
+    header_key: str | None,
+    run: Callable[[Principal, payments.Attempt], dict[str, Any]],
+) -> dict:
     """Run `run` once per (caller, operation, key): repeats get the stored answer, charge nothing."""
     principal = caller(app)
-    key = _key(body)
+    key = _key(header_key, body)
     command = {
         "caller": principal.sub,
         "operation": operation,
@@ -121,8 +136,10 @@ def created(body: BaseModel) -> Response:
 
 # ---------------------------------------------------------------- Stripe
 @app.post("/payments/stripe/initialize", tags=["payments"], summary="Start a card payment for a course (Stripe)")
-def stripe_initialize(body: StripeInitialize) -> Response[StripeInitialized]:
-    answer = _once("stripe-initialize", body, lambda p, a: payments.stripe_initialize(p, body, a))
+def stripe_initialize(
+    body: StripeInitialize, idempotency_key: IdempotencyKeyHeader = None
+) -> Response[StripeInitialized]:
+    answer = _once("stripe-initialize", body, idempotency_key, lambda p, a: payments.stripe_initialize(p, body, a))
     return created(StripeInitialized(**answer))
 
 
@@ -137,8 +154,8 @@ def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_
 
 # ---------------------------------------------------------------- PayPal
 @app.post("/payments/paypal/process", tags=["payments"], summary="Start a PayPal payment for a course")
-def paypal_process(body: PayPalProcess) -> Response[PayPalProcessed]:
-    answer = _once("paypal-process", body, lambda p, a: payments.paypal_process(p, body, a))
+def paypal_process(body: PayPalProcess, idempotency_key: IdempotencyKeyHeader = None) -> Response[PayPalProcessed]:
+    answer = _once("paypal-process", body, idempotency_key, lambda p, a: payments.paypal_process(p, body, a))
     return created(PayPalProcessed(**answer))
 
 
@@ -153,13 +170,13 @@ def paypal_transaction(transactionId: Annotated[str, Path(pattern=TRANSACTION_ID
     tags=["payments"],
     summary="Confirm a payment: Stripe confirms the intent, PayPal captures the approved order",
 )
-def confirm(body: ConfirmPayment) -> Payment:
-    return Payment(**_once("confirm", body, lambda p, a: payments.confirm(p, body, a)))
+def confirm(body: ConfirmPayment, idempotency_key: IdempotencyKeyHeader = None) -> Payment:
+    return Payment(**_once("confirm", body, idempotency_key, lambda p, a: payments.confirm(p, body, a)))
 
 
 @app.post("/payments/refund", tags=["payments"], summary="Refund a payment, fully or partly (admin, service)")
-def refund(body: RefundPayment) -> Response[Refund]:
-    return created(Refund(**_once("refund", body, lambda p, a: payments.refund(p, body, a))))
+def refund(body: RefundPayment, idempotency_key: IdempotencyKeyHeader = None) -> Response[Refund]:
+    return created(Refund(**_once("refund", body, idempotency_key, lambda p, a: payments.refund(p, body, a))))
 
 
 @app.get("/payments/history/<studentId>", tags=["payments"], summary="A student's payments, newest first")
@@ -174,8 +191,8 @@ def history(
 
 # ---------------------------------------------------------------- subscriptions and plans
 @app.post("/payments/subscription", tags=["payments"], summary="Subscribe a student to a plan")
-def subscribe(body: SubscriptionCreate) -> Response[Subscription]:
-    answer = _once("subscribe", body, lambda p, a: payments.create_subscription(p, body, a))
+def subscribe(body: SubscriptionCreate, idempotency_key: IdempotencyKeyHeader = None) -> Response[Subscription]:
+    answer = _once("subscribe", body, idempotency_key, lambda p, a: payments.create_subscription(p, body, a))
     return created(Subscription(**answer))
 
 
@@ -186,10 +203,15 @@ def get_subscription(subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID
 
 @app.post("/payments/subscription/<subscriptionId>/cancel", tags=["payments"], summary="Cancel a subscription")
 def cancel_subscription(
-    subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID)], body: SubscriptionCancel
+    subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID)],
+    body: SubscriptionCancel,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Subscription:
     answer = _once(
-        f"cancel-{subscriptionId}", body, lambda p, a: payments.cancel_subscription(p, subscriptionId, body, a)
+        f"cancel-{subscriptionId}",
+        body,
+        idempotency_key,
+        lambda p, a: payments.cancel_subscription(p, subscriptionId, body, a),
     )
     return Subscription(**answer)
 

@@ -229,7 +229,7 @@ class PayPalTransaction(ApiModel):
 
 # ---------------------------------------------------------------- provider callbacks (envelopes only)
 class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built on first use, as ApiModel
 
 
 class StripeEventData(_Envelope):

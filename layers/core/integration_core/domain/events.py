@@ -1,15 +1,16 @@
 """The event catalog: every domain event type a webhook can subscribe to, with the JSON Schema of
 its `data` and an example. Each capability registers its own types here (payments adds
 payment_refunded, subscription_activated, ...); `GET /webhooks/events` serves the catalog and
-publishing validates data against it."""
+publishing validates data against it.
+
+The examples are checked against their schemas by tests/unit/test_event_catalog.py, not at import:
+compiling every schema cost each function that imports the catalog ~10 ms of cold start."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from typing import Any
-
-from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
 from integration_core.errors import Unprocessable, field_error
 
@@ -38,13 +39,12 @@ def register_event_type(
     *,
     subscribable: bool = True,
 ) -> EventType:
-    """Add a type to the catalog; the example must satisfy the schema (checked at import, so a
-    wrong catalog entry fails every test rather than a receiver)."""
+    """Add a type to the catalog; the example must satisfy the schema (a unit test checks every
+    entry, so a wrong one fails the tests rather than a receiver)."""
     if not EVENT_TYPE_RE.match(name):
         raise ValueError(f"event type {name!r} is not lowercase dotted/underscored")
     if name in CATALOG and CATALOG[name].schema != schema:
         raise ValueError(f"event type {name!r} is already registered with another schema")
-    validate(event=example, schema=schema)
     entry = EventType(name, description, schema, example, subscribable)
     CATALOG[name] = entry
     return entry
@@ -63,6 +63,9 @@ def event_type(name: str) -> EventType:
 
 def validate_data(name: str, data: dict[str, Any]) -> None:
     """422 naming the offending field of `data` when it does not match the type's schema."""
+    # Powertools validation (fastjsonschema) loads on the first publish, not in every importer.
+    from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+
     entry = event_type(name)
     try:
         validate(event=data, schema=entry.schema)

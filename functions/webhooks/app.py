@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from integration_core.adapters import dynamodb
 from integration_core.config import settings
 from integration_core.domain.webhooks import (
     DELIVERY_ID_PATTERN,
@@ -74,15 +75,23 @@ def _idempotency_key() -> str | None:
     return key
 
 
-@idempotent_function(
-    data_keyword_argument="request",
-    config=_idempotency,
-    persistence_store=DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name or "idempotency"),
-)
 def _register_once(request: dict) -> dict:
     # Only the id is remembered: the idempotency table never holds the webhook's secret.
     created = webhooks.register(caller(app), WebhookCreate.model_validate(request["body"]))
     return {"webhook_id": created["webhook_id"], "secret_shown": True}
+
+
+def _register_idempotently(request: dict) -> dict:
+    """`_register_once`, once per (caller, key). The persistence layer is made here, on the one route
+    that needs it, and shares the adapter's DynamoDB client: made at import, it created a client of its
+    own (~50 ms) in every cold start. The wrapped function keeps its name, which the stored keys carry."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table_name or "idempotency", boto3_client=dynamodb.client()
+    )
+    once = idempotent_function(
+        _register_once, data_keyword_argument="request", config=_idempotency, persistence_store=persistence
+    )
+    return once(request=request)
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -92,7 +101,7 @@ def register(body: WebhookCreate) -> Response[WebhookCreated]:
     if key is None:
         return _json(201, WebhookCreated(**webhooks.register(caller(app), body)))
     principal = caller(app)
-    remembered = _register_once(
+    remembered = _register_idempotently(
         request={"sub": principal.sub, "key": key, "body": body.model_dump(mode="json", exclude_unset=True)}
     )
     return _json(201, WebhookCreated(**webhooks.registered(principal, remembered["webhook_id"])))

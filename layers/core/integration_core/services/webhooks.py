@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integration_core import keys, timeutil
 from integration_core.adapters import sqs
 from integration_core.adapters.dynamodb import ConditionFailed, Table
-from integration_core.adapters.webhook_http import EventLoop, WebhookSender, check_url
 from integration_core.domain import signatures
 from integration_core.domain.events import CATALOG, TEST_EVENT
 from integration_core.domain.ssrf import UnsafeUrl
@@ -22,11 +21,13 @@ from integration_core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from integration_core.ids import new_id
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
-from integration_core.services import delivery as dispatcher
 from integration_core.services import events as outbox
 from integration_core.services import webhook_store
 from integration_core.services.webhook_store import public, subscription_ops
 from integration_core.webhook_config import webhook_settings
+
+if TYPE_CHECKING:
+    from integration_core.adapters.webhook_http import EventLoop, WebhookSender
 
 OWNERS = (Role.ADMIN, Role.SERVICE)
 REPLAY_LIMIT = 100
@@ -43,6 +44,10 @@ def _now() -> str:
 
 
 def _check_url(url: str) -> None:
+    # The HTTP sender's module (httpx) loads only where a URL is checked or a test is sent, not in
+    # every function that reads webhooks (the list routes, the scheduled maintenance).
+    from integration_core.adapters.webhook_http import check_url
+
     try:
         check_url(url, webhook_settings().allow_loopback)
     except UnsafeUrl as unsafe:
@@ -220,6 +225,8 @@ def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- sending now
 def _sender_and_loop() -> tuple[WebhookSender, EventLoop]:
     global _sender, _loop
+    from integration_core.adapters.webhook_http import EventLoop, WebhookSender
+
     if _sender is None or _loop is None:
         config = webhook_settings()
         _loop = EventLoop()
@@ -233,6 +240,8 @@ def _sender_and_loop() -> tuple[WebhookSender, EventLoop]:
 
 def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
     """Send a webhook.test event now (one attempt, recorded in the history like any delivery)."""
+    from integration_core.services import delivery as dispatcher  # the sender: see _check_url
+
     webhook = _owned(principal, webhook_id)
     db = _db()
     now = _now()

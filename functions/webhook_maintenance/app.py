@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from integration_core.observability import logger
-from integration_core.services import events, webhooks
 
 
 class Task(BaseModel):
@@ -21,8 +20,13 @@ class Task(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
     task = Task.model_validate(event).task
+    # Each schedule runs one task: its service loads on first use, not the other's too.
     if task == "sweep":
+        from integration_core.services import events
+
         swept = events.sweep()
         return {"task": task, "dispatched": swept}
+    from integration_core.services import webhooks
+
     disabled = webhooks.auto_disable()
     return {"task": task, "disabled": disabled}

@@ -15,8 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integration_core.errors import DomainError, NotFound
-from integration_core.http import PROBLEM_JSON
+# PROBLEM_JSON from errors, not http: that would load Powertools' API resolver, which this function does not use.
+from integration_core.errors import PROBLEM_JSON, DomainError, NotFound
 from integration_core.observability import logger
 from integration_core.services import payment_callbacks
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 PROBLEM_BASE = "https://integration.school.example/problems/"
+PROBLEM_JSON = "application/problem+json"
 
 
 class DomainError(Exception):

@@ -11,11 +11,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from integration_core.config import API_PREFIX
-from integration_core.errors import BadRequest, DomainError, NotFound, Unprocessable
+from integration_core.errors import PROBLEM_JSON, BadRequest, DomainError, NotFound, Unprocessable
 from integration_core.observability import logger
 from integration_core.principal import Principal, principal_from_authorizer
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def problem_response(error: DomainError, instance: str | None = None) -> Response:

@@ -44,8 +44,6 @@ from integration_core.ids import has_prefix, new_id, stable_id
 from integration_core.money import Money, MoneyError
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
-from integration_core.services import events
-from integration_core.services.directory import enrollment_operations, is_enrolled, load_course
 
 PAYERS = (Role.STUDENT, Role.ADMIN, Role.SERVICE)
 STAFF = (Role.ADMIN, Role.SERVICE)
@@ -55,6 +53,20 @@ _INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "kind", "status_rank", "expiresAt")
 
 def _db() -> Table:
     return table(settings().table_name)
+
+
+# The directory and the outbox load where a payment is started or succeeds: reads (history, plans,
+# subscriptions) and refused callbacks do without them and their imports.
+def _directory():
+    from integration_core.services import directory
+
+    return directory
+
+
+def _events():
+    from integration_core.services import events
+
+    return events
 
 
 def _now() -> str:
@@ -143,7 +155,7 @@ def _price_check(price: Money, amount: Decimal | None, currency: str | None) -> 
 
 def _course_price(course_id: str, amount: Decimal | None, currency: str | None) -> tuple[dict[str, Any], Money]:
     try:
-        course = load_course(course_id)
+        course = _directory().load_course(course_id)
     except NotFound:
         raise invalid("courseId", f"course {course_id} does not exist") from None
     price = Money(int(course["price"]["amount_minor"]), course["price"]["currency"])
@@ -161,7 +173,7 @@ def _course_checkout(
     student_id = _payer(principal, data.student_id)
     course, price = _course_price(data.course_id, data.amount, data.currency)
     student = _student(student_id)
-    if is_enrolled(student_id, course["id"]):
+    if _directory().is_enrolled(student_id, course["id"]):
         raise Conflict(f"student {student_id} is already enrolled in course {course['id']}")
     return student, course, price
 
@@ -252,7 +264,7 @@ def _find_payment(principal: Principal, transaction_id: str, provider: Provider)
 
 # ---------------------------------------------------------------- moving a payment forward
 def _event(db: Table, event_type: str, data: dict[str, Any], event_id: str, cause: str | None) -> tuple[str, list]:
-    return events.event_operations(db, event_type, data, event_id=event_id, cause=cause)
+    return _events().event_operations(db, event_type, data, event_id=event_id, cause=cause)
 
 
 def _payment_completed(item: dict[str, Any], now: str) -> dict[str, Any]:
@@ -296,7 +308,7 @@ def _succeed(
         sets += ", #c = :c"
     status_op = db.update_op(item["PK"], item["SK"], "SET " + sets, "#r < :r", names=names, values=values)
     course_id, student_id = item.get("course_id"), item["student_id"]
-    enroll = bool(course_id) and not is_enrolled(student_id, course_id)
+    enroll = bool(course_id) and not _directory().is_enrolled(student_id, course_id)
     for attempt in range(3):
         ops, ids = [status_op, *extra_ops, *event_ops], [event_id]
         if enroll:
@@ -307,7 +319,7 @@ def _succeed(
                 stable_id("event", "student_enrolled", pay_id),
                 cause,
             )
-            ops += enrollment_operations(db, course_id, student_id, "payment", now) + enrolled_ops
+            ops += _directory().enrollment_operations(db, course_id, student_id, "payment", now) + enrolled_ops
             ids.append(enrolled_id)
         try:
             db.transact(ops)
@@ -384,7 +396,7 @@ def _publish(event_ids: list[str]) -> None:
     """Fan out events already committed with the change. If this fails, the change stands and the
     events wait in the outbox for the sweeper: the caller is not told the payment failed."""
     try:
-        events.dispatch(event_ids)
+        _events().dispatch(event_ids)
     except Exception:
         logger.exception("dispatch failed; the sweeper will deliver", extra={"event_ids": event_ids})
 

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integration_core.adapters.secrets import secret_text
 from integration_core.config import API_PREFIX, settings
 from integration_core.errors import NotFound
 from integration_core.http import make_resolver
@@ -74,7 +73,9 @@ def docs_asset(asset: Annotated[str, PathParam(max_length=64)]):
 
 @app.get("/.well-known/jwks.json", tags=["documents"], summary="Public keys that verify the access tokens")
 def jwks():
-    from integration_core import tokens  # jwt and cryptography load only for this route
+    # jwt and cryptography, and boto3 for the secret, load only for this route: the documents need neither.
+    from integration_core import tokens
+    from integration_core.adapters.secrets import secret_text
 
     key_set = tokens.load_key_set(secret_text(settings().signing_key_secret_name))
     return Response(

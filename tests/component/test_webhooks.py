@@ -84,10 +84,19 @@ class Hooks:
         return invoke("webhooks", api_event("POST", "/events", caller=caller, body=body))
 
     def drain(self, until=None, timeout: float = 12.0) -> int:
-        """Poll the queue like Lambda's event source mapping until `until()` or nothing is left."""
+        """Poll the queue like Lambda's event source mapping until `until()` holds or, without
+        `until`, until nothing is left: no message visible, in flight (a retry waiting for its
+        visibility to end) or delayed. Fails if the queue still holds messages after `timeout`.
+
+        The in-flight and delayed counts are read *before* each receive. Messages only ever move
+        from in flight or delayed to receivable (no one else receives from this queue), so when
+        both counts were zero and the receive that follows finds nothing, nothing is left. Read
+        after an empty receive instead, a retry whose visibility ended between the two calls was
+        neither received nor counted, and the queue looked empty while that retry was due."""
         deadline = time.monotonic() + timeout
         batches = 0
-        while time.monotonic() < deadline:
+        while True:
+            waiting = self.waiting() if until is None else 0
             messages = self.sqs.receive_message(
                 QueueUrl=self.queue, MaxNumberOfMessages=10, AttributeNames=["All"]
             ).get("Messages", [])
@@ -95,17 +104,20 @@ class Hooks:
                 batches += 1
                 self.run_batch(messages)
                 continue
-            if until is None:
-                attributes = self.sqs.get_queue_attributes(
-                    QueueUrl=self.queue,
-                    AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
-                )["Attributes"]
-                if not any(int(v) for v in attributes.values()):
-                    return batches
-            elif until():
+            if (until is None and not waiting) or (until is not None and until()):
+                return batches
+            if time.monotonic() > deadline:
+                assert until is not None, f"{waiting} message(s) still in flight or delayed after {timeout} s"
                 return batches
             time.sleep(0.1)
-        return batches
+
+    def waiting(self) -> int:
+        """Messages in flight (received, not yet visible again) or delayed."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue,
+            AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
 
     def run_batch(self, messages) -> dict:
         event = {

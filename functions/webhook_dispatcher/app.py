@@ -9,11 +9,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from integration_core.adapters.webhook_http import EventLoop, WebhookSender
 from integration_core.domain.webhooks import DELIVERY_ID_PATTERN, EVENT_ID_PATTERN, WEBHOOK_ID_PATTERN
 from integration_core.observability import logger
 from integration_core.services.delivery import QueuedDelivery, process_batch
-from integration_core.webhook_config import webhook_settings
 
 
 class DeliveryMessage(BaseModel):
@@ -25,14 +23,6 @@ class DeliveryMessage(BaseModel):
 
 class RetryLater(Exception):
     """Marks a record as a batch item failure: SQS shows it again when its visibility ends."""
-
-
-_config = webhook_settings()
-# Process-wide, so connection pools to receivers survive between invocations.
-_loop = EventLoop()
-_sender = WebhookSender(
-    connect_timeout=_config.connect_timeout, total_timeout=_config.total_timeout, allow_loopback=_config.allow_loopback
-)
 
 
 def _queued(record: dict) -> QueuedDelivery | None:
@@ -55,7 +45,8 @@ def _queued(record: dict) -> QueuedDelivery | None:
 def handler(event: dict, context: LambdaContext) -> dict:
     raw = event.get("Records", [])
     queued = {r["messageId"]: _queued(r) for r in raw}
-    result = process_batch([q for q in queued.values() if q is not None], _sender, _loop.run)
+    # The process's shared sender: its threads and connections to receivers outlive the invocation.
+    result = process_batch([q for q in queued.values() if q is not None])
     later = set(result.failed_message_ids) | {m for m, q in queued.items() if q is None}
     logger.info(
         "batch processed",

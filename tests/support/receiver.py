@@ -28,6 +28,14 @@ class Answer:
     hold: threading.Event | None = None  # answer only once this is set (at most 30 s)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # A dispatcher opens a connection per delivery of a batch at once; the default listen backlog
+    # (5) drops the SYNs beyond it while the accept loop catches up, and a dropped SYN is retried
+    # only a second later, by when a short connect timeout has passed.
+    request_queue_size = 128
+
+
 class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -60,8 +68,7 @@ class Receiver:
             def log_message(self, *args) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         # A short poll interval: shutting down waits for it, and tests start and stop many receivers.
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -1,22 +1,33 @@
 """Webhook rules without AWS: signatures against the Standard Webhooks test vectors, the SSRF
-table (one test per trick), the retry schedule and Retry-After, and the connect-time check that
-defeats DNS rebinding."""
+table (one test per trick), the retry schedule and Retry-After, and the sender against real
+receivers on loopback: the connect-time check that defeats DNS rebinding (on every new connection),
+Host and TLS SNI kept while connecting to the vetted address, the total timeout, concurrency."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-from datetime import UTC, datetime
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from integration_core.adapters.webhook_http import WebhookSender
 from integration_core.domain import signatures
 from integration_core.domain.ssrf import UnsafeUrl, vet_url
 from integration_core.domain.webhooks import ErrorClass, next_delay, parse_retry_after
-from tests.support.receiver import Receiver
+from tests.support.receiver import Answer, Receiver
 
 VECTORS = [
     (
@@ -135,19 +146,16 @@ def test_only_the_explicit_setting_allows_loopback_and_only_loopback():
 
 
 def _send(sender: WebhookSender, url: str):
-    async def go():
-        try:
-            return await sender.post(url, b"{}", {})
-        finally:
-            await sender.aclose()
-
-    return asyncio.run(go())
+    try:
+        return sender.post(url, b"{}", {})
+    finally:
+        sender.close()
 
 
 def test_dns_rebinding_is_caught_at_connect_time():
     """The name passed registration; at delivery it resolves inward: refused, nothing connected."""
 
-    async def rebinding(host: str, port: int) -> list[str]:
+    def rebinding(host: str, port: int) -> list[str]:
         return ["169.254.169.254"]
 
     sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=False, resolver=rebinding)
@@ -156,7 +164,7 @@ def test_dns_rebinding_is_caught_at_connect_time():
 
 
 def test_a_name_with_one_inward_address_among_public_ones_is_refused():
-    async def mixed(host: str, port: int) -> list[str]:
+    def mixed(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "10.0.0.5"]
 
     sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=False, resolver=mixed)
@@ -166,7 +174,7 @@ def test_a_name_with_one_inward_address_among_public_ones_is_refused():
 def test_the_connection_goes_to_the_vetted_address_with_the_original_host_header():
     with Receiver() as receiver:
 
-        async def pinned(host: str, port: int) -> list[str]:
+        def pinned(host: str, port: int) -> list[str]:
             return ["127.0.0.1"]
 
         sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=True, resolver=pinned)
@@ -176,7 +184,7 @@ def test_the_connection_goes_to_the_vetted_address_with_the_original_host_header
 
 
 def test_unresolvable_names_and_refused_connections_are_classified():
-    async def nowhere(host: str, port: int) -> list[str]:
+    def nowhere(host: str, port: int) -> list[str]:
         raise OSError("Name or service not known")
 
     assert (
@@ -188,6 +196,195 @@ def test_unresolvable_names_and_refused_connections_are_classified():
     )
     closed = _send(WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=True), "http://127.0.0.1:9/x")
     assert closed.error_class is ErrorClass.CONNECTION
+
+
+def test_a_lookup_that_takes_the_whole_connect_timeout_is_a_timeout():
+    def slow(host: str, port: int) -> list[str]:
+        time.sleep(0.6)
+        return ["127.0.0.1"]
+
+    sender = WebhookSender(connect_timeout=0.5, total_timeout=5, allow_loopback=True, resolver=slow)
+    outcome = _send(sender, "http://slow.localhost:9/x")
+    assert outcome.error_class is ErrorClass.TIMEOUT and 600 <= outcome.latency_ms < 1500
+
+
+def test_a_kept_alive_connection_is_reused_and_every_new_one_is_vetted_again():
+    """Two deliveries share one connection (one lookup); once the receiver closes it, the next
+    delivery resolves again, and a name now pointing at the metadata service is refused unsent."""
+    answers = iter([["127.0.0.1"], ["169.254.169.254"]])
+    lookups: list[str] = []
+
+    def rebinding_later(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return next(answers)
+
+    with Receiver() as receiver:
+        receiver.script("/hook", Answer(200), Answer(200, headers={"Connection": "close"}))
+        sender = WebhookSender(connect_timeout=1, total_timeout=2, allow_loopback=True, resolver=rebinding_later)
+        url = f"http://hooks.localhost:{receiver.port}/hook"
+        try:
+            assert sender.post(url, b"{}", {}).success and sender.post(url, b"{}", {}).success
+            third = sender.post(url, b"{}", {})
+        finally:
+            sender.close()
+        first, second = receiver.at("/hook")
+        assert first.peer_port == second.peer_port and lookups == ["hooks.localhost", "hooks.localhost"]
+        assert third.error_class is ErrorClass.SSRF and third.address is None
+        assert len(receiver.at("/hook")) == 2
+
+
+def test_the_total_timeout_bounds_a_receiver_that_trickles_its_answer():
+    """One byte every 0.2 s keeps each read short: the attempt still ends at the total timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            _read_request(connection)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                if stop.wait(0.2):
+                    return
+                connection.sendall(bytes([byte]))
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    sender = WebhookSender(connect_timeout=1, total_timeout=1.5, allow_loopback=True)
+    try:
+        started = time.monotonic()
+        outcome = sender.post(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", b"{}", {})
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        sender.close()
+        listener.close()
+    assert outcome.error_class is ErrorClass.TIMEOUT and outcome.status_code is None
+    assert 1.4 <= elapsed < 2.5, elapsed
+
+
+def test_a_batch_to_slow_receivers_has_every_request_in_flight_at_once_and_answers_in_order():
+    """A few threads start a batch; while requests wait, more join, up to one per request."""
+    count = 25
+    release = threading.Event()
+    with Receiver() as receiver:
+        for n in range(count):
+            receiver.script(f"/hook/{n}", Answer(200 + n, hold=release))
+        sender = WebhookSender(connect_timeout=1, total_timeout=5, allow_loopback=True, concurrency=count)
+        requests = [(receiver.url(f"/hook/{n}"), b"{}", {"webhook-id": f"msg_{n}"}) for n in range(count)]
+        outcomes: list = []
+        posting = threading.Thread(target=lambda: outcomes.extend(sender.post_many(requests)))
+        posting.start()
+        try:
+            # Every request is at a receiver while none has been answered yet.
+            deadline = time.monotonic() + 5
+            while len(receiver.received) < count and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(receiver.received) == count
+        finally:
+            release.set()
+            posting.join(10)
+            sender.close()
+    assert [o.status_code for o in outcomes] == [200 + n for n in range(count)]
+
+
+# ---------------------------------------------------------------- TLS to the vetted address
+def _read_request(connection: socket.socket) -> bytes:
+    """A whole request (headers, then Content-Length bytes of body): answering and closing with part
+    of it unread would reset the connection under the sender's feet."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+@contextmanager
+def _tls_receiver(tmp_path: Path, name: str) -> Iterator[tuple[int, ssl.SSLContext, list[str]]]:
+    """An HTTPS receiver on 127.0.0.1 whose certificate is for `name` (signed by a CA of its own):
+    its port, a client context trusting that CA, and the SNI names its handshakes asked for."""
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str] = []
+    server_context.sni_callback = lambda _sock, server_name, _ctx: names.append(server_name)
+    client_context = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with server_context.wrap_socket(raw, server_side=True) as connection:
+                    _read_request(connection)
+                    connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            except (ssl.SSLError, OSError):
+                continue
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1], client_context, names
+    finally:
+        listener.close()
+
+
+def test_https_connects_to_the_vetted_address_with_the_host_name_for_sni_and_the_certificate(tmp_path):
+    def pinned(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    with _tls_receiver(tmp_path, "hooks.example.test") as (port, trusted, names):
+        sender = WebhookSender(connect_timeout=1, total_timeout=3, allow_loopback=True, resolver=pinned, verify=trusted)
+        try:
+            delivered = sender.post(f"https://hooks.example.test:{port}/hook", b"{}", {})
+            impostor = sender.post(f"https://other.example.test:{port}/hook", b"{}", {})
+        finally:
+            sender.close()
+    assert (delivered.status_code, delivered.address) == (204, "127.0.0.1")
+    assert names == ["hooks.example.test", "other.example.test"]
+    # The same address presenting a certificate for another name: refused as a TLS failure.
+    assert impostor.error_class is ErrorClass.TLS and impostor.status_code is None
 
 
 # ---------------------------------------------------------------- retry schedule

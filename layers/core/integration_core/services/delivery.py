@@ -1,7 +1,8 @@
 """Delivering webhooks: the dispatcher's work on one batch of queued deliveries.
 
 For a batch it reads every delivery, webhook, event and statistics item in one BatchGetItem,
-POSTs concurrently, then records all attempts, delivery states and statistics in one
+POSTs concurrently (the process's WebhookSender: a bounded pool of threads and kept-alive
+connections), then records all attempts, delivery states and statistics in one
 TransactWriteItems whose conditions (the delivery is still pending at the attempt count read)
 make a duplicate message or a re-run after a crash unable to record anything twice. When the
 batch transaction meets a duplicate it falls back to one transaction per delivery.
@@ -14,7 +15,6 @@ policy when its receive count says so, else sent there directly).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -43,6 +43,7 @@ from integration_core.webhook_config import webhook_settings
 
 CHUNK = 25  # 25 deliveries: at most 3 + 1 operations each, within one 100-item transaction
 THROTTLE_DELAY = 1
+_sender: tuple[tuple[float, float, bool, int], WebhookSender] | None = None  # (settings, sender)
 
 
 @dataclass(frozen=True)
@@ -99,22 +100,45 @@ def payload_bytes(webhook_id: str, event: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def _send_all(sender: WebhookSender, jobs: list[Job], concurrency: int) -> None:
-    gate = asyncio.Semaphore(max(1, concurrency))
+def shared_sender() -> WebhookSender:
+    """The process's sender for the current settings: its threads and kept-alive connections serve
+    every invocation of a warm Lambda environment (a new one only when the settings change)."""
+    global _sender
+    config = webhook_settings()
+    wanted = (config.connect_timeout, config.total_timeout, config.allow_loopback, config.concurrency)
+    previous = _sender
+    if previous is None or previous[0] != wanted:
+        _sender = (
+            wanted,
+            WebhookSender(
+                connect_timeout=config.connect_timeout,
+                total_timeout=config.total_timeout,
+                allow_loopback=config.allow_loopback,
+                concurrency=config.concurrency,
+            ),
+        )
+        if previous is not None:
+            previous[1].close()
+    return _sender[1]
 
-    async def one(job: Job) -> None:
+
+def _send_all(sender: WebhookSender, jobs: list[Job]) -> None:
+    """Sign every job's payload and POST them all at once (the sender bounds how many are in flight)."""
+    sending: list[Job] = []
+    requests: list[tuple[str, bytes, dict[str, str]]] = []
+    for job in jobs:
         if not job.webhook.get("is_active", False) and not job.final_on_failure:
             job.outcome = HttpOutcome(None, 0.0, ErrorClass.DISABLED, "the webhook is disabled", None, None, None)
-            return
+            continue
         body = payload_bytes(job.webhook["webhook_id"], job.event)
         now = time.time()
         headers = signature_headers(
             webhook_store.secrets_in_use(job.webhook, now), job.delivery["delivery_id"], int(now), body
         )
-        async with gate:
-            job.outcome = await sender.post(job.webhook["url"], body, headers)
-
-    await asyncio.gather(*(one(job) for job in jobs))
+        sending.append(job)
+        requests.append((job.webhook["url"], body, headers))
+    for job, outcome in zip(sending, sender.post_many(requests), strict=True):
+        job.outcome = outcome
 
 
 def _decide(job: Job) -> None:
@@ -355,15 +379,16 @@ def _to_dlq(record: QueuedDelivery, result: BatchResult, visibility: dict[str, t
         sqs.send(config.dlq_url, body)
 
 
-def process_batch(records: list[QueuedDelivery], sender: WebhookSender, run) -> BatchResult:
-    """Deliver one batch from the queue; `run` runs a coroutine on the process's event loop."""
+def process_batch(records: list[QueuedDelivery], sender: WebhookSender | None = None) -> BatchResult:
+    """Deliver one batch from the queue (with the process's shared sender unless given one)."""
     result = BatchResult()
+    sender = sender or shared_sender()
     for start in range(0, len(records), CHUNK):
-        _process_chunk(records[start : start + CHUNK], sender, run, result)
+        _process_chunk(records[start : start + CHUNK], sender, result)
     return result
 
 
-def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, run, result: BatchResult) -> None:
+def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result: BatchResult) -> None:
     store = webhook_store.db()
     config = webhook_settings()
     wanted: list[tuple[str, str]] = []
@@ -397,7 +422,7 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, run, re
             _later(r, THROTTLE_DELAY, result, visibility)
             continue
         jobs.append(Job(r, delivery, webhook, event))
-    run(_send_all(sender, jobs, config.concurrency))
+    _send_all(sender, jobs)
     for job in jobs:
         _decide(job)
     applied = record(store, jobs)
@@ -425,9 +450,9 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, run, re
         sqs.change_visibility(config.queue_url, visibility)
 
 
-def deliver_now(job: Job, sender: WebhookSender, run) -> Job:
+def deliver_now(job: Job, sender: WebhookSender | None = None) -> Job:
     """One attempt right away, recorded like any other (the test endpoint)."""
-    run(_send_all(sender, [job], 1))
+    _send_all(sender or shared_sender(), [job])
     _decide(job)
     record(webhook_store.db(), [job])
     _raise_worst_latency(webhook_store.db(), [job], {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from integration_core import keys, timeutil
 from integration_core.adapters import sqs
@@ -26,13 +26,8 @@ from integration_core.services import webhook_store
 from integration_core.services.webhook_store import public, subscription_ops
 from integration_core.webhook_config import webhook_settings
 
-if TYPE_CHECKING:
-    from integration_core.adapters.webhook_http import EventLoop, WebhookSender
-
 OWNERS = (Role.ADMIN, Role.SERVICE)
 REPLAY_LIMIT = 100
-_sender: WebhookSender | None = None
-_loop: EventLoop | None = None
 
 
 def _db() -> Table:
@@ -223,21 +218,6 @@ def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- sending now
-def _sender_and_loop() -> tuple[WebhookSender, EventLoop]:
-    global _sender, _loop
-    from integration_core.adapters.webhook_http import EventLoop, WebhookSender
-
-    if _sender is None or _loop is None:
-        config = webhook_settings()
-        _loop = EventLoop()
-        _sender = WebhookSender(
-            connect_timeout=config.connect_timeout,
-            total_timeout=config.total_timeout,
-            allow_loopback=config.allow_loopback,
-        )
-    return _sender, _loop
-
-
 def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
     """Send a webhook.test event now (one attempt, recorded in the history like any delivery)."""
     from integration_core.services import delivery as dispatcher  # the sender: see _check_url
@@ -251,10 +231,7 @@ def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
     delivery_id = outbox.delivery_id_for(event_id, webhook_id)
     delivery = outbox.delivery_item(delivery_id, webhook_id, event, now)
     db.transact([db.put_op(event, "attribute_not_exists(PK)"), db.put_op(delivery, "attribute_not_exists(PK)")])
-    sender, loop = _sender_and_loop()
-    job = dispatcher.deliver_now(
-        dispatcher.Job(None, delivery, webhook, event, final_on_failure=True), sender, loop.run
-    )
+    job = dispatcher.deliver_now(dispatcher.Job(None, delivery, webhook, event, final_on_failure=True))
     outcome = job.outcome
     assert outcome is not None
     return {

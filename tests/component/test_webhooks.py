@@ -10,6 +10,7 @@ import hmac
 import itertools
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -407,11 +408,11 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
     real_record = dispatcher.record
     calls = {"n": 0}
 
-    def dies_once(store, jobs):
+    def dies_once(store, jobs, stats=None):
         calls["n"] += 1
         if calls["n"] == 1:
             raise SystemExit("killed after sending, before recording")
-        return real_record(store, jobs)
+        return real_record(store, jobs, stats)
 
     monkeypatch.setattr(dispatcher, "record", dies_once)
     messages = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
@@ -426,6 +427,51 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
     assert stats["succeeded"] == 6 and stats["total"] == 6 and stats["pending"] == 0
     delivered = {json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook")}
     assert delivered == {f"pay_kill{n}" for n in range(6)}
+
+
+def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_records_first(hooks, monkeypatch):
+    """Two batches for one webhook: the first is answered quickly but records last, after the
+    second, whose receiver took 0.3 s. Both deliveries count and the slow answer stays the worst."""
+    from integration_core.services import delivery as dispatcher
+
+    created = hooks.register()
+    hooks.receiver.script("/hook", Answer(200), Answer(200, delay=0.3))
+    hooks.publish(data={**PAYMENT, "paymentId": "pay_fast"})
+    hooks.publish(data={**PAYMENT, "paymentId": "pay_slow"})
+    real_record = dispatcher.record
+    answered, carry_on = threading.Event(), threading.Event()
+
+    def held_in_the_first_batch(store, jobs, stats=None):
+        if threading.current_thread() is not threading.main_thread():
+            answered.set()
+            carry_on.wait(10)
+        return real_record(store, jobs, stats)
+
+    monkeypatch.setattr(dispatcher, "record", held_in_the_first_batch)
+    first = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=1)["Messages"]
+    worker = threading.Thread(target=hooks.run_batch, args=(first,))
+    worker.start()
+    try:
+        assert answered.wait(10)
+        second = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=1)["Messages"]
+        hooks.run_batch(second)
+    finally:
+        carry_on.set()
+        worker.join(10)
+    fast, slow = (json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook"))
+    assert (fast, slow) == ("pay_fast", "pay_slow")
+    deliveries = hooks.deliveries(created["webhookId"])
+    assert [d["status"] for d in deliveries] == ["succeeded", "succeeded"]
+    latencies = [
+        attempt["latencyMs"]
+        for d in deliveries
+        for attempt in hooks.get(f"/webhooks/{created['webhookId']}/deliveries/{d['deliveryId']}").body[
+            "attemptHistory"
+        ]
+    ]
+    stats = hooks.stats(created["webhookId"])
+    assert (stats["total"], stats["succeeded"], stats["pending"]) == (2, 2, 0)
+    assert stats["worstLatencyMs"] == max(latencies) >= 300 > min(latencies)
 
 
 def test_the_sweeper_recovers_an_event_stranded_between_recording_and_enqueueing(hooks):
@@ -453,9 +499,11 @@ def test_the_test_endpoint_sends_now_and_reports(hooks):
     assert answer.status == 200
     assert answer.body["success"] is True and answer.body["statusCode"] == 200 and answer.body["responseTimeMs"] > 0
     assert json.loads(hooks.receiver.at("/hook")[0].body)["eventType"] == "webhook.test"
-    hooks.receiver.script("/hook", Answer(500))
+    hooks.receiver.script("/hook", Answer(500, delay=0.2))
     failed = invoke("webhooks", api_event("POST", f"/webhooks/{created['webhookId']}/test", caller=SERVICE)).body
     assert failed["success"] is False and failed["statusCode"] == 500 and failed["errorClass"] == "http"
+    stats = hooks.stats(created["webhookId"])
+    assert stats["worstLatencyMs"] == failed["responseTimeMs"] >= 200 and stats["total"] == 2
 
 
 def test_verify_answers_valid_or_the_reason(hooks):

@@ -2,8 +2,8 @@
 
 For a batch it reads every delivery, webhook, event and statistics item in one BatchGetItem,
 POSTs concurrently (the process's WebhookSender: a bounded pool of threads and kept-alive
-connections), then records all attempts, delivery states and statistics in one
-TransactWriteItems whose conditions (the delivery is still pending at the attempt count read)
+connections), then records all attempts, delivery states and statistics, worst latencies included,
+in one TransactWriteItems whose conditions (the delivery is still pending at the attempt count read)
 make a duplicate message or a re-run after a crash unable to record anything twice. When the
 batch transaction meets a duplicate it falls back to one transaction per delivery.
 
@@ -224,9 +224,10 @@ def _delivery_ops(store: Table, job: Job, now: str, expires_at: int) -> list[dic
     return ops
 
 
-def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str) -> dict:
+def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str, worst: float | None = None) -> dict:
     """One update for all of a webhook's outcomes in this batch (counters by ADD, so concurrent
-    batches compose)."""
+    batches compose). With `worst`, the worst latency is set to it on condition that it is higher
+    than the one stored (a concurrent batch may have stored a higher one since it was read)."""
     adds: dict[str, float] = defaultdict(float)
     for job in jobs:
         first = int(job.delivery["attempts"]) == 0
@@ -264,6 +265,10 @@ def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str) -> dict:
             if_absent = {}
     elif successes:
         removes = ["failing_since", "GSI1PK", "GSI1SK"]
+    condition = None
+    if worst is not None:
+        sets["worst_latency_ms"] = _number(worst)
+        condition = "attribute_not_exists(#worst_latency_ms) OR #worst_latency_ms < :worst_latency_ms"
     adds = {k: v for k, v in adds.items() if v}
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -282,11 +287,20 @@ def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str) -> dict:
         update += " ADD " + ", ".join(f"#{k} :{k}" for k in adds)
         names |= {f"#{k}": k for k in adds}
         values |= {f":{k}": int(v) if float(v).is_integer() else _number(v) for k, v in adds.items()}
-    return store.update_op(keys.webhook_pk(webhook_id), keys.STATS, update.strip(), names=names, values=values)
+    return store.update_op(
+        keys.webhook_pk(webhook_id), keys.STATS, update.strip(), condition, names=names, values=values
+    )
 
 
-def record(store: Table, jobs: list[Job]) -> set[str]:
-    """Record attempts, delivery states and statistics; the delivery ids whose record applied."""
+def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | None = None) -> set[str]:
+    """Record attempts, delivery states and statistics; the delivery ids whose record applied.
+
+    `stats`: the webhooks' statistics items as read before sending. A worst latency rising above
+    the one read is then set in the same transaction, conditionally: when a concurrent batch has
+    stored a higher one since, the transaction is cancelled by that condition alone and made again
+    without that webhook's worst latency (the stored one is higher, so it stands). Without `stats`,
+    or when the batch falls back to one transaction per delivery, each rising worst latency takes
+    one conditional UpdateItem afterwards."""
     if not jobs:
         return set()
     now = timeutil.iso_utc(timeutil.utc_now())
@@ -294,16 +308,30 @@ def record(store: Table, jobs: list[Job]) -> set[str]:
     by_webhook: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
         by_webhook[job.webhook["webhook_id"]].append(job)
-    ops = [op for job in jobs for op in _delivery_ops(store, job, now, expires_at)]
-    ops += [_stats_op(store, webhook_id, group, now) for webhook_id, group in by_webhook.items()]
-    # The token makes an SDK retry after a lost answer a no-op instead of a failed condition.
-    token = stable_id("delivery", *sorted(f"{j.delivery['delivery_id']}:{j.attempt_number}" for j in jobs))
-    try:
-        store.transact(ops, token=token)
+    rising = _rising_worst(jobs, stats) if stats is not None else {}
+    delivery_ops = [op for job in jobs for op in _delivery_ops(store, job, now, expires_at)]
+    attempts = sorted(f"{j.delivery['delivery_id']}:{j.attempt_number}" for j in jobs)
+    while True:
+        stats_ops = [_stats_op(store, w, group, now, rising.get(w)) for w, group in by_webhook.items()]
+        # The token makes an SDK retry after a lost answer a no-op instead of a failed condition.
+        token = stable_id("delivery", *attempts, *(f"worst:{w}" for w in sorted(rising)))
+        try:
+            store.transact(delivery_ops + stats_ops, token=token)
+        except ConditionFailed as failed:
+            # One reason per operation: the deliveries' first, then one statistics update per webhook.
+            delivery_reasons, stats_reasons = failed.reasons[: len(delivery_ops)], failed.reasons[len(delivery_ops) :]
+            outrun = {
+                w for w, reason in zip(by_webhook, stats_reasons, strict=False) if reason == "ConditionalCheckFailed"
+            }
+            if outrun and "ConditionalCheckFailed" not in delivery_reasons:
+                rising = {w: latency for w, latency in rising.items() if w not in outrun}
+                continue
+            break
+        if stats is None:
+            _raise_worst_latency(store, jobs, {})
         return {job.delivery["delivery_id"] for job in jobs}
-    except ConditionFailed:
-        if len(jobs) == 1:
-            return set()
+    if len(jobs) == 1:
+        return set()  # recorded already by another run
     applied: set[str] = set()
     for job in jobs:
         ops = [*_delivery_ops(store, job, now, expires_at), _stats_op(store, job.webhook["webhook_id"], [job], now)]
@@ -312,18 +340,30 @@ def record(store: Table, jobs: list[Job]) -> set[str]:
             applied.add(job.delivery["delivery_id"])
         except ConditionFailed:
             pass  # another run recorded this attempt already
+    _raise_worst_latency(store, [j for j in jobs if j.delivery["delivery_id"] in applied], stats or {})
     return applied
 
 
-def _raise_worst_latency(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]]) -> None:
+def _worst_latencies(jobs: list[Job]) -> dict[str, float]:
+    """The slowest answer per webhook among these attempts (a disabled webhook's are not answers)."""
     worst: dict[str, float] = {}
     for job in jobs:
         if job.outcome and job.outcome.error_class is not ErrorClass.DISABLED:
             webhook_id = job.webhook["webhook_id"]
             worst[webhook_id] = max(worst.get(webhook_id, 0.0), job.outcome.latency_ms)
-    for webhook_id, latency in worst.items():
-        if latency <= float(stats.get(webhook_id, {}).get("worst_latency_ms", -1)):
-            continue
+    return worst
+
+
+def _rising_worst(jobs: list[Job], stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+    return {
+        webhook_id: latency
+        for webhook_id, latency in _worst_latencies(jobs).items()
+        if latency > float(stats.get(webhook_id, {}).get("worst_latency_ms", -1))
+    }
+
+
+def _raise_worst_latency(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]]) -> None:
+    for webhook_id, latency in _rising_worst(jobs, stats).items():
         with contextlib.suppress(ConditionFailed):  # a concurrent batch saw a slower one
             store.update(
                 keys.webhook_pk(webhook_id),
@@ -425,9 +465,8 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result:
     _send_all(sender, jobs)
     for job in jobs:
         _decide(job)
-    applied = record(store, jobs)
     stats = {r.webhook_id: found.get((keys.webhook_pk(r.webhook_id), keys.STATS), {}) for r in records}
-    _raise_worst_latency(store, [j for j in jobs if j.delivery["delivery_id"] in applied], stats)
+    applied = record(store, jobs, stats)
     for job in jobs:
         assert job.record is not None
         if job.delivery["delivery_id"] not in applied:
@@ -455,7 +494,6 @@ def deliver_now(job: Job, sender: WebhookSender | None = None) -> Job:
     _send_all(sender or shared_sender(), [job])
     _decide(job)
     record(webhook_store.db(), [job])
-    _raise_worst_latency(webhook_store.db(), [job], {})
     if job.gone:
         webhook_store.disable(webhook_store.db(), job.webhook, "the receiver answered 410 Gone")
     return job

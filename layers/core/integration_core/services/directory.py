@@ -42,6 +42,14 @@ def _page(page: Page, items: list[dict[str, Any]] | None = None) -> dict[str, An
 
 
 # ---------------------------------------------------------------- people (students, teachers)
+def _profile_update(db: Table, pk: str, fields: dict[str, Any], guard: str, seen: Any) -> dict:
+    """SET every changed field of a profile, provided `guard` still holds the value we read."""
+    names = {f"#{k}": k for k in fields} | {"#guard": guard}
+    values = {f":{k}": v for k, v in fields.items()} | {":seen": seen}
+    update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+    return db.update_op(pk, keys.PROFILE, update, "#guard = :seen", names=names, values=values)
+
+
 def _load(kind: str, entity_id: str) -> dict[str, Any]:
     item = _db().get(keys.entity_pk(kind, entity_id), keys.PROFILE)
     if item is None:
@@ -111,11 +119,8 @@ def update_person(principal: Principal, kind: str, person_id: str, changes: Pers
         fields["email"] = fields["email"].lower()
     fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())
     db = _db()
-    pk = keys.entity_pk(kind, person_id)
-    names = {f"#{k}": k for k in fields} | {"#e": "email"}
-    values = {f":{k}": v for k, v in fields.items()} | {":seen": current["email"]}
-    update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
-    ops = [db.update_op(pk, keys.PROFILE, update, "#e = :seen", names=names, values=values)]
+    # Conditional on the email we read, so a concurrent change cannot orphan an email lock.
+    ops = [_profile_update(db, keys.entity_pk(kind, person_id), fields, "email", current["email"])]
     new_email = fields.get("email")
     if new_email and new_email != current["email"]:
         ops.append(db.delete_op(keys.email_lock_pk(kind, current["email"]), keys.LOCK))
@@ -253,11 +258,8 @@ def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -
         fields["price"] = _price(changes.price)
     fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())
     db = _db()
-    pk = keys.entity_pk("course", course_id)
-    names = {f"#{k}": k for k in fields} | {"#t": "teacher_id"}
-    values = {f":{k}": v for k, v in fields.items()} | {":seen_teacher": current["teacher_id"]}
-    update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
-    ops = [db.update_op(pk, keys.PROFILE, update, "#t = :seen_teacher", names=names, values=values)]
+    # Conditional on the teacher we read, so a concurrent change cannot orphan a teacher link.
+    ops = [_profile_update(db, keys.entity_pk("course", course_id), fields, "teacher_id", current["teacher_id"])]
     new_teacher = fields.get("teacher_id")
     if new_teacher and new_teacher != current["teacher_id"]:
         old_link = (keys.entity_pk("teacher", current["teacher_id"]), keys.course_link_sk(course_id))

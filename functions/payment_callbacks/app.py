@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # PROBLEM_JSON from errors, not http: that would load Powertools' API resolver, which this function does not use.
 from integration_core.errors import PROBLEM_JSON, DomainError, NotFound
-from integration_core.observability import logger
+from integration_core.observability import logger, metrics
 from integration_core.services import payment_callbacks
 
 MAX_BODY = 512 * 1024
@@ -34,6 +34,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     http = event.get("requestContext", {}).get("http", {})
     path = (event.get("rawPath") or http.get("path") or "/").rstrip("/")

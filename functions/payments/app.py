@@ -55,7 +55,7 @@ from integration_core.domain.payments import (
 from integration_core.errors import Conflict, invalid
 from integration_core.http import caller, make_resolver
 from integration_core.models import PageOf
-from integration_core.observability import logger
+from integration_core.observability import logger, metrics
 from integration_core.principal import Principal, Role
 from integration_core.services import payments
 
@@ -234,6 +234,7 @@ def get_plan(planId: Annotated[str, Path(pattern=PLAN_ID)]) -> Plan:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     _config.register_lambda_context(context)
     return app.resolve(event, context)

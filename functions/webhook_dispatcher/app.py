@@ -4,13 +4,14 @@ Thin: the delivery rules live in integration_core.services.delivery."""
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from integration_core.domain.webhooks import DELIVERY_ID_PATTERN, EVENT_ID_PATTERN, WEBHOOK_ID_PATTERN
-from integration_core.observability import logger
+from integration_core.observability import logger, metrics
 from integration_core.services.delivery import QueuedDelivery, process_batch
 
 
@@ -42,6 +43,7 @@ def _queued(record: dict) -> QueuedDelivery | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     raw = event.get("Records", [])
     queued = {r["messageId"]: _queued(r) for r in raw}
@@ -58,6 +60,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
             "duplicates": result.duplicates,
         },
     )
+    # What an operator alarms on: deliveries that exhausted their retries, and the retry volume.
+    metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=result.delivered)
+    metrics.add_metric(name="WebhookRetried", unit=MetricUnit.Count, value=result.retried)
+    metrics.add_metric(name="WebhookDeadLettered", unit=MetricUnit.Count, value=result.dead)
 
     def outcome(record: SQSRecord) -> None:
         if record.message_id in later:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from integration_core import keys, timeutil
 from integration_core.adapters.dynamodb import ConditionFailed, Table, table
 from integration_core.config import settings
@@ -42,7 +44,7 @@ from integration_core.domain.payments import (
 from integration_core.errors import Conflict, DomainError, Forbidden, NotFound, PaymentRequired, invalid
 from integration_core.ids import has_prefix, new_id, stable_id
 from integration_core.money import Money, MoneyError
-from integration_core.observability import logger
+from integration_core.observability import logger, metrics
 from integration_core.principal import Principal, Role
 
 PAYERS = (Role.STUDENT, Role.ADMIN, Role.SERVICE)
@@ -353,6 +355,7 @@ def advance(
         if changed:
             _publish(event_ids)
             logger.info("payment succeeded", extra={"payment_id": item["payment_id"], "cause": cause})
+            metrics.add_metric(name="PaymentSucceeded", unit=MetricUnit.Count, value=1)
         return reload(item), changed
     if not moves_forward(current, update.status) or update.status in (
         PaymentStatus.PARTIALLY_REFUNDED,

@@ -137,47 +137,27 @@ def test_unsupported_resources_are_reported_by_name(fixture_stack):
     assert "NotEmulated (AWS::CloudWatch::Alarm)" in fixture_stack.console()
 
 
-def test_a_second_run_on_the_same_state_folder_says_so_and_exits(fixture_stack):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offline",
-            "run",
-            "--template",
-            str(FIXTURES / "template.yaml"),
-            "--state-dir",
-            str(fixture_stack.state_dir),
-        ],
+def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m offline run` on the fixture template, expected to refuse to start."""
+    command = [sys.executable, "-m", "offline", "run", "--template", str(FIXTURES / "template.yaml")]
+    return subprocess.run(
+        [*command, "--state-dir", str(state_dir), *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_second_run_on_the_same_state_folder_says_so_and_exits(fixture_stack):
+    done = _second_run(fixture_stack.state_dir)
     assert done.returncode == 1
     assert "already running" in done.stderr
 
 
 def test_a_port_in_use_is_reported_by_name(fixture_stack, tmp_path):
     taken = fixture_stack.api_url.rsplit(":", 1)[1]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offline",
-            "run",
-            "--template",
-            str(FIXTURES / "template.yaml"),
-            "--state-dir",
-            str(tmp_path),
-            "--api-port",
-            taken,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _second_run(tmp_path, "--api-port", taken)
     assert done.returncode == 1
     assert f"port {taken} (local API) is already in use" in done.stderr
 

@@ -7,35 +7,61 @@ PY := $(VENV)/bin/python
 SAM := .venv-sam/bin/sam
 VENV_STAMP := $(VENV)/.installed
 SAM_STAMP := .venv-sam/.installed
+FUNCTION_REQS := $(wildcard functions/*/requirements.txt)
+FUNCTION_STAMP := $(VENV)/.functions-installed
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint template-check unit component e2e token bench openapi clean
+.PHONY: help install lock run test lint template-check unit component e2e token bench openapi clean
 
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
 	@echo "make test    lint, template checks and every test"
 	@echo "make token ROLE=admin SUB=1   print an access token for the running local stack"
 	@echo "make bench   run the benchmark scripts (figures in the README)"
+	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
+
+STEP := scripts/step
+PIP_HINT := check that PyPI is reachable (pip's output is above), then run the command again
 
 $(VENV_STAMP): requirements/dev.txt requirements/constraints.txt layers/core/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip==25.3
-	$(VENV)/bin/pip install -q -r requirements/dev.txt -c requirements/constraints.txt
-	touch $@
+	@echo "Setting up (once; later runs skip what is done):"
+	@$(STEP) "venv (.venv)" "is python3.11 with venv installed? (PYTHON=...)" $(PYTHON) -m venv $(VENV)
+	@$(STEP) "pip 25.3" "$(PIP_HINT)" $(VENV)/bin/pip install --upgrade pip==25.3
+	@$(STEP) "packages (requirements/)" "$(PIP_HINT)" \
+		$(VENV)/bin/pip install -r requirements/dev.txt -c requirements/constraints.txt
+	@touch $@
 
 # aws-sam-cli pins its own dependencies, so it lives in a venv of its own.
 $(SAM_STAMP): requirements/sam.txt
-	$(PYTHON) -m venv .venv-sam
-	.venv-sam/bin/pip install -q -r requirements/sam.txt
-	touch $@
+	@$(STEP) "venv (.venv-sam)" "is python3.11 with venv installed? (PYTHON=...)" $(PYTHON) -m venv .venv-sam
+	@$(STEP) "SAM CLI (requirements/sam.txt)" "$(PIP_HINT)" .venv-sam/bin/pip install -r requirements/sam.txt
+	@touch $@
+
+# Every pin is written by the resolver from the .in files and dev.txt, never copied from a venv:
+# the layer and the functions (what `sam build` installs), the development venv, the SAM CLI.
+# The resolver (uv, which has no dependencies) has a venv of its own, so that a broken lock file
+# never stops its own repair.
+UV := .venv-lock/bin/uv
+UV_VERSION := 0.13.9
+UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --custom-compile-command "make lock"
+$(UV):
+	@$(STEP) "venv (.venv-lock)" "is python3.11 with venv installed? (PYTHON=...)" $(PYTHON) -m venv .venv-lock
+	@$(STEP) "uv $(UV_VERSION)" "$(PIP_HINT)" .venv-lock/bin/pip install uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(UV_COMPILE) layers/core/requirements.in -o layers/core/requirements.txt
+	for f in functions/*/requirements.in; do \
+		$(UV_COMPILE) $$f -c layers/core/requirements.txt -o $${f%.in}.txt || exit 1; done
+	$(UV_COMPILE) requirements/dev.txt $(FUNCTION_REQS) -o requirements/constraints.txt
+	$(UV_COMPILE) requirements/sam.in -o requirements/sam.txt
 
 SWAGGER_UI := functions/api_docs/swagger_ui/swagger-ui-bundle.js
 $(SWAGGER_UI): scripts/fetch_swagger_ui.sh
-	scripts/fetch_swagger_ui.sh
+	@$(STEP) "Swagger UI assets (npm)" "check that the npm registry is reachable" scripts/fetch_swagger_ui.sh
 
-install: $(VENV_STAMP) $(SWAGGER_UI)
+install: $(VENV_STAMP) $(SAM_STAMP) $(FUNCTION_STAMP) $(SWAGGER_UI)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -57,12 +83,11 @@ API_PORT ?= 3000
 AWS_PORT ?= 4566
 SANDBOX_PORT ?= 4010
 URL_PORT ?= 3001
-FUNCTION_REQS := $(wildcard functions/*/requirements.txt)
-FUNCTION_STAMP := $(VENV)/.functions-installed
 
 # Function-specific requirements go into the same venv, so every worker can import them.
 $(FUNCTION_STAMP): $(VENV_STAMP) $(FUNCTION_REQS)
-	@for f in $(FUNCTION_REQS); do $(VENV)/bin/pip install -q -r $$f || exit 1; done
+	@$(STEP) "functions' packages" "$(PIP_HINT)" \
+		$(VENV)/bin/pip install $(addprefix -r ,$(FUNCTION_REQS)) -c requirements/constraints.txt
 	@touch $@
 
 # Template parameters of the local stack: webhook receivers on 127.0.0.1 may be registered (the SSRF

@@ -79,9 +79,6 @@ def cold_first_run(timeout: float) -> float:
     work = Path(tempfile.mkdtemp(prefix="bench-clone-"))
     try:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(work / "main")], check=True)
-        shared = ROOT.parent / "shared"
-        if shared.exists():
-            (work / "shared").symlink_to(shared)
         return time_make_run(work / "main", timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)

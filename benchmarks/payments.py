@@ -17,7 +17,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 from benchmarks.support import ROOT, moto_server, summary
 
@@ -66,8 +65,7 @@ def _start_sandbox():
             {"clientId": "bench", "clientSecret": "bench", "webhookId": "BENCH", "baseUrl": server.url + "/paypal"}
         ),
     }
-    specs = Path(os.environ.get("PROVIDER_SPECS_DIR", ROOT.parent / "shared" / "provider-specs"))
-    holder["app"] = Sandbox(SandboxContext(specs, Callbacks({}), secrets, server.url), [Stripe, PayPal])
+    holder["app"] = Sandbox(SandboxContext(Callbacks({}), secrets, server.url), [Stripe, PayPal])
     holder["app"].emulators["stripe"].auto_deliver = False
     server.start()
     return server, secrets

@@ -4,6 +4,7 @@ python -m offline [run] [--api-port 3000] [--aws-port 4566] [--sandbox-port 4010
                         [--template template.yaml] [--state-dir .offline] [--parameter Key=Value ...]
 python -m offline token --role admin --sub 1     a token for the running stack
 python -m offline status                         where the running stack listens
+python -m offline specs                          which provider specifications the sandbox validates against
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from offline.http import PortInUse
-from offline.stack import REPO, AlreadyRunning, Options, Stack, port_in_use_message, read_state
+from offline.stack import (
+    REPO,
+    AlreadyRunning,
+    Options,
+    Stack,
+    optional_specs_dir_from_env,
+    port_in_use_message,
+    read_state,
+)
 from offline.template import TemplateError
 
 
@@ -26,7 +35,7 @@ def _env_int(name: str, default: int) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m offline", description="The offline local stack.")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "token", "status"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "token", "status", "specs"])
     parser.add_argument("--template", type=Path, default=REPO / "template.yaml")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("OFFLINE_STATE_DIR", REPO / ".offline")))
     parser.add_argument("--stack-name", default="school-integration")
@@ -66,6 +75,11 @@ def _token(state: dict[str, Any], role: str, sub: str, ttl: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "specs":
+        from offline.sandbox.server import specification_report
+
+        print("\n".join(specification_report(optional_specs_dir_from_env())))
+        return 0
     if args.command in ("token", "status"):
         state = read_state(args.state_dir)
         if not state:

@@ -54,7 +54,8 @@ class Options:
     parameters: dict[str, str] = field(default_factory=dict)
     max_instances: int = 2
     seed: bool = True
-    specs_dir: Path = Path(os.environ.get("PROVIDER_SPECS_DIR", REPO.parent / "shared" / "provider-specs"))
+    # A folder of provider documents the repository may not carry (Zoom's), if you have them.
+    optional_specs_dir: Path | None = field(default_factory=lambda: optional_specs_dir_from_env())
     sqs_poll_interval: float = 0.2
 
 
@@ -153,7 +154,7 @@ class Stack:
             )
         callbacks = Callbacks(function_urls)
         self.sandbox = Sandbox(
-            SandboxContext(opts.specs_dir, callbacks, dict(self.provisioner.secret_values), sandbox_server.url)
+            SandboxContext(callbacks, dict(self.provisioner.secret_values), sandbox_server.url, opts.optional_specs_dir)
         )
         sandbox_app.app = self.sandbox
         for server in self.servers:
@@ -271,6 +272,7 @@ class Stack:
             "tokens": self.token_settings(),
             "logDir": str(self.log_dir),
             "seed": seeded,
+            "specifications": self.sandbox.validation_report(),
             "startupSeconds": round(startup, 2),
         }
         path = self.options.state_dir / "state.json"
@@ -310,6 +312,11 @@ class Stack:
         return Response.json(200, {"aws": "running"})
 
 
+def optional_specs_dir_from_env() -> Path | None:
+    value = os.environ.get("PROVIDER_SPECS_DIR")
+    return Path(value).resolve() if value else None
+
+
 def read_state(state_dir: Path) -> dict[str, Any]:
     try:
         return json.loads((state_dir / "state.json").read_text())  # type: ignore[no-any-return]
@@ -344,6 +351,8 @@ def banner(state: dict[str, Any], tokens: dict[str, str]) -> str:
     for function, url in state["functionUrls"].items():
         lines.append(f"  Function URL   {url}   ({function})")
     lines.append(f"  Sample data    {state['seed']}")
+    lines.append("  Provider specifications (the sandbox validates requests against them):")
+    lines += [f"    {line}" for line in state["specifications"]]
     lines.append(
         f"  Logs           invocations here and in {state['logDir']}/invocations.jsonl; "
         f"function output in {state['logDir']}/<Function>.log"

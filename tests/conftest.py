@@ -96,3 +96,13 @@ def token_for(aws):
         )
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say which provider specifications the sandbox validated requests against (-q hides headers)."""
+    from offline.sandbox.server import specification_report
+    from offline.stack import optional_specs_dir_from_env
+
+    terminalreporter.write_line("provider specifications of the sandbox:")
+    for line in specification_report(optional_specs_dir_from_env()):
+        terminalreporter.write_line(f"  {line}")

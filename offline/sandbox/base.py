@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from offline.http import Response
+from offline.sandbox import spec_sources
 from offline.sandbox.callbacks import Callbacks
 from offline.sandbox.validation import OpenApiDocument, Violation, path_pattern
 
@@ -27,10 +28,10 @@ from offline.sandbox.validation import OpenApiDocument, Violation, path_pattern
 class SandboxContext:
     """The running stack as an emulator sees it."""
 
-    specs_dir: Path  # ../shared/provider-specs
     callbacks: Callbacks  # signed outbound calls to the service's Function URLs
     secrets: dict[str, str] = field(default_factory=dict)  # secret logical id -> local SecretString
     base_url: str = ""  # this sandbox's root URL
+    optional_specs_dir: Path | None = None  # PROVIDER_SPECS_DIR: documents the repository may not carry
 
 
 @dataclass
@@ -132,8 +133,8 @@ def _compile(method: str, template: str, handler: Handler) -> _Route:
 class Emulator:
     """Base of every provider emulator.
 
-    Subclasses set `prefix` (the first path segment, e.g. "paypal"), optionally `specs` (OpenAPI
-    files relative to provider-specs/ that requests are validated against), implement `error` in the
+    Subclasses set `prefix` (the first path segment, e.g. "paypal"), optionally `specs` (names of
+    OpenAPI documents in spec_sources.KNOWN that requests are validated against), implement `error` in the
     provider's own error shape, and mark handlers with @route / @control.
     """
 
@@ -144,7 +145,9 @@ class Emulator:
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
         self.store = Store()
-        self.documents = [OpenApiDocument(ctx.specs_dir / s) for s in self.specs if (ctx.specs_dir / s).exists()]
+        found = [spec_sources.locate(name, ctx.optional_specs_dir) for name in self.specs]
+        self.documents = [OpenApiDocument(s.path) for s in found if s.path is not None]
+        self.missing_specs = [s for s in found if s.path is None]
         self.routes: list[_Route] = []
         self.controls: list[_Route] = []
         for name in dir(type(self)):

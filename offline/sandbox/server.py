@@ -26,11 +26,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from offline.http import Request, Response
-from offline.sandbox import providers
+from offline.sandbox import providers, spec_sources
 from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest
+from offline.sandbox.callbacks import Callbacks
 
 log = logging.getLogger("offline.sandbox")
 _REDACTED = {"authorization", "cookie", "x-api-key"}
@@ -68,6 +70,20 @@ class Sandbox:
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
         self.violations: deque[dict[str, Any]] = deque(maxlen=500)
         self._lock = threading.Lock()
+
+    def validation_report(self) -> list[str]:
+        """What each emulator validates requests against, and which known documents are active,
+        one line each (the banner and the test header print them)."""
+        lines = []
+        for prefix, emulator in self.emulators.items():
+            if emulator.documents:
+                validated = f"validated against {len(emulator.documents)} document(s)"
+            else:
+                validated = "NOT validated (no specification of this provider is carried)"
+            if emulator.missing_specs:
+                validated += f"; absent: {', '.join(s.name for s in emulator.missing_specs)}"
+            lines.append(f"{prefix} requests: {validated}")
+        return lines + [f"documents: {line}" for line in spec_sources.summary(self.ctx.optional_specs_dir)]
 
     # ------------------------------------------------------------------------------ dispatch
     def __call__(self, request: Request) -> Response:
@@ -164,7 +180,12 @@ class Sandbox:
             return Response.json(
                 200,
                 [
-                    {"prefix": e.prefix, "title": e.title, "specs": [d.path.name for d in e.documents]}
+                    {
+                        "prefix": e.prefix,
+                        "title": e.title,
+                        "specs": [d.path.name for d in e.documents],
+                        "specsMissing": [{"name": s.name, "reason": s.origin} for s in e.missing_specs],
+                    }
                     for e in self.emulators.values()
                 ],
             )
@@ -244,3 +265,8 @@ class Sandbox:
             kept = [r for r in self.requests if provider is not None and r["provider"] != provider]
             self.requests.clear()
             self.requests.extend(kept)
+
+
+def specification_report(optional_specs_dir: Path | None) -> list[str]:
+    """`Sandbox.validation_report` of a sandbox with every emulator, without starting a stack."""
+    return Sandbox(SandboxContext(Callbacks({}), optional_specs_dir=optional_specs_dir)).validation_report()

@@ -24,7 +24,6 @@ from offline.sandbox.server import Sandbox
 from tests.support.lambdas import LambdaContext, api_event, invoke, load_function
 
 ROOT = Path(__file__).resolve().parents[3]
-SPECS = Path(ROOT.parent / "shared" / "provider-specs")
 STRIPE_SECRET_NAME = "school-integration/stripe"
 PAYPAL_SECRET_NAME = "school-integration/paypal"
 
@@ -89,7 +88,6 @@ def world(aws, monkeypatch) -> Iterator[PaymentWorld]:
     sm.create_secret(Name=STRIPE_SECRET_NAME, SecretString=json.dumps(stripe_secret))
     sm.create_secret(Name=PAYPAL_SECRET_NAME, SecretString=json.dumps(paypal_secret))
     ctx = SandboxContext(
-        SPECS,
         Callbacks({"PaymentCallbacksFunction": callback_server.url + "/"}),
         {"StripeSecret": json.dumps(stripe_secret), "PayPalSecret": json.dumps(paypal_secret)},
         sandbox_server.url,

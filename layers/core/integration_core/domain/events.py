@@ -135,6 +135,27 @@ register_event_type(
     },
 )
 register_event_type(
+    "student_unenrolled",
+    "A student's enrollment in a course ended (removed by an admin, or a full refund of the payment that bought it).",
+    _object(
+        {
+            "studentId": _ID,
+            "courseId": _ID,
+            "unenrolledAt": _TIME,
+            "reason": {"type": "string", "enum": ["removed", "refunded"]},
+            "paymentId": _ID,
+        },
+        ["studentId", "courseId", "unenrolledAt", "reason"],
+    ),
+    {
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "unenrolledAt": "2025-04-02T09:00:00+00:00",
+        "reason": "refunded",
+        "paymentId": "pay_5j2mxkq3p4r7t8v9w0ya",
+    },
+)
+register_event_type(
     "grade_updated",
     "A student's grade in a course was set or changed.",
     _object(

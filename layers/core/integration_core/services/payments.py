@@ -226,17 +226,26 @@ def _new_payment(
     }
 
 
+def _ref_item(item: dict[str, Any], reference: str) -> dict[str, Any]:
+    return {"PK": _ref_pk(reference), "SK": REF_SK, "pk": item["PK"], "sk": item["SK"], "owner": item["student_id"]}
+
+
 def _ref_ops(db: Table, item: dict[str, Any], references: list[str]) -> list[dict]:
-    return [
-        db.put_op({"PK": _ref_pk(r), "SK": REF_SK, "pk": item["PK"], "sk": item["SK"], "owner": item["student_id"]})
-        for r in references
-    ]
+    return [db.put_op(_ref_item(item, r)) for r in references]
 
 
 def _record(db: Table, item: dict[str, Any], references: list[str]) -> dict[str, Any]:
-    """Write a new record and its lookups once; a repeat (a retried request) returns the first."""
+    """Write a new record and its lookups once; a repeat (a retried request) returns the first. The
+    record's sort key carries the time it was written, so its own id's lookup is the guard."""
+    own, *others = references
     try:
-        db.transact([db.put_op(item, "attribute_not_exists(PK)"), *_ref_ops(db, item, references)])
+        db.transact(
+            [
+                db.put_op(item, "attribute_not_exists(PK)"),
+                db.put_op(_ref_item(item, own), "attribute_not_exists(PK)"),
+                *_ref_ops(db, item, others),
+            ]
+        )
     except ConditionFailed:
         existing = db.get(item["PK"], item["SK"], consistent=True) or _by_ref(references[0])
         return existing

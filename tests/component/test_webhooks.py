@@ -32,12 +32,13 @@ os.environ.update(
 SERVICE = ("svc-accounting", "service")
 OTHER = ("svc-crm", "service")
 ADMIN = ("admin-1", "admin")
-PAYMENT = {
-    "paymentId": "pay_abcdabcdabcdabcdabcd",
+# POST /events takes only the types other systems announce (publishedBy external): a grade.
+GRADE = {
     "studentId": "stu_abcdabcdabcdabcdabcd",
-    "amount": "149.00",
-    "currency": "EUR",
-    "completedAt": "2025-03-01T10:15:00+00:00",
+    "courseId": "crs_abcdabcdabcdabcdabcd",
+    "assessment": "Mid-term speaking test",
+    "grade": "B2",
+    "updatedAt": "2025-04-10T16:00:00+00:00",
 }
 
 
@@ -74,14 +75,14 @@ class Hooks:
         self.receiver, self.queue, self.dlq = receiver, queue, dlq
         self.sqs = boto3.client("sqs")
 
-    def register(self, path="/hook", events=("payment_completed",), caller=SERVICE, **extra):
+    def register(self, path="/hook", events=("grade_updated",), caller=SERVICE, **extra):
         body = {"url": self.receiver.url(path), "events": list(events), **extra}
         answer = invoke("webhooks", api_event("POST", "/webhooks", caller=caller, body=body))
         assert answer.status == 201, answer.body
         return answer.body
 
-    def publish(self, data=None, event_type="payment_completed", caller=SERVICE, **extra):
-        body = {"eventType": event_type, "data": data or PAYMENT, **extra}
+    def publish(self, data=None, event_type="grade_updated", caller=SERVICE, **extra):
+        body = {"eventType": event_type, "data": data or GRADE, **extra}
         return invoke("webhooks", api_event("POST", "/events", caller=caller, body=body))
 
     def drain(self, until=None, timeout: float = 12.0) -> int:
@@ -227,9 +228,9 @@ def test_a_delivered_event_verifies_with_standard_webhooks_and_the_legacy_header
     assert payload == {
         "webhookId": created["webhookId"],
         "eventId": "evt-ext-1",
-        "eventType": "payment_completed",
+        "eventType": "grade_updated",
         "timestamp": payload["timestamp"],
-        "data": PAYMENT,
+        "data": GRADE,
     }
     headers = {k.lower(): v for k, v in request.headers.items()}
     StandardWebhook(created["secret"]).verify(request.body, headers)
@@ -244,19 +245,80 @@ def test_the_same_event_id_published_twice_fans_out_once(hooks):
     hooks.register()
     assert hooks.publish(eventId="evt-dup").body["duplicate"] is False
     assert hooks.publish(eventId="evt-dup").body["duplicate"] is True
-    assert hooks.publish(eventId="evt-dup", data={**PAYMENT, "amount": "1.00"}).status == 409
+    assert hooks.publish(eventId="evt-dup", data={**GRADE, "grade": "C1"}).status == 409
     hooks.drain()
     assert len(hooks.receiver.at("/hook")) == 1
 
 
 def test_data_not_matching_the_schema_is_a_422_naming_the_field_and_nothing_is_stored(hooks):
     webhook = hooks.register()
-    answer = hooks.publish(data={k: v for k, v in PAYMENT.items() if k != "amount"}, eventId="evt-bad")
-    assert answer.status == 422 and answer.body["errors"][0]["field"] == "data.amount"
+    answer = hooks.publish(data={k: v for k, v in GRADE.items() if k != "grade"}, eventId="evt-bad")
+    assert answer.status == 422 and answer.body["errors"][0]["field"] == "data.grade"
     assert hooks.publish(event_type="no_such_event").status == 422
     assert hooks.publish(event_type="webhook.test", data={"message": "x", "webhookId": "whk_x"}).status == 422
     assert hooks.deliveries(webhook["webhookId"]) == []
     assert hooks.publish(caller=("stu_1", "student")).status == 403
+
+
+OWNED_TYPES = {
+    "payment_completed": "payments",
+    "payment_refunded": "payments",
+    "subscription_activated": "payments",
+    "subscription_canceled": "payments",
+    "student_enrolled": "enrollments",
+    "student_unenrolled": "enrollments",
+    "webhook.test": "webhooks",
+}
+
+
+@pytest.mark.parametrize("caller", [ADMIN, SERVICE])
+@pytest.mark.parametrize("event_type", sorted(OWNED_TYPES))
+def test_post_events_refuses_a_type_owned_by_a_capability_of_this_service(hooks, caller, event_type):
+    """A payment_completed for a payment that does not exist must not reach receivers, whoever
+    asks: only the payments capability publishes it, with the payment it reports."""
+    from integration_core.domain.events import CATALOG
+
+    webhook = hooks.register(events=[event_type] if event_type != "webhook.test" else ["grade_updated"])
+    event_id = f"evt-forged-{event_type.replace('.', '-')}"
+    answer = hooks.publish(data=CATALOG[event_type].example, event_type=event_type, caller=caller, eventId=event_id)
+    assert answer.status == 422, answer.body
+    assert answer.content_type == "application/problem+json"
+    [error] = answer.body["errors"]
+    assert error["field"] == "eventType" and error["code"] == "not_announceable"
+    assert OWNED_TYPES[event_type] in error["reason"]
+    hooks.drain()
+    assert hooks.deliveries(webhook["webhookId"]) == [] and hooks.receiver.at("/hook") == []
+    stored = boto3.client("dynamodb").get_item(
+        TableName="app-table", Key={"PK": {"S": f"EVENT#{event_id}"}, "SK": {"S": "EVENT"}}, ConsistentRead=True
+    )
+    assert "Item" not in stored
+
+
+def test_the_catalog_says_who_publishes_each_type_and_post_events_takes_exactly_the_external_ones(hooks):
+    items = {e["name"]: e for e in hooks.get("/webhooks/events").body["items"]}
+    for name, owner in OWNED_TYPES.items():
+        assert (items[name]["publishedBy"], items[name]["announceable"]) == (owner, False), name
+    external = {n for n, e in items.items() if e["publishedBy"] == "external"}
+    assert external >= {"grade_updated", "course_started", "course_ended"}
+    assert all(e["announceable"] is (e["publishedBy"] == "external") for e in items.values())
+    hooks.register(events=sorted(external))
+    for name in sorted(external):
+        answer = hooks.publish(data=items[name]["example"], event_type=name)
+        assert answer.status == 202, (name, answer.body)
+    hooks.drain()
+    assert sorted(json.loads(r.body)["eventType"] for r in hooks.receiver.at("/hook")) == sorted(external)
+
+
+def test_a_publish_naming_several_bad_fields_is_told_of_every_one(hooks):
+    webhook = hooks.register()
+    data = {"studentId": "", "grade": {"not": "a grade"}, "updatedAt": 5}  # courseId missing as well
+    answer = hooks.publish(data=data, eventId="evt-many-bad")
+    assert answer.status == 422
+    fields = {e["field"] for e in answer.body["errors"]}
+    assert fields == {"data.courseId", "data.studentId", "data.grade", "data.updatedAt"}, answer.body
+    for name in fields:
+        assert name in answer.body["detail"]
+    assert hooks.deliveries(webhook["webhookId"]) == []
 
 
 def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_at_the_schedule(hooks):
@@ -331,13 +393,13 @@ def test_410_disables_the_webhook_and_reenabling_restores_it(hooks):
     hooks.drain()
     webhook = hooks.get(f"/webhooks/{created['webhookId']}").body
     assert webhook["isActive"] is False and "410" in webhook["disabledReason"]
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_second"})
+    hooks.publish(data={**GRADE, "assessment": "second"})
     hooks.drain()
     assert len(hooks.receiver.at("/hook")) == 1  # not subscribed while disabled
     patch = api_event("PATCH", f"/webhooks/{created['webhookId']}", caller=SERVICE, body={"isActive": True})
     answer = invoke("webhooks", patch)
     assert answer.status == 200 and answer.body["isActive"] is True and answer.body.get("disabledReason") is None
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_third"})
+    hooks.publish(data={**GRADE, "assessment": "third"})
     hooks.drain()
     assert len(hooks.receiver.at("/hook")) == 2
 
@@ -404,7 +466,7 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
 
     created = hooks.register()
     for n in range(6):
-        hooks.publish(data={**PAYMENT, "paymentId": f"pay_kill{n}"})
+        hooks.publish(data={**GRADE, "assessment": f"kill{n}"})
     real_record = dispatcher.record
     calls = {"n": 0}
 
@@ -425,8 +487,8 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
     hooks.drain(timeout=15)
     stats = hooks.stats(created["webhookId"])
     assert stats["succeeded"] == 6 and stats["total"] == 6 and stats["pending"] == 0
-    delivered = {json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook")}
-    assert delivered == {f"pay_kill{n}" for n in range(6)}
+    delivered = {json.loads(r.body)["data"]["assessment"] for r in hooks.receiver.at("/hook")}
+    assert delivered == {f"kill{n}" for n in range(6)}
 
 
 def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_records_first(hooks, monkeypatch):
@@ -436,8 +498,8 @@ def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_reco
 
     created = hooks.register()
     hooks.receiver.script("/hook", Answer(200), Answer(200, delay=0.3))
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_fast"})
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_slow"})
+    hooks.publish(data={**GRADE, "assessment": "fast"})
+    hooks.publish(data={**GRADE, "assessment": "slow"})
     real_record = dispatcher.record
     answered, carry_on = threading.Event(), threading.Event()
 
@@ -458,8 +520,8 @@ def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_reco
     finally:
         carry_on.set()
         worker.join(10)
-    fast, slow = (json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook"))
-    assert (fast, slow) == ("pay_fast", "pay_slow")
+    fast, slow = (json.loads(r.body)["data"]["assessment"] for r in hooks.receiver.at("/hook"))
+    assert (fast, slow) == ("fast", "slow")
     deliveries = hooks.deliveries(created["webhookId"])
     assert [d["status"] for d in deliveries] == ["succeeded", "succeeded"]
     latencies = [
@@ -480,9 +542,7 @@ def test_the_sweeper_recovers_an_event_stranded_between_recording_and_enqueueing
 
     hooks.register()
     db = table(os.environ["TABLE_NAME"])
-    event_id, operations = events.event_operations(
-        db, "payment_completed", PAYMENT, cause="test: crash before dispatch"
-    )
+    event_id, operations = events.event_operations(db, "grade_updated", GRADE, cause="test: crash before dispatch")
     db.transact(operations)  # recorded, and the process "dies" here
     result = load_function("webhook_maintenance").handler({"task": "sweep"}, LambdaContext())
     assert result == {"task": "sweep", "dispatched": 1}

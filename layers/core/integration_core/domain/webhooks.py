@@ -108,6 +108,11 @@ class EventTypeInfo(ApiModel):
     schema_: dict[str, Any] = Field(alias="schema")
     example: dict[str, Any]
     subscribable: bool
+    published_by: str = Field(
+        description="Who publishes it: a capability of this service (payments, enrollments, webhooks), "
+        "or external (announced by the center's other systems through POST /events)"
+    )
+    announceable: bool = Field(description="True when POST /events accepts it (publishedBy external)")
 
 
 class EventCatalog(ApiModel):

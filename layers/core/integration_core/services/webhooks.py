@@ -389,6 +389,8 @@ def catalog() -> list[dict[str, Any]]:
             "schema": e.schema,
             "example": e.example,
             "subscribable": e.subscribable,
+            "published_by": e.published_by,
+            "announceable": e.announceable,
         }
         for e in CATALOG.values()
     ]

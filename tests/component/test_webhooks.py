@@ -608,6 +608,11 @@ def test_after_a_rotation_both_secrets_sign(hooks):
     assert len(headers["webhook-signature"].split()) == 2
     StandardWebhook(created["secret"]).verify(request.body, headers)
     StandardWebhook(rotated["secret"]).verify(request.body, headers)
+    # What a receiver of the original's header gets: one sha256= value, the new secret's, which a
+    # receiver comparing the whole header accepts once it holds the new secret.
+    newest = hmac.new(rotated["secret"].encode(), request.body, hashlib.sha256).hexdigest()
+    assert headers["x-webhook-signature"] == f"sha256={newest}"
+    assert hmac.compare_digest(headers["x-webhook-signature"], f"sha256={newest}")
 
 
 def test_a_webhook_failing_for_the_whole_period_is_disabled_with_a_reason(hooks, monkeypatch):

@@ -341,6 +341,58 @@ def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_at_the_sch
     assert stats["consecutiveFailures"] == 0
 
 
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def test_a_hanging_receiver_holds_up_neither_the_record_nor_the_retry_of_a_fast_failing_one(hooks):
+    """One batch, two deliveries: /slow hangs, /fast fails at once. The fast one's attempt is
+    recorded at once with the time it was made, and its retry comes 1 s later (the schedule is
+    0, 1, 1) while /slow is still hanging; the slow one's attempt is recorded with the time the
+    receiver got it, not the time it answered."""
+    slow, fast = hooks.register(path="/slow"), hooks.register(path="/fast")
+    release = threading.Event()
+    hooks.receiver.script("/slow", Answer(200, hold=release))
+    hooks.receiver.script("/fast", Answer(500), Answer(200))
+    hooks.publish()
+    messages: list = []
+    while len(messages) < 2:
+        messages += hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10).get("Messages", [])
+    batch = threading.Thread(target=hooks.run_batch, args=(messages,))
+    batch.start()
+    try:
+        [first_fast] = hooks.receiver.wait_for("/fast", 1, timeout=5)
+        deadline = time.monotonic() + 4
+        while len(hooks.receiver.at("/fast")) < 2 and time.monotonic() < deadline:
+            retry = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10).get("Messages", [])
+            if retry:
+                hooks.run_batch(retry)
+            time.sleep(0.05)
+        fast_requests = hooks.receiver.at("/fast")
+        assert len(fast_requests) == 2, "the fast delivery's retry waited for the hanging receiver"
+        assert 0.9 <= fast_requests[1].at - first_fast.at < 2.5
+        assert not release.is_set() and len(hooks.receiver.at("/slow")) == 1  # still hanging meanwhile
+        [fast_delivery] = hooks.deliveries(fast["webhookId"])
+        detail = hooks.get(f"/webhooks/{fast['webhookId']}/deliveries/{fast_delivery['deliveryId']}").body
+        assert [a["statusCode"] for a in detail["attemptHistory"]] == [500, 200]
+        for attempt, received in zip(detail["attemptHistory"], fast_requests, strict=True):
+            assert abs(_epoch(attempt["at"]) - received.at) < 1.5, (attempt["at"], received.at)
+        time.sleep(max(0.0, first_fast.at + 3 - time.time()))  # /slow hangs 3 s at least
+    finally:
+        release.set()
+        batch.join(20)
+    [slow_request] = hooks.receiver.at("/slow")
+    [slow_delivery] = hooks.deliveries(slow["webhookId"])
+    assert slow_delivery["status"] == "succeeded"
+    slow_detail = hooks.get(f"/webhooks/{slow['webhookId']}/deliveries/{slow_delivery['deliveryId']}").body
+    [slow_attempt] = slow_detail["attemptHistory"]
+    assert abs(_epoch(slow_attempt["at"]) - slow_request.at) < 1.5, (slow_attempt["at"], slow_request.at)
+    assert slow_attempt["latencyMs"] >= 2500
+    assert _epoch(slow_delivery["deliveredAt"]) >= slow_request.at + 2
+    hooks.drain()
+    assert hooks.stats(fast["webhookId"])["succeeded"] == hooks.stats(slow["webhookId"])["succeeded"] == 1
+
+
 def test_always_failing_ends_failed_in_the_dlq_and_is_replayed(hooks):
     created = hooks.register()
     hooks.receiver.default = Answer(500, body=b"x" * 5000)

@@ -697,3 +697,65 @@ def test_history_is_paginated_newest_first(hooks):
     rest = hooks.get(f"/webhooks/{created['webhookId']}/deliveries", limit="2", cursor=first["nextCursor"]).body
     created_at = [d["createdAt"] for d in first["items"] + rest["items"]]
     assert created_at == sorted(created_at, reverse=True) and len(created_at) == 3
+
+
+# ---------------------------------------------------------------- the original specification's DTOs
+def test_answers_carry_every_field_of_the_originals_webhook_dtos(hooks):
+    # WebhookRegistration: the original's `active` is accepted for isActive.
+    created = hooks.register(active=True, description="accounting")
+    webhook_id = created["webhookId"]
+    assert created["id"] == webhook_id and created["active"] is True and created["isActive"] is True
+    assert {"id", "url", "events", "active", "secret", "createdAt", "updatedAt"} <= set(created)
+    listed = hooks.get("/webhooks").body["items"][0]
+    assert (listed["id"], listed["active"]) == (webhook_id, True) and "secret" not in listed
+    # Webhook after a change through the original's name.
+    patch = api_event("PATCH", f"/webhooks/{webhook_id}", caller=SERVICE, body={"active": False})
+    changed = invoke("webhooks", patch).body
+    assert (changed["active"], changed["isActive"]) == (False, False)
+    patch = api_event("PATCH", f"/webhooks/{webhook_id}", caller=SERVICE, body={"active": True})
+    assert invoke("webhooks", patch).body["active"] is True
+
+    # WebhookDelivery: one failed attempt, then a success.
+    hooks.receiver.script("/hook", Answer(503, body=b"busy"), Answer(200, body=b"thanks"))
+    hooks.publish(eventId="evt-dto-1")
+    hooks.drain(until=lambda: len(hooks.receiver.at("/hook")) >= 1)
+    [pending] = hooks.deliveries(webhook_id)
+    assert {"id", "webhookId", "eventType", "payload", "status", "attempts", "responseStatus", "responseBody"} <= set(
+        pending
+    )
+    assert (pending["id"], pending["status"], pending["attempts"]) == (pending["deliveryId"], "pending", 1)
+    assert (pending["responseStatus"], pending["responseBody"]) == (503, "busy")
+    assert pending["nextRetryAt"] == pending["nextAttemptAt"] and pending["nextRetryAt"]
+    assert pending["deliveredAt"] is None
+    hooks.drain()
+    [delivered] = hooks.deliveries(webhook_id)
+    [request] = hooks.receiver.at("/hook")[-1:]
+    assert delivered["payload"] == json.loads(request.body)  # exactly what the receiver got
+    assert (delivered["status"], delivered["responseStatus"], delivered["responseBody"]) == ("succeeded", 200, "thanks")
+    assert delivered["deliveredAt"] and delivered["nextRetryAt"] is None
+    detail = hooks.get(f"/webhooks/{webhook_id}/deliveries/{delivered['id']}").body
+    assert detail["payload"] == delivered["payload"] and len(detail["attemptHistory"]) == 2
+
+    # WebhookStatistics
+    stats = hooks.stats(webhook_id)
+    assert (stats["totalDeliveries"], stats["successfulDeliveries"], stats["failedDeliveries"]) == (1, 1, 0)
+    assert stats["pendingDeliveries"] == 0 and stats["successRate"] == 1.0
+    assert stats["averageResponseTime"] == stats["averageLatencyMs"] is not None
+    assert stats["lastDeliveryAt"] == max(stats["lastSuccessAt"], stats["lastFailureAt"])
+
+    # WebhookTestResult
+    hooks.receiver.script("/hook", Answer(200, body=b"pong"))
+    tested = invoke("webhooks", api_event("POST", f"/webhooks/{webhook_id}/test", caller=SERVICE)).body
+    assert tested["success"] is True and tested["statusCode"] == 200 and tested["responseBody"] == "pong"
+    assert tested["responseTime"] == tested["responseTimeMs"] > 0 and tested["timestamp"] == tested["testedAt"]
+
+    # WebhookEventType
+    [entry] = [e for e in hooks.get("/webhooks/events").body["items"] if e["name"] == "grade_updated"]
+    assert {"name", "description", "schema", "example"} <= set(entry)
+
+
+def test_active_and_is_active_saying_different_things_is_refused(hooks):
+    body = {"url": hooks.receiver.url(), "events": ["grade_updated"], "active": True, "isActive": False}
+    answer = invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body))
+    assert answer.status == 422 and "active" in answer.body["detail"]
+    assert hooks.get("/webhooks").body["items"] == []

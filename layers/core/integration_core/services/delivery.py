@@ -45,6 +45,7 @@ from integration_core.domain.webhooks import (
 )
 from integration_core.ids import stable_id
 from integration_core.observability import logger
+from integration_core.services import events as outbox
 from integration_core.services import webhook_store
 from integration_core.webhook_config import webhook_settings
 
@@ -98,14 +99,7 @@ def _number(value: float) -> Decimal:
 
 def payload_bytes(webhook_id: str, event: dict[str, Any]) -> bytes:
     """The body a receiver gets, identical across attempts."""
-    payload = {
-        "webhookId": webhook_id,
-        "eventId": event["event_id"],
-        "eventType": event["event_type"],
-        "timestamp": event["created_at"],
-        "data": json.loads(event["data_json"]),
-    }
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(outbox.payload(webhook_id, event), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def shared_sender() -> WebhookSender:
@@ -235,6 +229,7 @@ def _delivery_ops(store: Table, job: Job, expires_at: int) -> list[dict]:
         "updated_at": now,
         "last_status_code": outcome.status_code,
         "last_error": outcome.error,
+        "last_response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
     }
     removes = []
     if job.status is DeliveryStatus.SUCCEEDED:
@@ -245,7 +240,7 @@ def _delivery_ops(store: Table, job: Job, expires_at: int) -> list[dict]:
     else:
         removes.append("next_attempt_at")
     sets = {k: v for k, v in sets.items() if v is not None}
-    removes += [k for k in ("last_status_code", "last_error") if k not in sets]
+    removes += [k for k in ("last_status_code", "last_error", "last_response_body") if k not in sets]
     update = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
     if removes:
         update += " REMOVE " + ", ".join(f"#{k}" for k in removes)

@@ -157,6 +157,17 @@ def delivery_item(delivery_id: str, webhook_id: str, event: dict[str, Any], now:
     }
 
 
+def payload(webhook_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """What a receiver gets as the body of a delivery of `event` (the same on every attempt)."""
+    return {
+        "webhookId": webhook_id,
+        "eventId": event["event_id"],
+        "eventType": event["event_type"],
+        "timestamp": event["created_at"],
+        "data": json.loads(event["data_json"]),
+    }
+
+
 def queue_message(delivery_id: str, webhook_id: str, event_id: str) -> dict[str, str]:
     return {"deliveryId": delivery_id, "webhookId": webhook_id, "eventId": event_id}
 

@@ -9,7 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from integration_core.config import settings
 from integration_core.domain.directory import (
+    CatalogCourse,
     ClassSession,
     Course,
     CourseCreate,
@@ -122,6 +124,26 @@ def update_course(courseId: CourseId, body: CourseUpdate) -> Course:
 def delete_course(courseId: CourseId):
     directory.delete_course(caller(app), courseId)
     return no_content()
+
+
+# ---------------------------------------------------------------- the catalog
+def _catalog_reader() -> None:
+    """Any signed-in caller reads the catalog; anyone at all where the school made it public (the
+    CatalogPublic parameter: its routes then have no authorizer and carry no caller)."""
+    if not settings().catalog_public:
+        caller(app)
+
+
+@app.get("/directory/catalog", tags=["directory"], summary="Published courses: price, teacher, schedule, seats left")
+def list_catalog(limit: Limit = 25, cursor: Cursor = None) -> PageOf[CatalogCourse]:
+    _catalog_reader()
+    return PageOf[CatalogCourse](**directory.catalog(limit, cursor))
+
+
+@app.get("/directory/catalog/<courseId>", tags=["directory"], summary="A published course, with its next session")
+def get_catalog_course(courseId: CourseId) -> CatalogCourse:
+    _catalog_reader()
+    return CatalogCourse(**directory.catalog_course(courseId))
 
 
 # ---------------------------------------------------------------- class sessions

@@ -189,7 +189,11 @@ def verify(webhookId: Annotated[str, Path(max_length=64)], body: VerifyRequest) 
 
 
 # ---------------------------------------------------------------- publishing
-@app.post("/events", tags=["events"], summary="Publish a domain event (admin, service); an eventId repeat is a no-op")
+@app.post(
+    "/events",
+    tags=["events"],
+    summary="Announce an external event (admin, service; publishedBy external only); an eventId repeat is a no-op",
+)
 def publish(body: PublishEvent) -> Response[PublishedEvent]:
     principal = caller(app)
     principal.require(Role.ADMIN, Role.SERVICE)
@@ -198,7 +202,7 @@ def publish(body: PublishEvent) -> Response[PublishedEvent]:
     if event_id is None and key is not None:
         event_id = stable_id("event", principal.sub, key)
     cause = body.cause or f"published by {principal.role.value} {principal.sub}"
-    event_id, duplicate = events.publish_event(body.event_type, body.data, event_id=event_id, cause=cause)
+    event_id, duplicate = events.announce(body.event_type, body.data, event_id=event_id, cause=cause)
     return _json(202, PublishedEvent(event_id=event_id, event_type=body.event_type, duplicate=duplicate))
 
 

@@ -1,5 +1,7 @@
 """Directory CRUD through the function, as the center's back office and apps use it."""
 
+import json
+
 import boto3
 import pytest
 
@@ -270,3 +272,239 @@ def test_bad_query_and_path_parameters_are_refused(aws):
     assert call("GET", "/directory/students/not-an-id").status == 422
     assert call("PATCH", "/directory/students/stu_ana00001", body={}).status == 422
     assert call("GET", "/directory/nothing-here").status == 404
+
+
+# ---------------------------------------------------------------- enrollment events (the outbox)
+@pytest.fixture
+def recorded(monkeypatch):
+    """The events recorded by committed transactions ({"event_type", "data", "event_id", "tx"}:
+    tx is the transaction's items), and the ids each dispatch was then asked to fan out."""
+    from integration_core.adapters import dynamodb
+    from integration_core.services import events
+
+    found = {"events": [], "dispatched": []}
+    real_transact, real_dispatch = dynamodb.Table.transact, events.dispatch
+
+    def transact(self, operations, token=None):
+        real_transact(self, operations, token)
+        puts = [dynamodb.from_item(op["Put"]["Item"]) for op in operations if "Put" in op]
+        for item in puts:
+            if item["PK"].startswith("EVENT#"):
+                data = json.loads(item["data_json"])
+                found["events"].append({**item, "data": data, "tx": operations})
+
+    def dispatch(event_ids):
+        found["dispatched"].extend(event_ids)
+        return real_dispatch(event_ids)
+
+    monkeypatch.setattr(dynamodb.Table, "transact", transact)
+    monkeypatch.setattr(events, "dispatch", dispatch)
+    return found
+
+
+def _of(recorded, event_type):
+    return [e for e in recorded["events"] if e["event_type"] == event_type]
+
+
+def _enrollment_rows(transaction) -> set[str]:
+    return {op["Put"]["Item"]["SK"]["S"] for op in transaction if "Put" in op} | {
+        op["Delete"]["Key"]["SK"]["S"] for op in transaction if "Delete" in op
+    }
+
+
+def test_an_admin_enrollment_publishes_student_enrolled_once_in_its_transaction(school, recorded):
+    course_id, student_id = school["course"]["id"], school["student"]["id"]
+    body = {"courseId": course_id, "studentId": student_id}
+    assert call("POST", "/directory/enrollments", body=body).status == 201
+    assert call("POST", "/directory/enrollments", body=body).status == 409  # a repeat publishes nothing
+    [event] = _of(recorded, "student_enrolled")
+    assert event["data"] == {
+        "studentId": student_id,
+        "courseId": course_id,
+        "enrolledAt": event["data"]["enrolledAt"],
+        "source": "admin",
+    }
+    assert {f"ENROLLMENT#{student_id}", f"ENROLLMENT#{course_id}"} <= _enrollment_rows(event["tx"])
+    assert recorded["dispatched"] == [event["event_id"]]
+    enrollment = call("GET", "/directory/enrollments", query={"courseId": course_id}).body["items"][0]
+    assert enrollment["enrolledAt"] == event["data"]["enrolledAt"]
+
+
+def test_an_unenrollment_publishes_student_unenrolled_removed_once(school, recorded):
+    course_id, student_id = school["course"]["id"], school["student"]["id"]
+    call("POST", "/directory/enrollments", body={"courseId": course_id, "studentId": student_id})
+    assert call("DELETE", f"/directory/enrollments/{course_id}/{student_id}").status == 204
+    assert call("DELETE", f"/directory/enrollments/{course_id}/{student_id}").status == 404
+    [event] = _of(recorded, "student_unenrolled")
+    assert event["data"] == {
+        "studentId": student_id,
+        "courseId": course_id,
+        "unenrolledAt": event["data"]["unenrolledAt"],
+        "reason": "removed",
+    }
+    assert {f"ENROLLMENT#{student_id}", f"ENROLLMENT#{course_id}"} <= _enrollment_rows(event["tx"])
+    assert len(recorded["dispatched"]) == 2 and recorded["dispatched"][1] == event["event_id"]
+
+
+def test_a_refused_enrollment_records_no_event(school, recorded):
+    body = {"courseId": school["course"]["id"], "studentId": "stu_ghost000"}
+    assert call("POST", "/directory/enrollments", body=body).status == 422
+    assert call("DELETE", f"/directory/enrollments/{school['course']['id']}/stu_ghost000").status == 404
+    assert recorded["events"] == [] and recorded["dispatched"] == []
+
+
+def test_the_event_is_in_the_same_transaction_as_the_enrollment(school, monkeypatch):
+    """When the transaction fails, neither the enrollment nor its event exists; when dispatch
+    fails after it committed, both exist and the event waits in the outbox for the sweeper."""
+    from integration_core.adapters import dynamodb
+    from integration_core.errors import ProviderUnavailable
+    from integration_core.services import events
+
+    course_id, student_id = school["course"]["id"], school["student"]["id"]
+    body = {"courseId": course_id, "studentId": student_id}
+    real_transact = dynamodb.Table.transact
+
+    def refused(self, operations, token=None):
+        raise ProviderUnavailable("DynamoDB is throttling")
+
+    monkeypatch.setattr(dynamodb.Table, "transact", refused)
+    assert call("POST", "/directory/enrollments", body=body).status == 503
+    monkeypatch.setattr(dynamodb.Table, "transact", real_transact)
+    assert call("GET", "/directory/enrollments", query={"courseId": course_id}).body["items"] == []
+    assert events.stranded_event_ids() == []
+
+    def dispatch_down(event_ids):
+        raise RuntimeError("SQS is down")
+
+    monkeypatch.setattr(events, "dispatch", dispatch_down)
+    monkeypatch.setenv("WEBHOOK_SWEEP_GRACE_SECONDS", "0")
+    from integration_core.webhook_config import webhook_settings
+
+    webhook_settings.cache_clear()
+    try:
+        assert call("POST", "/directory/enrollments", body=body).status == 201
+        [stranded] = events.stranded_event_ids()
+    finally:
+        webhook_settings.cache_clear()
+    from integration_core.adapters.dynamodb import table
+
+    assert table("app-table").get(f"EVENT#{stranded}", "EVENT")["event_type"] == "student_enrolled"
+
+
+# ---------------------------------------------------------------- the catalog
+STUDENT = ("stu_visitor01", "student")
+
+
+def _published_course(school, **extra):
+    body = {
+        "title": "IELTS evenings",
+        "description": "Tuesdays, 19:00 London time.",
+        "price": {"amount": "180.00", "currency": "GBP"},
+        "timeZone": "Europe/London",
+        "teacherId": school["teacher"]["id"],
+        "published": True,
+        "capacity": 2,
+        **extra,
+    }
+    answer = call("POST", "/directory/courses", body=body)
+    assert answer.status == 201, answer.body
+    return answer.body
+
+
+def test_a_student_who_bought_nothing_finds_published_courses_in_the_catalog(school):
+    course = _published_course(school)
+    rule = {"daysOfWeek": ["TU"], "startTime": "19:00", "durationMinutes": 90, "fromDate": "2030-01-01", "count": 4}
+    assert call("POST", f"/directory/courses/{course['id']}/sessions", body={"recurrence": rule}).status == 201
+    # The draft course of the fixture is not in it, and the full record stays staff-only.
+    assert call("GET", f"/directory/courses/{course['id']}", caller=STUDENT).status == 403
+    listed = call("GET", "/directory/catalog", caller=STUDENT)
+    assert listed.status == 200
+    [entry] = listed.body["items"]
+    assert entry == {
+        "id": course["id"],
+        "title": "IELTS evenings",
+        "description": "Tuesdays, 19:00 London time.",
+        "price": {"amount": "180.00", "currency": "GBP", "amountMinor": 18000},
+        "teacher": {"id": school["teacher"]["id"], "name": "James"},
+        "schedule": {
+            "timeZone": "Europe/London",
+            "sessionCount": 4,
+            "firstSessionAt": "2030-01-01T19:00:00+00:00",
+            "lastSessionAt": "2030-01-22T19:00:00+00:00",
+            "nextSessionAt": None,
+        },
+        "capacity": 2,
+        "seatsLeft": 2,
+    }
+    one = call("GET", f"/directory/catalog/{course['id']}", caller=STUDENT).body
+    assert one["schedule"]["nextSessionAt"] == "2030-01-01T19:00:00+00:00"
+    assert {k: v for k, v in one.items() if k != "schedule"} == {k: v for k, v in entry.items() if k != "schedule"}
+    assert call("GET", f"/directory/catalog/{school['course']['id']}", caller=STUDENT).status == 404  # a draft
+
+
+def test_seats_left_follow_enrollments_and_a_full_course_refuses_an_admin_enrollment(school):
+    course = _published_course(school)
+    students = [
+        call("POST", "/directory/students", body={"email": f"s{n}@example.com", "name": f"S{n}"}).body["id"]
+        for n in range(3)
+    ]
+    for n, student_id in enumerate(students[:2]):
+        assert (
+            call("POST", "/directory/enrollments", body={"courseId": course["id"], "studentId": student_id}).status
+            == 201
+        )
+        assert call("GET", f"/directory/catalog/{course['id']}", caller=STUDENT).body["seatsLeft"] == 1 - n
+    full = call("POST", "/directory/enrollments", body={"courseId": course["id"], "studentId": students[2]})
+    assert full.status == 409 and "full" in full.body["detail"] and full.body["capacity"] == 2
+    assert call("DELETE", f"/directory/enrollments/{course['id']}/{students[0]}").status == 204
+    assert call("GET", "/directory/catalog", caller=STUDENT).body["items"][0]["seatsLeft"] == 1
+    staff = call("GET", f"/directory/courses/{course['id']}").body
+    assert (staff["capacity"], staff["enrolledCount"], staff["seatsLeft"]) == (2, 1, 1)
+    # No limit: seatsLeft is null.
+    assert call("PATCH", f"/directory/courses/{course['id']}", body={"capacity": None}).body["seatsLeft"] is None
+    assert call("GET", f"/directory/catalog/{course['id']}", caller=STUDENT).body["capacity"] is None
+
+
+def test_publishing_and_unpublishing_moves_a_course_in_and_out_of_the_catalog(school):
+    draft_id = school["course"]["id"]
+    assert call("GET", "/directory/catalog", caller=STUDENT).body["items"] == []
+    published = call("PATCH", f"/directory/courses/{draft_id}", body={"published": True})
+    assert published.status == 200 and published.body["published"] is True
+    assert [c["id"] for c in call("GET", "/directory/catalog", caller=STUDENT).body["items"]] == [draft_id]
+    assert call("PATCH", f"/directory/courses/{draft_id}", body={"published": False}).status == 200
+    assert call("GET", "/directory/catalog", caller=STUDENT).body["items"] == []
+    assert call("GET", f"/directory/catalog/{draft_id}", caller=STUDENT).status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": 10_001}, "capacity"),
+        ({"capacity": "ten"}, "capacity"),
+        ({"published": "yes"}, "published"),
+        ({"published": None}, "published"),
+    ],
+)
+def test_bad_published_or_capacity_is_refused_naming_the_field(school, body, field):
+    course_id = school["course"]["id"]
+    answer = call("PATCH", f"/directory/courses/{course_id}", body=body)
+    assert answer.status == 422 and answer.body["errors"][0]["field"] == field, answer.body
+    stored = call("GET", f"/directory/courses/{course_id}").body
+    assert (stored["published"], stored["capacity"]) == (False, None)
+
+
+def test_the_catalog_needs_a_token_unless_the_school_makes_it_public(school, monkeypatch):
+    from integration_core.config import settings
+
+    _published_course(school)
+    assert call("GET", "/directory/catalog", caller=None).status == 401
+    for role in ("teacher", "admin", "service"):
+        assert call("GET", "/directory/catalog", caller=(f"x_{role}", role)).status == 200
+    monkeypatch.setenv("CATALOG_PUBLIC", "true")
+    settings.cache_clear()
+    try:
+        anonymous = call("GET", "/directory/catalog", caller=None)
+        assert anonymous.status == 200 and len(anonymous.body["items"]) == 1
+    finally:
+        settings.cache_clear()

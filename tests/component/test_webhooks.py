@@ -32,12 +32,13 @@ os.environ.update(
 SERVICE = ("svc-accounting", "service")
 OTHER = ("svc-crm", "service")
 ADMIN = ("admin-1", "admin")
-PAYMENT = {
-    "paymentId": "pay_abcdabcdabcdabcdabcd",
+# POST /events takes only the types other systems announce (publishedBy external): a grade.
+GRADE = {
     "studentId": "stu_abcdabcdabcdabcdabcd",
-    "amount": "149.00",
-    "currency": "EUR",
-    "completedAt": "2025-03-01T10:15:00+00:00",
+    "courseId": "crs_abcdabcdabcdabcdabcd",
+    "assessment": "Mid-term speaking test",
+    "grade": "B2",
+    "updatedAt": "2025-04-10T16:00:00+00:00",
 }
 
 
@@ -74,14 +75,14 @@ class Hooks:
         self.receiver, self.queue, self.dlq = receiver, queue, dlq
         self.sqs = boto3.client("sqs")
 
-    def register(self, path="/hook", events=("payment_completed",), caller=SERVICE, **extra):
+    def register(self, path="/hook", events=("grade_updated",), caller=SERVICE, **extra):
         body = {"url": self.receiver.url(path), "events": list(events), **extra}
         answer = invoke("webhooks", api_event("POST", "/webhooks", caller=caller, body=body))
         assert answer.status == 201, answer.body
         return answer.body
 
-    def publish(self, data=None, event_type="payment_completed", caller=SERVICE, **extra):
-        body = {"eventType": event_type, "data": data or PAYMENT, **extra}
+    def publish(self, data=None, event_type="grade_updated", caller=SERVICE, **extra):
+        body = {"eventType": event_type, "data": data or GRADE, **extra}
         return invoke("webhooks", api_event("POST", "/events", caller=caller, body=body))
 
     def drain(self, until=None, timeout: float = 12.0) -> int:
@@ -227,9 +228,9 @@ def test_a_delivered_event_verifies_with_standard_webhooks_and_the_legacy_header
     assert payload == {
         "webhookId": created["webhookId"],
         "eventId": "evt-ext-1",
-        "eventType": "payment_completed",
+        "eventType": "grade_updated",
         "timestamp": payload["timestamp"],
-        "data": PAYMENT,
+        "data": GRADE,
     }
     headers = {k.lower(): v for k, v in request.headers.items()}
     StandardWebhook(created["secret"]).verify(request.body, headers)
@@ -244,19 +245,80 @@ def test_the_same_event_id_published_twice_fans_out_once(hooks):
     hooks.register()
     assert hooks.publish(eventId="evt-dup").body["duplicate"] is False
     assert hooks.publish(eventId="evt-dup").body["duplicate"] is True
-    assert hooks.publish(eventId="evt-dup", data={**PAYMENT, "amount": "1.00"}).status == 409
+    assert hooks.publish(eventId="evt-dup", data={**GRADE, "grade": "C1"}).status == 409
     hooks.drain()
     assert len(hooks.receiver.at("/hook")) == 1
 
 
 def test_data_not_matching_the_schema_is_a_422_naming_the_field_and_nothing_is_stored(hooks):
     webhook = hooks.register()
-    answer = hooks.publish(data={k: v for k, v in PAYMENT.items() if k != "amount"}, eventId="evt-bad")
-    assert answer.status == 422 and answer.body["errors"][0]["field"] == "data.amount"
+    answer = hooks.publish(data={k: v for k, v in GRADE.items() if k != "grade"}, eventId="evt-bad")
+    assert answer.status == 422 and answer.body["errors"][0]["field"] == "data.grade"
     assert hooks.publish(event_type="no_such_event").status == 422
     assert hooks.publish(event_type="webhook.test", data={"message": "x", "webhookId": "whk_x"}).status == 422
     assert hooks.deliveries(webhook["webhookId"]) == []
     assert hooks.publish(caller=("stu_1", "student")).status == 403
+
+
+OWNED_TYPES = {
+    "payment_completed": "payments",
+    "payment_refunded": "payments",
+    "subscription_activated": "payments",
+    "subscription_canceled": "payments",
+    "student_enrolled": "enrollments",
+    "student_unenrolled": "enrollments",
+    "webhook.test": "webhooks",
+}
+
+
+@pytest.mark.parametrize("caller", [ADMIN, SERVICE])
+@pytest.mark.parametrize("event_type", sorted(OWNED_TYPES))
+def test_post_events_refuses_a_type_owned_by_a_capability_of_this_service(hooks, caller, event_type):
+    """A payment_completed for a payment that does not exist must not reach receivers, whoever
+    asks: only the payments capability publishes it, with the payment it reports."""
+    from integration_core.domain.events import CATALOG
+
+    webhook = hooks.register(events=[event_type] if event_type != "webhook.test" else ["grade_updated"])
+    event_id = f"evt-forged-{event_type.replace('.', '-')}"
+    answer = hooks.publish(data=CATALOG[event_type].example, event_type=event_type, caller=caller, eventId=event_id)
+    assert answer.status == 422, answer.body
+    assert answer.content_type == "application/problem+json"
+    [error] = answer.body["errors"]
+    assert error["field"] == "eventType" and error["code"] == "not_announceable"
+    assert OWNED_TYPES[event_type] in error["reason"]
+    hooks.drain()
+    assert hooks.deliveries(webhook["webhookId"]) == [] and hooks.receiver.at("/hook") == []
+    stored = boto3.client("dynamodb").get_item(
+        TableName="app-table", Key={"PK": {"S": f"EVENT#{event_id}"}, "SK": {"S": "EVENT"}}, ConsistentRead=True
+    )
+    assert "Item" not in stored
+
+
+def test_the_catalog_says_who_publishes_each_type_and_post_events_takes_exactly_the_external_ones(hooks):
+    items = {e["name"]: e for e in hooks.get("/webhooks/events").body["items"]}
+    for name, owner in OWNED_TYPES.items():
+        assert (items[name]["publishedBy"], items[name]["announceable"]) == (owner, False), name
+    external = {n for n, e in items.items() if e["publishedBy"] == "external"}
+    assert external >= {"grade_updated", "course_started", "course_ended"}
+    assert all(e["announceable"] is (e["publishedBy"] == "external") for e in items.values())
+    hooks.register(events=sorted(external))
+    for name in sorted(external):
+        answer = hooks.publish(data=items[name]["example"], event_type=name)
+        assert answer.status == 202, (name, answer.body)
+    hooks.drain()
+    assert sorted(json.loads(r.body)["eventType"] for r in hooks.receiver.at("/hook")) == sorted(external)
+
+
+def test_a_publish_naming_several_bad_fields_is_told_of_every_one(hooks):
+    webhook = hooks.register()
+    data = {"studentId": "", "grade": {"not": "a grade"}, "updatedAt": 5}  # courseId missing as well
+    answer = hooks.publish(data=data, eventId="evt-many-bad")
+    assert answer.status == 422
+    fields = {e["field"] for e in answer.body["errors"]}
+    assert fields == {"data.courseId", "data.studentId", "data.grade", "data.updatedAt"}, answer.body
+    for name in fields:
+        assert name in answer.body["detail"]
+    assert hooks.deliveries(webhook["webhookId"]) == []
 
 
 def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_at_the_schedule(hooks):
@@ -277,6 +339,58 @@ def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_at_the_sch
     stats = hooks.stats(created["webhookId"])
     assert (stats["total"], stats["succeeded"], stats["failed"], stats["pending"]) == (1, 1, 0, 0)
     assert stats["consecutiveFailures"] == 0
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def test_a_hanging_receiver_holds_up_neither_the_record_nor_the_retry_of_a_fast_failing_one(hooks):
+    """One batch, two deliveries: /slow hangs, /fast fails at once. The fast one's attempt is
+    recorded at once with the time it was made, and its retry comes 1 s later (the schedule is
+    0, 1, 1) while /slow is still hanging; the slow one's attempt is recorded with the time the
+    receiver got it, not the time it answered."""
+    slow, fast = hooks.register(path="/slow"), hooks.register(path="/fast")
+    release = threading.Event()
+    hooks.receiver.script("/slow", Answer(200, hold=release))
+    hooks.receiver.script("/fast", Answer(500), Answer(200))
+    hooks.publish()
+    messages: list = []
+    while len(messages) < 2:
+        messages += hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10).get("Messages", [])
+    batch = threading.Thread(target=hooks.run_batch, args=(messages,))
+    batch.start()
+    try:
+        [first_fast] = hooks.receiver.wait_for("/fast", 1, timeout=5)
+        deadline = time.monotonic() + 4
+        while len(hooks.receiver.at("/fast")) < 2 and time.monotonic() < deadline:
+            retry = hooks.sqs.receive_message(QueueUrl=hooks.queue, MaxNumberOfMessages=10).get("Messages", [])
+            if retry:
+                hooks.run_batch(retry)
+            time.sleep(0.05)
+        fast_requests = hooks.receiver.at("/fast")
+        assert len(fast_requests) == 2, "the fast delivery's retry waited for the hanging receiver"
+        assert 0.9 <= fast_requests[1].at - first_fast.at < 2.5
+        assert not release.is_set() and len(hooks.receiver.at("/slow")) == 1  # still hanging meanwhile
+        [fast_delivery] = hooks.deliveries(fast["webhookId"])
+        detail = hooks.get(f"/webhooks/{fast['webhookId']}/deliveries/{fast_delivery['deliveryId']}").body
+        assert [a["statusCode"] for a in detail["attemptHistory"]] == [500, 200]
+        for attempt, received in zip(detail["attemptHistory"], fast_requests, strict=True):
+            assert abs(_epoch(attempt["at"]) - received.at) < 1.5, (attempt["at"], received.at)
+        time.sleep(max(0.0, first_fast.at + 3 - time.time()))  # /slow hangs 3 s at least
+    finally:
+        release.set()
+        batch.join(20)
+    [slow_request] = hooks.receiver.at("/slow")
+    [slow_delivery] = hooks.deliveries(slow["webhookId"])
+    assert slow_delivery["status"] == "succeeded"
+    slow_detail = hooks.get(f"/webhooks/{slow['webhookId']}/deliveries/{slow_delivery['deliveryId']}").body
+    [slow_attempt] = slow_detail["attemptHistory"]
+    assert abs(_epoch(slow_attempt["at"]) - slow_request.at) < 1.5, (slow_attempt["at"], slow_request.at)
+    assert slow_attempt["latencyMs"] >= 2500
+    assert _epoch(slow_delivery["deliveredAt"]) >= slow_request.at + 2
+    hooks.drain()
+    assert hooks.stats(fast["webhookId"])["succeeded"] == hooks.stats(slow["webhookId"])["succeeded"] == 1
 
 
 def test_always_failing_ends_failed_in_the_dlq_and_is_replayed(hooks):
@@ -331,13 +445,13 @@ def test_410_disables_the_webhook_and_reenabling_restores_it(hooks):
     hooks.drain()
     webhook = hooks.get(f"/webhooks/{created['webhookId']}").body
     assert webhook["isActive"] is False and "410" in webhook["disabledReason"]
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_second"})
+    hooks.publish(data={**GRADE, "assessment": "second"})
     hooks.drain()
     assert len(hooks.receiver.at("/hook")) == 1  # not subscribed while disabled
     patch = api_event("PATCH", f"/webhooks/{created['webhookId']}", caller=SERVICE, body={"isActive": True})
     answer = invoke("webhooks", patch)
     assert answer.status == 200 and answer.body["isActive"] is True and answer.body.get("disabledReason") is None
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_third"})
+    hooks.publish(data={**GRADE, "assessment": "third"})
     hooks.drain()
     assert len(hooks.receiver.at("/hook")) == 2
 
@@ -404,7 +518,7 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
 
     created = hooks.register()
     for n in range(6):
-        hooks.publish(data={**PAYMENT, "paymentId": f"pay_kill{n}"})
+        hooks.publish(data={**GRADE, "assessment": f"kill{n}"})
     real_record = dispatcher.record
     calls = {"n": 0}
 
@@ -425,8 +539,8 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
     hooks.drain(timeout=15)
     stats = hooks.stats(created["webhookId"])
     assert stats["succeeded"] == 6 and stats["total"] == 6 and stats["pending"] == 0
-    delivered = {json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook")}
-    assert delivered == {f"pay_kill{n}" for n in range(6)}
+    delivered = {json.loads(r.body)["data"]["assessment"] for r in hooks.receiver.at("/hook")}
+    assert delivered == {f"kill{n}" for n in range(6)}
 
 
 def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_records_first(hooks, monkeypatch):
@@ -436,8 +550,8 @@ def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_reco
 
     created = hooks.register()
     hooks.receiver.script("/hook", Answer(200), Answer(200, delay=0.3))
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_fast"})
-    hooks.publish(data={**PAYMENT, "paymentId": "pay_slow"})
+    hooks.publish(data={**GRADE, "assessment": "fast"})
+    hooks.publish(data={**GRADE, "assessment": "slow"})
     real_record = dispatcher.record
     answered, carry_on = threading.Event(), threading.Event()
 
@@ -458,8 +572,8 @@ def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_reco
     finally:
         carry_on.set()
         worker.join(10)
-    fast, slow = (json.loads(r.body)["data"]["paymentId"] for r in hooks.receiver.at("/hook"))
-    assert (fast, slow) == ("pay_fast", "pay_slow")
+    fast, slow = (json.loads(r.body)["data"]["assessment"] for r in hooks.receiver.at("/hook"))
+    assert (fast, slow) == ("fast", "slow")
     deliveries = hooks.deliveries(created["webhookId"])
     assert [d["status"] for d in deliveries] == ["succeeded", "succeeded"]
     latencies = [
@@ -480,9 +594,7 @@ def test_the_sweeper_recovers_an_event_stranded_between_recording_and_enqueueing
 
     hooks.register()
     db = table(os.environ["TABLE_NAME"])
-    event_id, operations = events.event_operations(
-        db, "payment_completed", PAYMENT, cause="test: crash before dispatch"
-    )
+    event_id, operations = events.event_operations(db, "grade_updated", GRADE, cause="test: crash before dispatch")
     db.transact(operations)  # recorded, and the process "dies" here
     result = load_function("webhook_maintenance").handler({"task": "sweep"}, LambdaContext())
     assert result == {"task": "sweep", "dispatched": 1}
@@ -548,6 +660,11 @@ def test_after_a_rotation_both_secrets_sign(hooks):
     assert len(headers["webhook-signature"].split()) == 2
     StandardWebhook(created["secret"]).verify(request.body, headers)
     StandardWebhook(rotated["secret"]).verify(request.body, headers)
+    # What a receiver of the original's header gets: one sha256= value, the new secret's, which a
+    # receiver comparing the whole header accepts once it holds the new secret.
+    newest = hmac.new(rotated["secret"].encode(), request.body, hashlib.sha256).hexdigest()
+    assert headers["x-webhook-signature"] == f"sha256={newest}"
+    assert hmac.compare_digest(headers["x-webhook-signature"], f"sha256={newest}")
 
 
 def test_a_webhook_failing_for_the_whole_period_is_disabled_with_a_reason(hooks, monkeypatch):
@@ -580,3 +697,65 @@ def test_history_is_paginated_newest_first(hooks):
     rest = hooks.get(f"/webhooks/{created['webhookId']}/deliveries", limit="2", cursor=first["nextCursor"]).body
     created_at = [d["createdAt"] for d in first["items"] + rest["items"]]
     assert created_at == sorted(created_at, reverse=True) and len(created_at) == 3
+
+
+# ---------------------------------------------------------------- the original specification's DTOs
+def test_answers_carry_every_field_of_the_originals_webhook_dtos(hooks):
+    # WebhookRegistration: the original's `active` is accepted for isActive.
+    created = hooks.register(active=True, description="accounting")
+    webhook_id = created["webhookId"]
+    assert created["id"] == webhook_id and created["active"] is True and created["isActive"] is True
+    assert {"id", "url", "events", "active", "secret", "createdAt", "updatedAt"} <= set(created)
+    listed = hooks.get("/webhooks").body["items"][0]
+    assert (listed["id"], listed["active"]) == (webhook_id, True) and "secret" not in listed
+    # Webhook after a change through the original's name.
+    patch = api_event("PATCH", f"/webhooks/{webhook_id}", caller=SERVICE, body={"active": False})
+    changed = invoke("webhooks", patch).body
+    assert (changed["active"], changed["isActive"]) == (False, False)
+    patch = api_event("PATCH", f"/webhooks/{webhook_id}", caller=SERVICE, body={"active": True})
+    assert invoke("webhooks", patch).body["active"] is True
+
+    # WebhookDelivery: one failed attempt, then a success.
+    hooks.receiver.script("/hook", Answer(503, body=b"busy"), Answer(200, body=b"thanks"))
+    hooks.publish(eventId="evt-dto-1")
+    hooks.drain(until=lambda: len(hooks.receiver.at("/hook")) >= 1)
+    [pending] = hooks.deliveries(webhook_id)
+    assert {"id", "webhookId", "eventType", "payload", "status", "attempts", "responseStatus", "responseBody"} <= set(
+        pending
+    )
+    assert (pending["id"], pending["status"], pending["attempts"]) == (pending["deliveryId"], "pending", 1)
+    assert (pending["responseStatus"], pending["responseBody"]) == (503, "busy")
+    assert pending["nextRetryAt"] == pending["nextAttemptAt"] and pending["nextRetryAt"]
+    assert pending["deliveredAt"] is None
+    hooks.drain()
+    [delivered] = hooks.deliveries(webhook_id)
+    [request] = hooks.receiver.at("/hook")[-1:]
+    assert delivered["payload"] == json.loads(request.body)  # exactly what the receiver got
+    assert (delivered["status"], delivered["responseStatus"], delivered["responseBody"]) == ("succeeded", 200, "thanks")
+    assert delivered["deliveredAt"] and delivered["nextRetryAt"] is None
+    detail = hooks.get(f"/webhooks/{webhook_id}/deliveries/{delivered['id']}").body
+    assert detail["payload"] == delivered["payload"] and len(detail["attemptHistory"]) == 2
+
+    # WebhookStatistics
+    stats = hooks.stats(webhook_id)
+    assert (stats["totalDeliveries"], stats["successfulDeliveries"], stats["failedDeliveries"]) == (1, 1, 0)
+    assert stats["pendingDeliveries"] == 0 and stats["successRate"] == 1.0
+    assert stats["averageResponseTime"] == stats["averageLatencyMs"] is not None
+    assert stats["lastDeliveryAt"] == max(stats["lastSuccessAt"], stats["lastFailureAt"])
+
+    # WebhookTestResult
+    hooks.receiver.script("/hook", Answer(200, body=b"pong"))
+    tested = invoke("webhooks", api_event("POST", f"/webhooks/{webhook_id}/test", caller=SERVICE)).body
+    assert tested["success"] is True and tested["statusCode"] == 200 and tested["responseBody"] == "pong"
+    assert tested["responseTime"] == tested["responseTimeMs"] > 0 and tested["timestamp"] == tested["testedAt"]
+
+    # WebhookEventType
+    [entry] = [e for e in hooks.get("/webhooks/events").body["items"] if e["name"] == "grade_updated"]
+    assert {"name", "description", "schema", "example"} <= set(entry)
+
+
+def test_active_and_is_active_saying_different_things_is_refused(hooks):
+    body = {"url": hooks.receiver.url(), "events": ["grade_updated"], "active": True, "isActive": False}
+    answer = invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body))
+    assert answer.status == 422 and "active" in answer.body["detail"]
+    assert hooks.get("/webhooks").body["items"] == []

@@ -498,13 +498,19 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_stored(hooks, local_stack, role
     assert malformed.status_code == 400
     assert hooks.get("/webhooks").json()["items"] == []
 
-    created = hooks.register("/bad", events=("payment_completed", "course_started"))
-    event_ids = [f"lms-bad-{uuid.uuid4().hex[:8]}-{n}" for n in range(3)]
-    payment = {"paymentId": "pay_1", "studentId": "stu_1", "currency": "EUR", "completedAt": "2025-03-01T10:15:00Z"}
+    created = hooks.register("/bad", events=("payment_completed", "course_started", "grade_updated"))
+    event_ids = [f"lms-bad-{uuid.uuid4().hex[:8]}-{n}" for n in range(4)]
     unknown = hooks.publish(started_course(), event_type="course_exploded", eventId=event_ids[0])
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "eventType"
-    missing = hooks.publish(payment, event_type="payment_completed", eventId=event_ids[1])
-    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "data.amount", missing.text
+    grade = {"studentId": "stu_1", "courseId": "crs_1", "updatedAt": "2025-04-10T16:00:00Z"}
+    missing = hooks.publish(grade, event_type="grade_updated", eventId=event_ids[1])
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "data.grade", missing.text
+    # A payment that does not exist cannot be announced: payments publishes payment_completed itself.
+    payment = {"paymentId": "pay_1", "studentId": "stu_1", "amount": "1.00", "currency": "EUR"}
+    forged = hooks.publish(
+        {**payment, "completedAt": "2025-03-01T10:15:00Z"}, event_type="payment_completed", eventId=event_ids[3]
+    )
+    assert forged.status_code == 422 and forged.json()["errors"][0]["code"] == "not_announceable", forged.text
     wrong_type = hooks.publish({"courseId": 42, "startedAt": "2025-03-03T18:00:00Z"}, eventId=event_ids[2])
     assert wrong_type.status_code == 422 and wrong_type.json()["errors"][0]["field"].startswith("data.courseId")
     reserved = hooks.publish({"message": "hi", "webhookId": created["webhookId"]}, event_type="webhook.test")

@@ -40,3 +40,25 @@ def test_api_functions_answer_within_api_gateways_30_second_limit():
         events = (props.get("Events") or {}).values()
         if any(e["Type"] == "HttpApi" for e in events):
             assert int(props.get("Timeout", 10)) <= 29, name
+
+
+def test_the_catalog_is_anonymous_only_when_the_school_sets_catalog_public():
+    """Exactly one function serves each catalog route whatever the parameter: without a token
+    requirement only when CatalogPublic is true."""
+    from offline.template import Resolver
+
+    document = load_template(ROOT / "template.yaml")
+    for public, authorizer in (("false", None), ("true", "NONE")):
+        resolver = Resolver(document, "t", {"CatalogPublic": public})
+        served: dict[str, list] = {}
+        for resource in document["Resources"].values():
+            if resource["Type"] != "AWS::Serverless::Function" or not resolver.included(resource):
+                continue
+            for event in (resource["Properties"].get("Events") or {}).values():
+                if event["Type"] == "HttpApi":
+                    spec = event["Properties"]
+                    served.setdefault(spec["Path"], []).append(((spec.get("Auth") or {}).get("Authorizer"), resource))
+        for path in ("/api/v1/integration/directory/catalog", "/api/v1/integration/directory/catalog/{courseId}"):
+            [(found, resource)] = served[path]
+            assert found == authorizer, (public, path)
+            assert resource["Properties"]["Environment"]["Variables"]["CATALOG_PUBLIC"] == public

@@ -73,11 +73,16 @@ def test_the_legacy_header_is_a_plain_hmac_of_the_body():
     assert signatures.verify([secret], {"X-Webhook-Signature": expected}, body, 0).valid
 
 
-def test_during_rotation_both_signatures_are_sent_and_either_secret_verifies():
+def test_during_rotation_both_secrets_sign_the_standard_header_and_the_newest_alone_the_legacy_one():
     old, new = signatures.new_secret(), signatures.new_secret()
     headers = signatures.signature_headers([new, old], "dlv_1", 1000, b"{}")
-    assert len(headers["webhook-signature"].split()) == 2 and len(headers["X-Webhook-Signature"].split()) == 2
+    assert len(headers["webhook-signature"].split()) == 2
     assert signatures.verify([old], headers, b"{}", 1000).valid and signatures.verify([new], headers, b"{}", 1000).valid
+    # The original's header stays one value, so a receiver comparing it whole keeps working.
+    assert headers["X-Webhook-Signature"] == signatures.legacy_sign(new, b"{}")
+    legacy_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
+    assert signatures.verify([new], legacy_only, b"{}", 1000).valid
+    assert not signatures.verify([old], legacy_only, b"{}", 1000).valid
 
 
 @pytest.mark.parametrize(("timestamp_offset", "reason"), [(-301, "timestamp_too_old"), (301, "timestamp_in_future")])

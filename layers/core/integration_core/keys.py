@@ -7,7 +7,9 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - student: PK `STUDENT#<id>`, SK `PROFILE`; GSI1 `TYPE#student` / `<createdAt>#<id>`
 - teacher: PK `TEACHER#<id>`, SK `PROFILE`; GSI1 `TYPE#teacher` / `<createdAt>#<id>`
 - email uniqueness lock: PK `EMAIL#<kind>#<email>`, SK `LOCK`
-- course: PK `COURSE#<id>`, SK `PROFILE`; GSI1 `TYPE#course` / `<createdAt>#<id>`
+- course: PK `COURSE#<id>`, SK `PROFILE`; GSI1 `TYPE#course` / `<createdAt>#<id>` (carries
+  `enrolled_count`, kept by ADD with each enrollment, and `schedule`, its sessions' summary)
+- catalog entry of a published course: PK `CATALOG`, SK `COURSE#<createdAt>#<courseId>`
 - teacher -> course link: PK `TEACHER#<teacherId>`, SK `COURSE#<courseId>`
 - class session: PK `COURSE#<courseId>`, SK `SESSION#<id>`; GSI1 `SESSIONS#<courseId>` / `<startsAt>#<id>`
 - enrollment (by course): PK `COURSE#<courseId>`, SK `ENROLLMENT#<stuId>`
@@ -34,6 +36,9 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - all students / teachers / courses, oldest first, paginated: Query GSI1 TYPE#<kind>
 - a teacher's courses: Query PK=TEACHER#<id>, SK begins_with COURSE#
 - a course's sessions in time order: Query GSI1 SESSIONS#<courseId>
+- published courses (the catalog), oldest first: Query PK=CATALOG (the rows exist only while the
+  course is published, written in the same transaction as the course), then BatchGetItem of the
+  courses and of their teachers; seats left = capacity - enrolled_count of the course item
 - a course's enrollments: Query PK=COURSE#<id>, SK begins_with ENROLLMENT#
 - a student's enrollments (and so courses): Query PK=STUDENT#<id>, SK begins_with ENROLLMENT#,
   then BatchGetItem of the courses
@@ -95,6 +100,13 @@ def sessions_pk(course_id: str) -> str:
 
 def enrollment_sk(other_id: str) -> str:
     return f"ENROLLMENT#{other_id}"
+
+
+CATALOG = "CATALOG"
+
+
+def catalog_sk(created_at: str, course_id: str) -> str:
+    return f"COURSE#{created_at}#{course_id}"
 
 
 # ---------------------------------------------------------------- webhooks and events

@@ -16,7 +16,8 @@ Requests run synchronously on a bounded pool of threads that lives as long as th
 Lambda invocations reuse it and its connections): a synchronous request costs a fraction of the CPU
 an asyncio one does. A batch starts on a few threads and grows to one per request while requests
 wait, so slow receivers are all waited on at once while fast ones are served without dozens of
-threads contending for the interpreter.
+threads contending for the interpreter. `post_in_waves` hands the outcomes back as they finish, so
+a caller can act on a fast answer while a slow receiver is still being waited on.
 
 Timeouts: resolving and connecting within the connect timeout (and the TLS handshake within it
 too), and the whole exchange (resolving, connecting, sending, the status and up to 2 KB of the
@@ -26,13 +27,14 @@ resolver cannot be interrupted: a lookup that answers late is counted when it an
 from __future__ import annotations
 
 import ipaddress
+import queue
 import socket
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -59,6 +61,8 @@ class HttpOutcome:
     body_excerpt: str | None
     retry_after: str | None
     address: str | None  # the address actually connected to
+    started_at: float = 0.0  # epoch seconds when the attempt began (the request went out)
+    finished_at: float = 0.0  # epoch seconds when its outcome was known
 
     @property
     def success(self) -> bool:
@@ -192,13 +196,29 @@ class WebhookSender:
         self._threads = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook-sender")
 
     def post_many(self, requests: list[tuple[str, bytes, dict[str, str]]]) -> list[HttpOutcome]:
-        """(url, body, headers) each; the outcomes in the same order.
+        """(url, body, headers) each; the outcomes in the same order, once all have finished."""
+        outcomes: list[HttpOutcome | None] = [None] * len(requests)
+        for wave in self.post_in_waves(requests):
+            for index, outcome in wave:
+                outcomes[index] = outcome
+        finished = [outcome for outcome in outcomes if outcome is not None]
+        assert len(finished) == len(requests)
+        return finished
+
+    def post_in_waves(
+        self, requests: list[tuple[str, bytes, dict[str, str]]], linger: float = 0.1
+    ) -> Iterator[list[tuple[int, HttpOutcome]]]:
+        """Post all of `requests` at once and yield their outcomes as they finish, (index, outcome)
+        in groups: a group is what finished within `linger` seconds of its first outcome, so a
+        batch of fast receivers comes back as one group while one that hangs comes later, alone.
 
         A few threads take the requests in turn; while requests are still waiting, the number of
         threads doubles every GROW_AFTER seconds up to `concurrency`. Receivers that answer within
         milliseconds are served by those few (many threads all runnable at once would spend their
         time handing the interpreter lock to each other); slow ones soon have a thread each."""
-        outcomes: list[HttpOutcome | None] = [None] * len(requests)
+        if not requests:
+            return
+        finished: queue.SimpleQueue[tuple[int, HttpOutcome | BaseException]] = queue.SimpleQueue()
         waiting = deque(enumerate(requests))
 
         def take_turns() -> None:
@@ -207,30 +227,57 @@ class WebhookSender:
                     index, request = waiting.popleft()
                 except IndexError:
                     return
-                outcomes[index] = self.post(*request)
+                try:
+                    finished.put((index, self.post(*request)))
+                except BaseException as error:  # an unexpected failure fails the batch, not hangs it
+                    finished.put((index, error))
+                    return
 
         most = min(len(requests), self.concurrency)
         workers = [self._threads.submit(take_turns) for _ in range(min(most, FIRST_THREADS))]
-        while waiting and len(workers) < most:
-            done, _ = wait(workers, timeout=GROW_AFTER, return_when=FIRST_EXCEPTION)
-            if any(worker.exception() for worker in done):
-                break
-            if waiting:
-                workers += [self._threads.submit(take_turns) for _ in range(min(len(workers), most - len(workers)))]
-        for worker in workers:
-            worker.result()  # a worker that failed unexpectedly fails the batch
-        finished = [outcome for outcome in outcomes if outcome is not None]
-        assert len(finished) == len(requests)
-        return finished
+        last_growth = time.monotonic()
+
+        def grow() -> None:
+            nonlocal last_growth
+            if waiting and len(workers) < most and time.monotonic() - last_growth >= GROW_AFTER:
+                workers.extend(self._threads.submit(take_turns) for _ in range(min(len(workers), most - len(workers))))
+                last_growth = time.monotonic()
+
+        def next_outcome(timeout: float) -> tuple[int, HttpOutcome] | None:
+            try:
+                index, outcome = finished.get(timeout=max(0.0, min(timeout, GROW_AFTER)))
+            except queue.Empty:
+                return None
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return index, outcome
+
+        left = len(requests)
+        while left:
+            grow()
+            first = next_outcome(GROW_AFTER)
+            if first is None:
+                continue
+            group, deadline = [first], time.monotonic() + linger
+            while len(group) < left and (remaining := deadline - time.monotonic()) > 0:
+                grow()
+                found = next_outcome(remaining)
+                if found is not None:
+                    group.append(found)
+            left -= len(group)
+            yield group
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpOutcome:
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         _current.deadline = started + self.total_timeout
         _current.address = None
 
         def outcome(status=None, error_class=None, error=None, excerpt=None, retry_after=None, address=None):
             latency = round((time.monotonic() - started) * 1000, 1)
-            return HttpOutcome(status, latency, error_class, error, excerpt, retry_after, address or _current.address)
+            address = address or _current.address
+            return HttpOutcome(
+                status, latency, error_class, error, excerpt, retry_after, address, started_at, time.time()
+            )
 
         try:
             target = vet_url(url, self.allow_loopback)

@@ -14,6 +14,7 @@ from integration_core.models import ApiModel, LongText, RequestModel, ShortText
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 MAX_SESSIONS_PER_REQUEST = 366
+MAX_CAPACITY = 10_000
 
 
 def _zone(value: str) -> str:
@@ -98,6 +99,16 @@ class CourseCreate(RequestModel):
     price: PriceIn
     time_zone: str = Field(max_length=64)
     teacher_id: str = Field(pattern=_id_pattern("tch"))
+    published: bool = Field(
+        default=False, strict=True, description="Shown in the catalog; a new course is a draft until published"
+    )
+    capacity: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_CAPACITY,
+        description="Seats; null for no limit. Admin enrollments stop there",
+    )
 
     _check_zone = field_validator("time_zone")(_zone)
 
@@ -108,11 +119,20 @@ class CourseUpdate(RequestModel):
     price: PriceIn | None = None
     time_zone: str | None = Field(default=None, max_length=64)
     teacher_id: str | None = Field(default=None, pattern=_id_pattern("tch"))
+    published: bool | None = Field(default=None, strict=True)
+    capacity: int | None = Field(default=None, strict=True, ge=1, le=MAX_CAPACITY, description="null removes the limit")
 
     @field_validator("time_zone")
     @classmethod
     def _check_zone(cls, value: str | None) -> str | None:
         return None if value is None else _zone(value)
+
+    @field_validator("published")
+    @classmethod
+    def _published_is_a_choice(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("must be true or false")
+        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> CourseUpdate:
@@ -121,15 +141,54 @@ class CourseUpdate(RequestModel):
         return self
 
 
+class ScheduleSummary(ApiModel):
+    time_zone: str
+    session_count: int = 0
+    first_session_at: str | None = Field(default=None, description="UTC")
+    last_session_at: str | None = Field(default=None, description="UTC")
+
+
 class Course(ApiModel):
+    """The full record (staff, and the course's own teacher and students)."""
+
     id: str
     title: str
     description: str
     price: Price
     time_zone: str
     teacher_id: str
+    published: bool = False
+    capacity: int | None = None
+    enrolled_count: int = Field(default=0, description="Enrollments, kept with each enrollment and unenrollment")
+    seats_left: int | None = Field(
+        default=None, description="capacity - enrolledCount, at least 0; null without a limit"
+    )
+    schedule: ScheduleSummary | None = None
     created_at: str
     updated_at: str
+
+
+# ---------------------------------------------------------------- the catalog (what a buyer sees)
+class CatalogTeacher(ApiModel):
+    id: str
+    name: str
+
+
+class CatalogSchedule(ScheduleSummary):
+    next_session_at: str | None = Field(default=None, description="UTC; in GET /directory/catalog/{courseId} only")
+
+
+class CatalogCourse(ApiModel):
+    """A published course as a student or visitor sees it: no enrollments, no internal fields."""
+
+    id: str
+    title: str
+    description: str
+    price: Price
+    teacher: CatalogTeacher
+    schedule: CatalogSchedule
+    capacity: int | None = None
+    seats_left: int | None = Field(description="null when the course has no seat limit")
 
 
 # ---------------------------------------------------------------- class sessions

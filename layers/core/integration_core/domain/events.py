@@ -1,7 +1,14 @@
 """The event catalog: every domain event type a webhook can subscribe to, with the JSON Schema of
-its `data` and an example. Each capability registers its own types here (payments adds
-payment_refunded, subscription_activated, ...); `GET /webhooks/events` serves the catalog and
-publishing validates data against it.
+its `data`, an example and who may publish it. Each capability registers its own types here
+(payments adds payment_refunded, subscription_activated, ...); `GET /webhooks/events` serves the
+catalog and publishing validates data against it.
+
+Who publishes a type (`published_by`): a type owned by a capability of this service (`payments`,
+`enrollments`, `webhooks`) is published only by that capability's own code, in the transaction of
+the change it reports; `POST /events` refuses it, whoever calls, since an event there would say that
+a payment or an enrollment happened when this service recorded nothing of the kind. Only types
+marked `external` (facts this service does not own: grades, a course's classes taking place) may be
+announced through `POST /events` by the center's other systems.
 
 The examples are checked against their schemas by tests/unit/test_event_catalog.py, not at import:
 compiling every schema cost each function that imports the catalog ~10 ms of cold start."""
@@ -16,6 +23,9 @@ from integration_core.errors import Unprocessable, field_error
 
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 TEST_EVENT = "webhook.test"
+EXTERNAL = "external"
+CAPABILITIES = ("payments", "enrollments", "webhooks")  # add yours when it publishes events
+PUBLISHERS = (EXTERNAL, *CAPABILITIES)
 
 
 @dataclass(frozen=True)
@@ -24,8 +34,14 @@ class EventType:
     description: str
     schema: dict[str, Any]
     example: dict[str, Any]
+    published_by: str
     subscribable: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def announceable(self) -> bool:
+        """May the center's other systems announce it through POST /events?"""
+        return self.published_by == EXTERNAL
 
 
 CATALOG: dict[str, EventType] = {}
@@ -37,15 +53,19 @@ def register_event_type(
     schema: dict[str, Any],
     example: dict[str, Any],
     *,
+    published_by: str,
     subscribable: bool = True,
 ) -> EventType:
     """Add a type to the catalog; the example must satisfy the schema (a unit test checks every
-    entry, so a wrong one fails the tests rather than a receiver)."""
+    entry, so a wrong one fails the tests rather than a receiver). `published_by` is required: a
+    new type says whether it is this service's own (its capability) or `external`."""
     if not EVENT_TYPE_RE.match(name):
         raise ValueError(f"event type {name!r} is not lowercase dotted/underscored")
+    if published_by not in PUBLISHERS:
+        raise ValueError(f"event type {name!r}: published_by must be one of {', '.join(PUBLISHERS)}")
     if name in CATALOG and CATALOG[name].schema != schema:
         raise ValueError(f"event type {name!r} is already registered with another schema")
-    entry = EventType(name, description, schema, example, subscribable)
+    entry = EventType(name, description, schema, example, published_by, subscribable)
     CATALOG[name] = entry
     return entry
 
@@ -62,22 +82,51 @@ def event_type(name: str) -> EventType:
 
 
 def validate_data(name: str, data: dict[str, Any]) -> None:
-    """422 naming the offending field of `data` when it does not match the type's schema."""
+    """422 naming every offending field of `data` (each missing property, each property that does
+    not match its schema), not only the first one a validator meets."""
+    entry = event_type(name)
+    errors = data_errors(entry.schema, data)
+    if errors:
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
+        raise Unprocessable(summary, errors=errors)
+
+
+def data_errors(schema: dict[str, Any], data: Any) -> list[dict[str, str]]:
+    """Every failing field of `data` against an object schema of the catalog: the required
+    properties that are missing, then each present property checked against its own schema; the
+    whole schema last, for what no single property shows."""
+    if not isinstance(data, dict):
+        return [field_error("data", "must be an object")]
+    errors = [field_error(f"data.{p}", "required") for p in schema.get("required", []) if p not in data]
+    for prop, subschema in schema.get("properties", {}).items():
+        if prop in data:
+            reason = _failure({"$schema": schema.get("$schema"), **subschema}, data[prop], f"data.{prop}")
+            if reason is not None:
+                errors.append(field_error(reason[0], reason[1]))
+    if not errors:
+        reason = _failure(schema, data, "data")
+        if reason is not None:
+            errors.append(field_error(*reason))
+    return errors
+
+
+def _failure(schema: dict[str, Any], value: Any, where: str) -> tuple[str, str] | None:
+    """(field, reason) of the first rule `value` breaks, or None when it satisfies `schema`."""
     # Powertools validation (fastjsonschema) loads on the first publish, not in every importer.
     from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-    entry = event_type(name)
     try:
-        validate(event=data, schema=entry.schema)
+        validate(event=value, schema=schema)
     except SchemaValidationError as error:
         path = str(error.name or "data")
-        field_name = "data" + path.removeprefix("data") if path.startswith("data") else f"data.{path}"
+        inner = path.removeprefix("data")
+        field_name = where + inner
         reason = str(error.validation_message or "").removeprefix(path).strip() or "does not match the schema"
         if error.rule == "required" and isinstance(error.value, dict):
-            # Name the missing property itself, not the object that lacks it.
             missing = [p for p in error.rule_definition or [] if p not in error.value]
-            field_name, reason = f"{field_name}.{missing[0]}" if missing else field_name, "required"
-        raise Unprocessable(f"{field_name}: {reason}", errors=[field_error(field_name, reason)]) from None
+            field_name, reason = (f"{field_name}.{missing[0]}" if missing else field_name), "required"
+        return field_name, reason
+    return None
 
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -119,6 +168,7 @@ register_event_type(
         "provider": "stripe",
         "completedAt": "2025-03-01T10:15:00+00:00",
     },
+    published_by="payments",
 )
 register_event_type(
     "student_enrolled",
@@ -133,6 +183,7 @@ register_event_type(
         "enrolledAt": "2025-03-01T10:16:00+00:00",
         "source": "payment",
     },
+    published_by="enrollments",
 )
 register_event_type(
     "student_unenrolled",
@@ -154,6 +205,7 @@ register_event_type(
         "reason": "refunded",
         "paymentId": "pay_5j2mxkq3p4r7t8v9w0ya",
     },
+    published_by="enrollments",
 )
 register_event_type(
     "grade_updated",
@@ -177,6 +229,7 @@ register_event_type(
         "previousGrade": "B1",
         "updatedAt": "2025-04-10T16:00:00+00:00",
     },
+    published_by="external",
 )
 register_event_type(
     "course_started",
@@ -187,6 +240,7 @@ register_event_type(
         "startedAt": "2025-03-03T18:00:00+00:00",
         "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5",
     },
+    published_by="external",
 )
 register_event_type(
     "course_ended",
@@ -197,6 +251,7 @@ register_event_type(
         "endedAt": "2025-06-30T19:30:00+00:00",
         "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5",
     },
+    published_by="external",
 )
 register_event_type(
     TEST_EVENT,
@@ -206,6 +261,7 @@ register_event_type(
         ["message", "webhookId"],
     ),
     {"message": "This is a test event.", "webhookId": "whk_a2b3c4d5e6f7g2h3j4k5", "requestedBy": "usr_1"},
+    published_by="webhooks",
 )
 
 # ---------------------------------------------------------------- payments
@@ -254,6 +310,7 @@ register_event_type(
         "reason": "Moved to the evening group",
         "refundedAt": "2025-03-05T09:00:00+00:00",
     },
+    published_by="payments",
 )
 _SUBSCRIPTION = {
     "subscriptionId": _ID,
@@ -277,6 +334,7 @@ register_event_type(
         "providerSubscriptionId": "I-BW452GLLEP1G",
         "activatedAt": "2025-03-01T10:20:00+00:00",
     },
+    published_by="payments",
 )
 register_event_type(
     "subscription_canceled",
@@ -293,4 +351,5 @@ register_event_type(
         "providerSubscriptionId": "sub_1PqRsT2eZvKYlo2C",
         "canceledAt": "2025-06-01T08:00:00+00:00",
     },
+    published_by="payments",
 )

@@ -1,7 +1,12 @@
 """Webhook signatures: Standard Webhooks (`webhook-id`, `webhook-timestamp`,
 `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`) and the original
-specification's `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. During a secret
-rotation both secrets sign and the signatures are sent space-separated. Pure functions."""
+specification's `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Pure functions.
+
+During a secret rotation both secrets sign the Standard Webhooks header, space-separated as that
+specification defines it, so a receiver on either secret verifies. The legacy header carries one
+value only, the newest secret's: the original specification defines it as a single `sha256=`
+value, and receivers written to it compare the whole header, so two values would fail them all
+for the whole overlap. (Verification still accepts several values in it, from older deliveries.)"""
 
 from __future__ import annotations
 
@@ -56,12 +61,13 @@ def legacy_sign(secret: str, body: bytes) -> str:
 
 
 def signature_headers(secrets_in_use: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every header a delivery carries for its signatures, one signature per secret in use."""
+    """Every header a delivery carries for its signatures: the Standard Webhooks header with one
+    signature per secret in use, the legacy one with the newest secret's (`secrets_in_use[0]`)."""
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": " ".join(sign(s, message_id, timestamp, body) for s in secrets_in_use),
-        "X-Webhook-Signature": " ".join(legacy_sign(s, body) for s in secrets_in_use),
+        "X-Webhook-Signature": legacy_sign(secrets_in_use[0], body),
     }
 
 

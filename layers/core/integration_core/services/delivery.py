@@ -2,25 +2,32 @@
 
 For a batch it reads every delivery, webhook, event and statistics item in one BatchGetItem,
 POSTs concurrently (the process's WebhookSender: a bounded pool of threads and kept-alive
-connections), then records all attempts, delivery states and statistics, worst latencies included,
-in one TransactWriteItems whose conditions (the delivery is still pending at the attempt count read)
-make a duplicate message or a re-run after a crash unable to record anything twice. When the
-batch transaction meets a duplicate it falls back to one transaction per delivery.
+connections), and records the attempts as they finish, in waves: the outcomes that come back
+within 0.1 s of each other are recorded together (attempts, delivery states and statistics, worst
+latencies included) in one TransactWriteItems whose conditions (the delivery is still pending at
+the attempt count read) make a duplicate message or a re-run after a crash unable to record
+anything twice. A batch of fast receivers is one wave; a receiver that hangs is a later wave of its
+own and holds up no one else's record or retry. When a wave's transaction meets a duplicate it
+falls back to one transaction per delivery.
 
-A failed attempt with attempts left makes its message visible again after the retry schedule's
-delay (ChangeMessageVisibility, reported as a batch item failure), so SQS carries the retry; after
-the last attempt the delivery is marked failed and the message goes to the DLQ (by the redrive
-policy when its receive count says so, else sent there directly).
+Each attempt is recorded with the time it was made, and its retry is scheduled from the time its
+outcome was known: a failed attempt with attempts left makes its message visible again once the
+retry schedule's delay has passed since then (ChangeMessageVisibility, made as soon as its wave is
+recorded and reported as a batch item failure), so SQS carries the retry; after the last attempt
+the delivery is marked failed and the message goes to the DLQ (by the redrive policy when its
+receive count says so, else sent there directly).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,11 +45,13 @@ from integration_core.domain.webhooks import (
 )
 from integration_core.ids import stable_id
 from integration_core.observability import logger
+from integration_core.services import events as outbox
 from integration_core.services import webhook_store
 from integration_core.webhook_config import webhook_settings
 
 CHUNK = 25  # 25 deliveries: at most 3 + 1 operations each, within one 100-item transaction
 THROTTLE_DELAY = 1
+WAVE_LINGER = 0.1  # outcomes within this long of a wave's first are recorded with it
 _sender: tuple[tuple[float, float, bool, int], WebhookSender] | None = None  # (settings, sender)
 
 
@@ -90,14 +99,7 @@ def _number(value: float) -> Decimal:
 
 def payload_bytes(webhook_id: str, event: dict[str, Any]) -> bytes:
     """The body a receiver gets, identical across attempts."""
-    payload = {
-        "webhookId": webhook_id,
-        "eventId": event["event_id"],
-        "eventType": event["event_type"],
-        "timestamp": event["created_at"],
-        "data": json.loads(event["data_json"]),
-    }
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(outbox.payload(webhook_id, event), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def shared_sender() -> WebhookSender:
@@ -122,13 +124,19 @@ def shared_sender() -> WebhookSender:
     return _sender[1]
 
 
-def _send_all(sender: WebhookSender, jobs: list[Job]) -> None:
-    """Sign every job's payload and POST them all at once (the sender bounds how many are in flight)."""
+def _send_in_waves(sender: WebhookSender, jobs: list[Job]) -> Iterator[list[Job]]:
+    """Sign every job's payload, POST them all at once (the sender bounds how many are in flight)
+    and yield the jobs in groups as their outcomes come back (a disabled webhook's at once)."""
     sending: list[Job] = []
     requests: list[tuple[str, bytes, dict[str, str]]] = []
+    skipped: list[Job] = []
     for job in jobs:
         if not job.webhook.get("is_active", False) and not job.final_on_failure:
-            job.outcome = HttpOutcome(None, 0.0, ErrorClass.DISABLED, "the webhook is disabled", None, None, None)
+            now = time.time()
+            job.outcome = HttpOutcome(
+                None, 0.0, ErrorClass.DISABLED, "the webhook is disabled", None, None, None, now, now
+            )
+            skipped.append(job)
             continue
         body = payload_bytes(job.webhook["webhook_id"], job.event)
         now = time.time()
@@ -137,8 +145,42 @@ def _send_all(sender: WebhookSender, jobs: list[Job]) -> None:
         )
         sending.append(job)
         requests.append((job.webhook["url"], body, headers))
-    for job, outcome in zip(sending, sender.post_many(requests), strict=True):
-        job.outcome = outcome
+    if skipped:
+        yield skipped
+    for wave in sender.post_in_waves(requests, WAVE_LINGER):
+        done = []
+        for index, outcome in wave:
+            sending[index].outcome = outcome
+            done.append(sending[index])
+        yield done
+
+
+def _send_all(sender: WebhookSender, jobs: list[Job]) -> None:
+    for _ in _send_in_waves(sender, jobs):
+        pass
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _attempted_at(job: Job) -> datetime:
+    """When the attempt was made (the request went out)."""
+    outcome = job.outcome
+    return _moment(outcome.started_at) if outcome and outcome.started_at else timeutil.utc_now()
+
+
+def _answered_at(job: Job) -> datetime:
+    """When the attempt's outcome was known: its retry delay counts from here."""
+    outcome = job.outcome
+    return _moment(outcome.finished_at) if outcome and outcome.finished_at else timeutil.utc_now()
+
+
+def remaining_delay(job: Job) -> int:
+    """The job's retry delay less the time already passed since its outcome was known."""
+    assert job.delay is not None
+    passed = max(0.0, time.time() - _answered_at(job).timestamp())
+    return max(0, math.ceil(job.delay - passed))
 
 
 def _decide(job: Job) -> None:
@@ -160,17 +202,19 @@ def _decide(job: Job) -> None:
     job.status = DeliveryStatus.PENDING if job.delay is not None else DeliveryStatus.FAILED
 
 
-def _delivery_ops(store: Table, job: Job, now: str, expires_at: int) -> list[dict]:
+def _delivery_ops(store: Table, job: Job, expires_at: int) -> list[dict]:
     outcome = job.outcome
     assert outcome is not None
     delivery = job.delivery
     number = job.attempt_number
+    # The attempt's own times, not the recording's: a slow neighbour in the batch changes neither.
+    now = timeutil.iso_utc(_answered_at(job))
     attempt = {
         "PK": keys.delivery_pk(delivery["delivery_id"]),
         "SK": keys.attempt_sk(number),
         "kind": "attempt",
         "attempt": number,
-        "at": now,
+        "at": timeutil.iso_utc(_attempted_at(job)),
         "success": outcome.success,
         "status_code": outcome.status_code,
         "latency_ms": _number(outcome.latency_ms),
@@ -185,17 +229,18 @@ def _delivery_ops(store: Table, job: Job, now: str, expires_at: int) -> list[dic
         "updated_at": now,
         "last_status_code": outcome.status_code,
         "last_error": outcome.error,
+        "last_response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
     }
     removes = []
     if job.status is DeliveryStatus.SUCCEEDED:
         sets["delivered_at"] = now
         removes.append("next_attempt_at")
     elif job.delay is not None:
-        sets["next_attempt_at"] = timeutil.iso_utc(timeutil.utc_now() + timedelta(seconds=job.delay))
+        sets["next_attempt_at"] = timeutil.iso_utc(_answered_at(job) + timedelta(seconds=job.delay))
     else:
         removes.append("next_attempt_at")
     sets = {k: v for k, v in sets.items() if v is not None}
-    removes += [k for k in ("last_status_code", "last_error") if k not in sets]
+    removes += [k for k in ("last_status_code", "last_error", "last_response_body") if k not in sets]
     update = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
     if removes:
         update += " REMOVE " + ", ".join(f"#{k}" for k in removes)
@@ -309,7 +354,7 @@ def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | Non
     for job in jobs:
         by_webhook[job.webhook["webhook_id"]].append(job)
     rising = _rising_worst(jobs, stats) if stats is not None else {}
-    delivery_ops = [op for job in jobs for op in _delivery_ops(store, job, now, expires_at)]
+    delivery_ops = [op for job in jobs for op in _delivery_ops(store, job, expires_at)]
     attempts = sorted(f"{j.delivery['delivery_id']}:{j.attempt_number}" for j in jobs)
     while True:
         stats_ops = [_stats_op(store, w, group, now, rising.get(w)) for w, group in by_webhook.items()]
@@ -334,7 +379,7 @@ def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | Non
         return set()  # recorded already by another run
     applied: set[str] = set()
     for job in jobs:
-        ops = [*_delivery_ops(store, job, now, expires_at), _stats_op(store, job.webhook["webhook_id"], [job], now)]
+        ops = [*_delivery_ops(store, job, expires_at), _stats_op(store, job.webhook["webhook_id"], [job], now)]
         try:
             store.transact(ops)
             applied.add(job.delivery["delivery_id"])
@@ -462,31 +507,49 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result:
             _later(r, THROTTLE_DELAY, result, visibility)
             continue
         jobs.append(Job(r, delivery, webhook, event))
-    _send_all(sender, jobs)
-    for job in jobs:
-        _decide(job)
     stats = {r.webhook_id: found.get((keys.webhook_pk(r.webhook_id), keys.STATS), {}) for r in records}
-    applied = record(store, jobs, stats)
-    for job in jobs:
-        assert job.record is not None
-        if job.delivery["delivery_id"] not in applied:
-            result.duplicates += 1
-            continue
-        if job.gone:
-            gone[job.webhook["webhook_id"]] = job.webhook
-        if job.status is DeliveryStatus.SUCCEEDED:
-            result.delivered += 1
-        elif job.status is DeliveryStatus.PENDING and job.delay is not None:
-            result.retried += 1
-            _later(job.record, job.delay, result, visibility)
-        else:
-            result.dead += 1
-            _to_dlq(job.record, result, visibility)
+    # Throttled messages are put off now, not after the batch's slowest receiver.
+    _flush_visibility(config.queue_url, visibility)
+    for wave in _send_in_waves(sender, jobs):
+        for job in wave:
+            _decide(job)
+        applied = record(store, wave, stats)
+        for job in wave:
+            assert job.record is not None
+            if job.delivery["delivery_id"] not in applied:
+                result.duplicates += 1
+                continue
+            if job.gone:
+                gone[job.webhook["webhook_id"]] = job.webhook
+            if job.status is DeliveryStatus.SUCCEEDED:
+                result.delivered += 1
+            elif job.status is DeliveryStatus.PENDING and job.delay is not None:
+                result.retried += 1
+                _later(job.record, remaining_delay(job), result, visibility)
+            else:
+                result.dead += 1
+                _to_dlq(job.record, result, visibility)
+        _remember_worst(stats, [j for j in wave if j.delivery["delivery_id"] in applied])
+        # Each wave's retries start their delay now, from their own attempt.
+        _flush_visibility(config.queue_url, visibility)
     for webhook in gone.values():
         if webhook_store.disable(store, webhook, "the receiver answered 410 Gone"):
             logger.warning("webhook disabled by a 410", extra={"webhook_id": webhook["webhook_id"]})
+
+
+def _flush_visibility(queue_url: str, visibility: dict[str, tuple[str, int]]) -> None:
     if visibility:
-        sqs.change_visibility(config.queue_url, visibility)
+        sqs.change_visibility(queue_url, dict(visibility))
+        visibility.clear()
+
+
+def _remember_worst(stats: dict[str, dict[str, Any]], recorded: list[Job]) -> None:
+    """Carry the worst latencies a wave stored into the statistics read before sending, so the
+    next wave of the batch compares against them."""
+    for webhook_id, latency in _worst_latencies(recorded).items():
+        current = stats.setdefault(webhook_id, {})
+        if latency > float(current.get("worst_latency_ms", -1)):
+            stats[webhook_id] = {**current, "worst_latency_ms": _number(latency)}
 
 
 def deliver_now(job: Job, sender: WebhookSender | None = None) -> Job:

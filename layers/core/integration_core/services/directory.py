@@ -1,9 +1,15 @@
 """The directory: students, teachers, courses, class sessions and enrollments, with who may see
 and change what. Admins manage everything; services read everything; teachers read their own
-record and courses; students read their own record, courses and enrollments."""
+record and courses; students read their own record, courses and enrollments. The catalog shows
+published courses to any caller (to anyone at all where the school makes it public).
+
+Every enrollment and unenrollment publishes `student_enrolled` / `student_unenrolled` in the
+transaction that writes it (the outbox of services.events), and keeps the course's
+`enrolled_count` in the same transaction, so seats left never needs a count of the enrollments."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from integration_core import keys, timeutil
@@ -20,6 +26,7 @@ from integration_core.domain.directory import (
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import new_id, stable_id
 from integration_core.money import Money, MoneyError
+from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 
 READERS = (Role.ADMIN, Role.SERVICE)
@@ -28,6 +35,22 @@ _INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "kind")
 
 def _db() -> Table:
     return table(settings().table_name)
+
+
+def _events():
+    # The outbox and fan-out load where an enrollment changes, not in every directory read.
+    from integration_core.services import events
+
+    return events
+
+
+def _dispatch(event_ids: list[str]) -> None:
+    """Fan out events committed with their change. If this fails the change stands and the events
+    wait in the outbox for the sweeper: the caller is not told the enrollment failed."""
+    try:
+        _events().dispatch(event_ids)
+    except Exception:
+        logger.exception("dispatch failed; the sweeper will deliver", extra={"event_ids": event_ids})
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
@@ -42,11 +65,16 @@ def _page(page: Page, items: list[dict[str, Any]] | None = None) -> dict[str, An
 
 
 # ---------------------------------------------------------------- people (students, teachers)
-def _profile_update(db: Table, pk: str, fields: dict[str, Any], guard: str, seen: Any) -> dict:
-    """SET every changed field of a profile, provided `guard` still holds the value we read."""
-    names = {f"#{k}": k for k in fields} | {"#guard": guard}
+def _profile_update(
+    db: Table, pk: str, fields: dict[str, Any], guard: str, seen: Any, removes: tuple[str, ...] = ()
+) -> dict:
+    """SET every changed field of a profile (REMOVE those in `removes`), provided `guard` still
+    holds the value we read."""
+    names = {f"#{k}": k for k in [*fields, *removes]} | {"#guard": guard}
     values = {f":{k}": v for k, v in fields.items()} | {":seen": seen}
     update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+    if removes:
+        update += " REMOVE " + ", ".join(f"#{k}" for k in removes)
     return db.update_op(pk, keys.PROFILE, update, "#guard = :seen", names=names, values=values)
 
 
@@ -173,6 +201,26 @@ def _require_teacher(teacher_id: str) -> None:
         raise invalid("teacherId", f"teacher {teacher_id} does not exist")
 
 
+def seats_left(course: dict[str, Any]) -> int | None:
+    """capacity - enrollments, never below 0 (an admin may lower the capacity under the count, and
+    a paid enrollment is never refused for want of a seat)."""
+    if course.get("capacity") is None:
+        return None
+    return max(0, int(course["capacity"]) - int(course.get("enrolled_count", 0)))
+
+
+def _course_out(course: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **_public(course),
+        "enrolled_count": max(0, int(course.get("enrolled_count", 0))),
+        "seats_left": seats_left(course),
+    }
+
+
+def _catalog_row(course: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": keys.CATALOG, "SK": keys.catalog_sk(course["created_at"], course["id"]), "course_id": course["id"]}
+
+
 def load_course(course_id: str) -> dict[str, Any]:
     item = _db().get(keys.entity_pk("course", course_id), keys.PROFILE)
     if item is None:
@@ -212,34 +260,40 @@ def create_course(principal: Principal, data: CourseCreate) -> dict[str, Any]:
         "price": price,
         "time_zone": data.time_zone,
         "teacher_id": data.teacher_id,
+        "published": data.published,
+        "enrolled_count": 0,
         "created_at": now,
         "updated_at": now,
     }
+    if data.capacity is not None:  # absent, never null: the enrollment condition compares it
+        item["capacity"] = data.capacity
+    ops = [
+        db.put_op(item, "attribute_not_exists(PK)"),
+        db.check_op(keys.entity_pk("teacher", data.teacher_id), keys.PROFILE, "attribute_exists(PK)"),
+        db.put_op({"PK": keys.entity_pk("teacher", data.teacher_id), "SK": keys.course_link_sk(course_id)}),
+    ]
+    if data.published:
+        ops.append(db.put_op(_catalog_row(item)))
     try:
-        db.transact(
-            [
-                db.put_op(item, "attribute_not_exists(PK)"),
-                db.check_op(keys.entity_pk("teacher", data.teacher_id), keys.PROFILE, "attribute_exists(PK)"),
-                db.put_op({"PK": keys.entity_pk("teacher", data.teacher_id), "SK": keys.course_link_sk(course_id)}),
-            ]
-        )
+        db.transact(ops)
     except ConditionFailed as failed:
         if failed.reasons[:1] == ["ConditionalCheckFailed"]:
             raise Conflict(f"course {course_id} already exists") from None
         raise invalid("teacherId", f"teacher {data.teacher_id} does not exist") from None
-    return _public(item)
+    return _course_out(item)
 
 
 def get_course(principal: Principal, course_id: str) -> dict[str, Any]:
     course = load_course(course_id)
     _may_read_course(principal, course)
-    return _public(course)
+    return _course_out(course)
 
 
 def list_courses(principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
     db = _db()
     if principal.role in READERS:
-        return _page(db.query(keys.listing_pk("course"), index=keys.GSI1, limit=limit, cursor=cursor))
+        page = db.query(keys.listing_pk("course"), index=keys.GSI1, limit=limit, cursor=cursor)
+        return {"items": [_course_out(c) for c in page.items], "next_cursor": page.next_cursor}
     if principal.role is Role.TEACHER:
         links = db.query(keys.entity_pk("teacher", principal.sub), sk_prefix="COURSE#", limit=limit, cursor=cursor)
         ids = [link["SK"].removeprefix("COURSE#") for link in links.items]
@@ -247,7 +301,7 @@ def list_courses(principal: Principal, limit: int, cursor: str | None) -> dict[s
         links = db.query(keys.entity_pk("student", principal.sub), sk_prefix="ENROLLMENT#", limit=limit, cursor=cursor)
         ids = [link["course_id"] for link in links.items]
     courses = db.batch_get([(keys.entity_pk("course", i), keys.PROFILE) for i in ids])
-    return _page(links, courses)
+    return {"items": [_course_out(c) for c in courses], "next_cursor": links.next_cursor}
 
 
 def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -> dict[str, Any]:
@@ -256,10 +310,21 @@ def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -
     fields = changes.model_dump(exclude_unset=True, exclude={"price"}, by_alias=False)
     if changes.price is not None:
         fields["price"] = _price(changes.price)
+    removes: tuple[str, ...] = ()
+    if "capacity" in fields and fields["capacity"] is None:
+        del fields["capacity"]
+        removes = ("capacity",)  # no limit: absent, never null
     fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())
     db = _db()
-    # Conditional on the teacher we read, so a concurrent change cannot orphan a teacher link.
-    ops = [_profile_update(db, keys.entity_pk("course", course_id), fields, "teacher_id", current["teacher_id"])]
+    # Conditional on the teacher we read, so a concurrent change cannot orphan a teacher link
+    # (and on the same read, a publish or unpublish adds or removes the catalog row once).
+    pk = keys.entity_pk("course", course_id)
+    ops = [_profile_update(db, pk, fields, "teacher_id", current["teacher_id"], removes)]
+    was_published, published = bool(current.get("published")), fields.get("published", current.get("published"))
+    if published and not was_published:
+        ops.append(db.put_op(_catalog_row(current)))
+    elif was_published and not published:
+        ops.append(db.delete_op(keys.CATALOG, keys.catalog_sk(current["created_at"], course_id)))
     new_teacher = fields.get("teacher_id")
     if new_teacher and new_teacher != current["teacher_id"]:
         old_link = (keys.entity_pk("teacher", current["teacher_id"]), keys.course_link_sk(course_id))
@@ -274,7 +339,8 @@ def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -
         if failed.reasons[:1] == ["ConditionalCheckFailed"]:
             raise Conflict(f"course {course_id} changed meanwhile; read it again") from None
         raise invalid("teacherId", f"teacher {new_teacher} does not exist") from None
-    return _public({**current, **fields})
+    updated = {k: v for k, v in {**current, **fields}.items() if k not in removes}
+    return _course_out(updated)
 
 
 def delete_course(principal: Principal, course_id: str) -> None:
@@ -294,6 +360,7 @@ def delete_course(principal: Principal, course_id: str) -> None:
         [
             db.delete_op(keys.entity_pk("course", course_id), keys.PROFILE),
             db.delete_op(keys.entity_pk("teacher", current["teacher_id"]), keys.course_link_sk(course_id)),
+            db.delete_op(keys.CATALOG, keys.catalog_sk(current["created_at"], course_id)),
         ]
     )
 
@@ -350,7 +417,48 @@ def create_sessions(principal: Principal, course_id: str, data: SessionsCreate) 
         except ConditionFailed:
             existed += 1
     created.sort(key=lambda s: s["starts_at"])
+    if created:
+        _refresh_schedule(db, course, added=created)
     return {"created": created, "already_existed": existed}
+
+
+def _all_sessions(db: Table, course_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = db.query(keys.sessions_pk(course_id), index=keys.GSI1, limit=100, cursor=cursor)
+        found += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            return found
+
+
+def _refresh_schedule(
+    db: Table, course: dict[str, Any], added: list[dict[str, Any]] = (), removed: str | None = None
+) -> None:
+    """Store the course's schedule summary (count, first and last session) on its item, so the
+    catalog shows it without reading sessions. Read from the index, with this writer's own change
+    applied on top (the index may not show it yet)."""
+    sessions = {s["id"]: s["starts_at"] for s in _all_sessions(db, course["id"])}
+    sessions |= {s["id"]: s["starts_at"] for s in added}
+    sessions.pop(removed or "", None)
+    starts = sorted(sessions.values())
+    summary = {
+        "time_zone": course["time_zone"],
+        "session_count": len(starts),
+        "first_session_at": starts[0] if starts else None,
+        "last_session_at": starts[-1] if starts else None,
+    }
+    # A course deleted meanwhile keeps no summary.
+    with contextlib.suppress(ConditionFailed):
+        db.update(
+            keys.entity_pk("course", course["id"]),
+            keys.PROFILE,
+            "SET #schedule = :s",
+            "attribute_exists(PK)",
+            names={"#schedule": "schedule"},
+            values={":s": summary},
+        )
 
 
 def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -360,19 +468,42 @@ def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str 
 
 def delete_session(principal: Principal, course_id: str, session_id: str) -> None:
     principal.require(Role.ADMIN)
+    db = _db()
     try:
-        _db().delete(keys.entity_pk("course", course_id), keys.session_sk(session_id), "attribute_exists(PK)")
+        db.delete(keys.entity_pk("course", course_id), keys.session_sk(session_id), "attribute_exists(PK)")
     except ConditionFailed:
         raise NotFound(f"session {session_id} of course {course_id} does not exist") from None
+    course = db.get(keys.entity_pk("course", course_id), keys.PROFILE)
+    if course is not None:
+        _refresh_schedule(db, course, removed=session_id)
 
 
 # ---------------------------------------------------------------- enrollments
-def enrollment_operations(db: Table, course_id: str, student_id: str, source: str, now: str) -> list[dict]:
+# `capacity` is a reserved word in DynamoDB expressions: always #capacity.
+WITHIN_CAPACITY = (
+    "attribute_not_exists(#capacity) OR attribute_not_exists(enrolled_count) OR enrolled_count < #capacity"
+)
+
+
+def enrollment_operations(
+    db: Table, course_id: str, student_id: str, source: str, now: str, *, within_capacity: bool = False
+) -> list[dict]:
     """The writes of one enrollment, for a transaction of their own or of a larger change (a payment
-    that succeeds enrolls its student in the same transaction)."""
+    that succeeds enrolls its student in the same transaction): the course's count goes up by one
+    (with `within_capacity`, only while seats are left), both enrollment rows are written. The
+    caller adds the `student_enrolled` event (`enrolled_event_operations`) to the same transaction."""
     record = {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": source}
+    condition = "attribute_exists(PK)" + (f" AND ({WITHIN_CAPACITY})" if within_capacity else "")
+    names = {"#capacity": "capacity"} if within_capacity else None
     return [
-        db.check_op(keys.entity_pk("course", course_id), keys.PROFILE, "attribute_exists(PK)"),
+        db.update_op(
+            keys.entity_pk("course", course_id),
+            keys.PROFILE,
+            "ADD enrolled_count :one",
+            condition,
+            names=names,
+            values={":one": 1},
+        ),
         db.check_op(keys.entity_pk("student", student_id), keys.PROFILE, "attribute_exists(PK)"),
         db.put_op(
             {"PK": keys.entity_pk("course", course_id), "SK": keys.enrollment_sk(student_id), **record},
@@ -382,19 +513,72 @@ def enrollment_operations(db: Table, course_id: str, student_id: str, source: st
     ]
 
 
+def enrolled_event_operations(
+    db: Table, course_id: str, student_id: str, source: str, now: str, *, event_id: str | None = None, cause: str
+) -> tuple[str, list[dict]]:
+    data = {"studentId": student_id, "courseId": course_id, "enrolledAt": now, "source": source}
+    return _events().event_operations(db, "student_enrolled", data, event_id=event_id, cause=cause)
+
+
+def unenrollment_operations(db: Table, course_id: str, student_id: str) -> list[dict]:
+    """The writes of ending one enrollment: both rows (the course's conditional on it existing)
+    and the course's count down by one. The caller adds `student_unenrolled`
+    (`unenrolled_event_operations`) to the same transaction."""
+    return [
+        db.delete_op(keys.entity_pk("course", course_id), keys.enrollment_sk(student_id), "attribute_exists(PK)"),
+        db.delete_op(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)),
+        db.update_op(
+            keys.entity_pk("course", course_id),
+            keys.PROFILE,
+            "ADD enrolled_count :minus",
+            "attribute_exists(PK)",
+            values={":minus": -1},
+        ),
+    ]
+
+
+def unenrolled_event_operations(
+    db: Table,
+    course_id: str,
+    student_id: str,
+    reason: str,
+    now: str,
+    *,
+    payment_id: str | None = None,
+    event_id: str | None = None,
+    cause: str,
+) -> tuple[str, list[dict]]:
+    data = {"studentId": student_id, "courseId": course_id, "unenrolledAt": now, "reason": reason}
+    if payment_id:
+        data["paymentId"] = payment_id
+    return _events().event_operations(db, "student_unenrolled", data, event_id=event_id, cause=cause)
+
+
 def enroll(principal: Principal, course_id: str, student_id: str) -> dict[str, Any]:
+    """An admin enrolls a student, within the course's capacity; `student_enrolled` (source
+    "admin") is recorded in the same transaction and fanned out once it commits."""
     principal.require(Role.ADMIN)
     db = _db()
     now = timeutil.iso_utc(timeutil.utc_now())
+    event_id, event_ops = enrolled_event_operations(
+        db, course_id, student_id, "admin", now, cause=f"enrolled by {principal.role.value} {principal.sub}"
+    )
     try:
-        db.transact(enrollment_operations(db, course_id, student_id, "admin", now))
+        db.transact([*enrollment_operations(db, course_id, student_id, "admin", now, within_capacity=True), *event_ops])
     except ConditionFailed as failed:
-        reasons = failed.reasons + ["None"] * 4
+        reasons = failed.reasons + ["None"] * 5
         if reasons[0] == "ConditionalCheckFailed":
-            raise invalid("courseId", f"course {course_id} does not exist") from None
+            course = db.get(keys.entity_pk("course", course_id), keys.PROFILE, consistent=True)
+            if course is None:
+                raise invalid("courseId", f"course {course_id} does not exist") from None
+            raise Conflict(
+                f"course {course_id} is full ({course.get('capacity')} seats, all taken)",
+                capacity=int(course.get("capacity", 0)),
+            ) from None
         if reasons[1] == "ConditionalCheckFailed":
             raise invalid("studentId", f"student {student_id} does not exist") from None
         raise Conflict(f"student {student_id} is already enrolled in course {course_id}") from None
+    _dispatch([event_id])
     return {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": "admin"}
 
 
@@ -418,18 +602,65 @@ def list_enrollments(
 
 
 def unenroll(principal: Principal, course_id: str, student_id: str) -> None:
+    """An admin removes a student from a course; `student_unenrolled` (reason "removed") is
+    recorded in the same transaction and fanned out once it commits."""
     principal.require(Role.ADMIN)
     db = _db()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    event_id, event_ops = unenrolled_event_operations(
+        db, course_id, student_id, "removed", now, cause=f"removed by {principal.role.value} {principal.sub}"
+    )
     try:
-        db.transact(
-            [
-                db.delete_op(
-                    keys.entity_pk("course", course_id),
-                    keys.enrollment_sk(student_id),
-                    "attribute_exists(PK)",
-                ),
-                db.delete_op(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)),
-            ]
-        )
+        db.transact([*unenrollment_operations(db, course_id, student_id), *event_ops])
     except ConditionFailed:
         raise NotFound(f"student {student_id} is not enrolled in course {course_id}") from None
+    _dispatch([event_id])
+
+
+# ---------------------------------------------------------------- the catalog
+def _catalog_entry(course: dict[str, Any], teacher: dict[str, Any] | None) -> dict[str, Any]:
+    schedule = course.get("schedule") or {"time_zone": course["time_zone"], "session_count": 0}
+    return {
+        "id": course["id"],
+        "title": course["title"],
+        "description": course["description"],
+        "price": course["price"],
+        "teacher": {"id": course["teacher_id"], "name": teacher["name"] if teacher else ""},
+        "schedule": dict(schedule),
+        "capacity": course.get("capacity"),
+        "seats_left": seats_left(course),
+    }
+
+
+def catalog(limit: int, cursor: str | None) -> dict[str, Any]:
+    """Published courses, oldest first: one Query of the catalog rows, one BatchGetItem of their
+    courses and one of their teachers. Whoever may read it was decided at the edge."""
+    db = _db()
+    rows = db.query(keys.CATALOG, limit=limit, cursor=cursor)
+    courses = db.batch_get([(keys.entity_pk("course", r["course_id"]), keys.PROFILE) for r in rows.items])
+    courses = [c for c in courses if c.get("published")]
+    teachers = {
+        t["id"]: t
+        for t in db.batch_get(
+            list(dict.fromkeys((keys.entity_pk("teacher", c["teacher_id"]), keys.PROFILE) for c in courses))
+        )
+    }
+    return {
+        "items": [_catalog_entry(c, teachers.get(c["teacher_id"])) for c in courses],
+        "next_cursor": rows.next_cursor,
+    }
+
+
+def catalog_course(course_id: str) -> dict[str, Any]:
+    """One published course, with its next session; an unpublished one is not found (a draft's
+    existence is not shown)."""
+    db = _db()
+    course = db.get(keys.entity_pk("course", course_id), keys.PROFILE)
+    if course is None or not course.get("published"):
+        raise NotFound(f"no published course {course_id}")
+    teacher = db.get(keys.entity_pk("teacher", course["teacher_id"]), keys.PROFILE)
+    entry = _catalog_entry(course, teacher)
+    now = timeutil.iso_utc(timeutil.utc_now())
+    upcoming = [s["starts_at"] for s in _all_sessions(db, course_id) if s["starts_at"] >= now]
+    entry["schedule"]["next_session_at"] = upcoming[0] if upcoming else None
+    return entry

@@ -20,8 +20,9 @@ from integration_core.adapters import sqs
 from integration_core.adapters.dynamodb import ConditionFailed, Table, table
 from integration_core.config import settings
 from integration_core.domain.events import TEST_EVENT, validate_data
+from integration_core.domain.events import event_type as catalog_entry
 from integration_core.domain.webhooks import DeliveryStatus
-from integration_core.errors import Conflict, invalid
+from integration_core.errors import Conflict, Unprocessable, field_error, invalid
 from integration_core.ids import new_id, stable_id
 from integration_core.observability import logger
 from integration_core.webhook_config import webhook_settings
@@ -99,6 +100,23 @@ def publish_event(
     return event_id, duplicate
 
 
+def announce(event_type: str, data: dict, *, event_id: str | None = None, cause: str | None = None) -> tuple[str, bool]:
+    """`POST /events`: another system of the center announces a fact this service does not own.
+    A type owned by one of this service's capabilities is refused whoever asks (422 naming
+    eventType): only that capability publishes it, with the change it reports, so an event of it
+    never goes out for a payment or an enrollment that was not recorded."""
+    entry = catalog_entry(event_type)
+    if not entry.announceable:
+        reason = (
+            f"{event_type} is published only by this service's {entry.published_by} capability; "
+            "POST /events takes the types marked publishedBy: external"
+        )
+        raise Unprocessable(
+            f"eventType: {reason}", errors=[{**field_error("eventType", reason), "code": "not_announceable"}]
+        )
+    return publish_event(event_type, data, event_id=event_id, cause=cause)
+
+
 def publish(event_type: str, data: dict, *, event_id: str | None = None, cause: str | None = None) -> str:
     return publish_event(event_type, data, event_id=event_id, cause=cause)[0]
 
@@ -136,6 +154,17 @@ def delivery_item(delivery_id: str, webhook_id: str, event: dict[str, Any], now:
         "series_start": 0,
         "created_at": now,
         "updated_at": now,
+    }
+
+
+def payload(webhook_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """What a receiver gets as the body of a delivery of `event` (the same on every attempt)."""
+    return {
+        "webhookId": webhook_id,
+        "eventId": event["event_id"],
+        "eventType": event["event_type"],
+        "timestamp": event["created_at"],
+        "data": json.loads(event["data_json"]),
     }
 
 

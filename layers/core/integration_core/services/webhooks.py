@@ -7,7 +7,7 @@ and changes only their own, admins everything."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from integration_core import keys, timeutil
@@ -16,7 +16,14 @@ from integration_core.adapters.dynamodb import ConditionFailed, Table
 from integration_core.domain import signatures
 from integration_core.domain.events import CATALOG, TEST_EVENT
 from integration_core.domain.ssrf import UnsafeUrl
-from integration_core.domain.webhooks import DeliveryStatus, ReplayRequest, VerifyRequest, WebhookCreate, WebhookUpdate
+from integration_core.domain.webhooks import (
+    RESPONSE_EXCERPT_BYTES,
+    DeliveryStatus,
+    ReplayRequest,
+    VerifyRequest,
+    WebhookCreate,
+    WebhookUpdate,
+)
 from integration_core.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error, invalid
 from integration_core.ids import new_id
 from integration_core.observability import logger
@@ -238,6 +245,8 @@ def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
         "success": outcome.success,
         "status_code": outcome.status_code,
         "response_time_ms": outcome.latency_ms,
+        "response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
+        "tested_at": timeutil.iso_utc(datetime.fromtimestamp(outcome.started_at, UTC)) if outcome.started_at else now,
         "error": outcome.error,
         "error_class": outcome.error_class,
         "delivery_id": delivery_id,
@@ -246,10 +255,27 @@ def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- history, retry, replay
+def _with_payloads(db: Table, heads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each delivery with the body its receiver gets (the original's `payload`), from its event:
+    one BatchGetItem for a page, the event kept once rather than copied into every delivery."""
+    found = {
+        e["event_id"]: e
+        for e in db.batch_get(list(dict.fromkeys((keys.event_pk(h["event_id"]), keys.EVENT) for h in heads)))
+    }
+    return [
+        {
+            **public(h),
+            "payload": outbox.payload(h["webhook_id"], found[h["event_id"]]) if h["event_id"] in found else None,
+        }
+        for h in heads
+    ]
+
+
 def deliveries(principal: Principal, webhook_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     _owned(principal, webhook_id)
-    page = _db().query(keys.deliveries_pk(webhook_id), index=keys.GSI1, limit=limit, cursor=cursor, newest_first=True)
-    return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
+    db = _db()
+    page = db.query(keys.deliveries_pk(webhook_id), index=keys.GSI1, limit=limit, cursor=cursor, newest_first=True)
+    return {"items": _with_payloads(db, page.items), "next_cursor": page.next_cursor}
 
 
 def _delivery_of(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -263,7 +289,8 @@ def _delivery_of(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], lis
 def delivery(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     _owned(principal, webhook_id)
     head, attempts = _delivery_of(webhook_id, delivery_id)
-    return {**public(head), "attempt_history": [public(a) for a in attempts]}
+    [with_payload] = _with_payloads(_db(), [head])
+    return {**with_payload, "attempt_history": [public(a) for a in attempts]}
 
 
 def _requeue(db: Table, item: dict[str, Any]) -> bool:
@@ -389,6 +416,8 @@ def catalog() -> list[dict[str, Any]]:
             "schema": e.schema,
             "example": e.example,
             "subscribable": e.subscribable,
+            "published_by": e.published_by,
+            "announceable": e.announceable,
         }
         for e in CATALOG.values()
     ]

@@ -188,6 +188,9 @@ def check_port_free(name: str, port: int) -> None:
     if port == 0:
         return
     with socket.socket() as probe:
+        # As the servers bind: connections of a stopped stack still closing (TIME_WAIT, for about a
+        # minute) leave the port free; a listener still makes the bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:

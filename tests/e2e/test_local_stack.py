@@ -33,6 +33,12 @@ def test_health_is_200_then_503_while_aws_is_down_then_200_again(local_stack, ap
     assert http.get(f"{api_base}/health").status_code == 200
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND"])
+def test_a_method_the_api_does_not_route_gets_api_gateways_404(api_base, http, method):
+    answer = http.request(method, f"{api_base}/health")
+    assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"})
+
+
 def test_the_authorizer_guards_exactly_the_routes_the_template_guards(local_stack, api_base, http):
     for route in local_stack.state["routes"]:
         method, path = route.split(" ", 1)

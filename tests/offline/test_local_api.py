@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offline.testing import RunningStack, start_stack
 
@@ -62,6 +63,24 @@ def test_greedy_path_and_unknown_routes(fixture_stack, http):
     assert missing.status_code == 404 and missing.json() == {"message": "Not Found"}
     wrong_method = http.put(f"{fixture_stack.api_url}/echo")
     assert wrong_method.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_a_method_no_route_has_gets_api_gateways_404(fixture_stack, http, method):
+    for path in ("/echo", "/files/a.txt", "/nowhere"):  # a route of another method, an ANY route, no route
+        response = http.request(method, f"{fixture_stack.api_url}{path}")
+        assert (response.status_code, response.json()) == (404, {"message": "Not Found"}), (method, path)
+        assert response.headers["content-type"] == "application/json"
+
+
+def test_a_function_url_and_the_sandbox_hand_any_method_to_their_app(fixture_stack, http):
+    url = fixture_stack.state["functionUrls"]["EchoFunction"]
+    traced = http.request("TRACE", f"{url}anything")
+    assert traced.status_code == 200
+    assert traced.json()["event"]["requestContext"]["http"]["method"] == "TRACE"
+    sandbox = http.request("BREW", f"{fixture_stack.sandbox_url}/nowhere/x")
+    assert sandbox.status_code == 404
+    assert sandbox.json()["error"] == "no emulator for 'nowhere'"
 
 
 def test_body_over_10_mb_is_refused_with_413(fixture_stack, http):

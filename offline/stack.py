@@ -91,6 +91,8 @@ class Stack:
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
             state = read_state(self.options.state_dir)
             where = f" (pid {state.get('pid')}, API {state.get('apiUrl')})" if state else ""
             raise AlreadyRunning(f"the local stack is already running{where}; stop it with Ctrl-C first") from None
@@ -98,7 +100,8 @@ class Stack:
     def start(self) -> dict[str, Any]:
         started = time.perf_counter()
         opts = self.options
-        self.acquire()
+        if self._lock_file is None:
+            self.acquire()
         (opts.state_dir / "state.json").unlink(missing_ok=True)
         console.setup(self.log_dir)
         document = load_template(opts.template)
@@ -175,15 +178,18 @@ class Stack:
             self.workers.close()
         if self.moto:
             self.moto.stop()
-        (self.options.state_dir / "state.json").unlink(missing_ok=True)
         if self._lock_file:
+            # Only the stack holding the lock owns state.json: a refused second run leaves it alone.
+            (self.options.state_dir / "state.json").unlink(missing_ok=True)
             self._lock_file.close()
+            self._lock_file = None
 
     def run(self) -> None:
         """Start, print the banner, and serve until SIGINT or SIGTERM."""
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())
         signal.signal(signal.SIGINT, lambda *_: done.set())
+        self.acquire()  # refused: nothing of the running stack is touched
         try:
             self.start()
             print(banner(self.state, self.tokens()), flush=True)

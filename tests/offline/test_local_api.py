@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import subprocess
 import sys
@@ -156,11 +157,11 @@ def test_unsupported_resources_are_reported_by_name(fixture_stack):
     assert "NotEmulated (AWS::CloudWatch::Alarm)" in fixture_stack.console()
 
 
-def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`python -m offline run` on the fixture template, expected to refuse to start."""
-    command = [sys.executable, "-m", "offline", "run", "--template", str(FIXTURES / "template.yaml")]
+def _run(template: Path, state_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m offline run`, expected to exit (refused, or failed at start)."""
+    command = [sys.executable, "-m", "offline", "run", "--template", str(template), "--url-port", "0"]
     return subprocess.run(
-        [*command, "--state-dir", str(state_dir), *extra],
+        [*command, "--state-dir", str(state_dir), "--no-seed", *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -168,10 +169,34 @@ def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m offline run` on the fixture template, expected to refuse to start."""
+    return _run(FIXTURES / "template.yaml", state_dir, *extra)
+
+
 def test_a_second_run_on_the_same_state_folder_says_so_and_exits(fixture_stack):
     done = _second_run(fixture_stack.state_dir)
     assert done.returncode == 1
     assert "already running" in done.stderr
+
+
+def _offline(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_refused_second_run_leaves_the_running_stack_reachable(fixture_stack):
+    assert _second_run(fixture_stack.state_dir).returncode == 1
+    state = json.loads((fixture_stack.state_dir / "state.json").read_text())
+    assert state["pid"] == fixture_stack.process.pid
+    status = _offline("status", "--state-dir", str(fixture_stack.state_dir))
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["apiUrl"] == fixture_stack.api_url
+    # The fixture application issues no tokens: `token` says so (not "not running"); the e2e test
+    # of the real template gets a token after a refused second run.
+    token = _offline("token", "--state-dir", str(fixture_stack.state_dir))
+    assert "the template gives no TOKEN_ISSUER" in token.stderr, token.stderr
 
 
 def test_a_port_in_use_is_reported_by_name(fixture_stack, tmp_path):

@@ -146,7 +146,12 @@ class Stack:
 
         self.workers = Workers(self.model.functions, self.moto.endpoint, self.log_dir, opts.max_instances)
         self.api = LocalApi(self.model, self.workers)
-        self.api.controls = {"status": self._status, "aws/stop": self._aws_stop, "aws/start": self._aws_start}
+        self.api.controls = {
+            "status": self._status,
+            "aws/stop": self._aws_stop,
+            "aws/start": self._aws_start,
+            "aws/reset": self._aws_reset,
+        }
         api_app.app = self.api
         for function, app in url_apps.items():
             app.app = FunctionUrl(
@@ -289,33 +294,52 @@ class Stack:
 
     # ------------------------------------------------------------------------------ /_local controls
     def _status(self, request: Request) -> Response:
-        return Response.json(200, {**self.state, "awsRunning": bool(self.moto and self.moto.alive())})
+        running = bool(self.moto and self.moto.alive() and self.moto.serving)
+        return Response.json(200, {**self.state, "awsRunning": running})
 
     def _aws_stop(self, request: Request) -> Response:
+        """An AWS outage: the embedded AWS refuses connections; everything stored in it stays."""
         if request.method != "POST":
             return Response.json(405, {"message": "use POST"})
         with self._aws_lock:
             if self.moto:
-                self.moto.stop()
-        log.warning("embedded AWS stopped (by /_local/aws/stop)")
+                self.moto.outage()
+        log.warning("embedded AWS unreachable (outage, by /_local/aws/stop); /_local/aws/start ends it")
         return Response.json(200, {"aws": "stopped"})
 
     def _aws_start(self, request: Request) -> Response:
-        """Start the embedded AWS again: provisioned and seeded afresh, workers given the new values."""
+        """End an outage: the same embedded AWS, with the same data, reachable again. If it is not
+        running at all (it crashed), it is started afresh, as a reset does."""
         if request.method != "POST":
             return Response.json(405, {"message": "use POST"})
         with self._aws_lock:
             assert self.moto is not None
-            if not self.moto.alive():
-                self.moto.start()
-                self.provisioner.provision(self.local_ctx)
-                self.model = build_model(self.document, self.resources, self.resolver, self.options.template.parent)
-                self.workers.reconfigure(self.model.functions, self.moto.endpoint)  # type: ignore[union-attr]
-                seeded = self._seed()
-                # New ARNs (secrets get a random suffix): keep `make token` and the tests pointed right.
-                self.state = self._write_state(self.state["functionUrls"], seeded, self.state["startupSeconds"])
-        log.warning("embedded AWS started again (by /_local/aws/start)")
+            if self.moto.alive():
+                self.moto.resume()
+            else:
+                self._restart_aws()
+        log.warning("embedded AWS reachable again (by /_local/aws/start)")
         return Response.json(200, {"aws": "running"})
+
+    def _aws_reset(self, request: Request) -> Response:
+        """A new, empty embedded AWS: provisioned from the template and seeded again."""
+        if request.method != "POST":
+            return Response.json(405, {"message": "use POST"})
+        with self._aws_lock:
+            self._restart_aws()
+        log.warning("embedded AWS reset (by /_local/aws/reset): provisioned and seeded afresh")
+        return Response.json(200, {"aws": "reset"})
+
+    def _restart_aws(self) -> None:
+        assert self.moto is not None and self.workers is not None
+        self.moto.stop()
+        self.moto.start()
+        self.provisioner.provision(self.local_ctx)
+        self.model = build_model(self.document, self.resources, self.resolver, self.options.template.parent)
+        self.workers.reconfigure(self.model.functions, self.moto.endpoint)
+        seeded = self._seed()
+        # New ARNs (secrets get a random suffix): keep `make token` and the tests pointed right.
+        self.state = self._write_state(self.state["functionUrls"], seeded, self.state["startupSeconds"])
 
 
 def optional_specs_dir_from_env() -> Path | None:

@@ -38,6 +38,21 @@ def test_health_is_200_then_503_while_aws_is_down_then_200_again(local_stack, ap
     assert http.get(f"{api_base}/health").status_code == 200
 
 
+def test_an_aws_outage_loses_no_data(local_stack, api_base, role_tokens, http):
+    headers = {"Authorization": f"Bearer {role_tokens['admin']}"}
+    email = f"outage-{time.time_ns()}@example.com"
+    created = http.post(f"{api_base}/directory/students", json=_student_body(email), headers=headers)
+    assert created.status_code == 201, created.text
+    local_stack.control("aws/stop")
+    try:
+        assert http.get(f"{api_base}/directory/students/{created.json()['id']}", headers=headers).status_code == 503
+    finally:
+        local_stack.control("aws/start")
+    fetched = http.get(f"{api_base}/directory/students/{created.json()['id']}", headers=headers)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["email"] == email
+
+
 @pytest.mark.parametrize("method", ["TRACE", "PROPFIND"])
 def test_a_method_the_api_does_not_route_gets_api_gateways_404(api_base, http, method):
     answer = http.request(method, f"{api_base}/health")

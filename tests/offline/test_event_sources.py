@@ -35,6 +35,10 @@ def test_sqs_batches_partial_failures_and_the_dlq(fixture_stack):
     queue = fixture_stack.state["resources"]["WorkQueue"]["ref"]
     dlq = fixture_stack.state["resources"]["WorkDlq"]["ref"]
     tag = uuid.uuid4().hex[:6]
+    # A warm consumer first: a cold start (a new process importing boto3) can take most of the 1 s
+    # visibility timeout on a busy machine, which would hide when the redelivery came.
+    sqs.send_message(QueueUrl=queue, MessageBody=f"warm-{tag}")
+    assert _wait(lambda: _deliveries(fixture_stack, f"warm-{tag}"), 10)
     ok, once, always = f"ok-{tag}", f"fail-once-{tag}", f"fail-always-{tag}"
     sqs.send_message_batch(
         QueueUrl=queue,

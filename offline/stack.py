@@ -144,7 +144,9 @@ class Stack:
         for warning in self.model.warnings:
             log.warning("%s", warning)
 
-        self.workers = Workers(self.model.functions, self.moto.endpoint, self.log_dir, opts.max_instances)
+        self.workers = Workers(
+            self.model.functions, self.moto.endpoint, self.log_dir, opts.max_instances, self.model.sqs
+        )
         self.api = LocalApi(self.model, self.workers)
         self.api.controls = {
             "status": self._status,

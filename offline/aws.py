@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import httpx
 from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
 
 from offline.model import function_refs
 from offline.secrets import LocalContext, local_value
@@ -186,6 +187,19 @@ RUN_LOCALLY = {
 }
 
 
+class ProvisionError(Exception):
+    """A resource of the template the embedded AWS refused, named with the reason."""
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    if isinstance(exc, KeyError):
+        return f"missing property {exc}"
+    return str(exc)
+
+
 class Provisioner:
     """Creates the template's resources in moto and registers their refs in the resolver."""
 
@@ -228,7 +242,10 @@ class Provisioner:
             if kind == "AWS::Serverless::Function":
                 refs = function_refs(logical_id, props, self.resolver)
             elif kind in self._handlers:
-                refs = self._handlers[kind](logical_id, self.resolver.resolve(props))
+                try:
+                    refs = self._handlers[kind](logical_id, self.resolver.resolve(props))
+                except (ClientError, ParamValidationError, KeyError, ValueError) as exc:
+                    raise ProvisionError(f"{logical_id} ({kind}): {_reason(exc)}") from exc
             elif kind in RUN_LOCALLY:
                 refs = self._placeholder(logical_id, kind)
             else:

@@ -184,7 +184,8 @@ class Server:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never began otherwise
+            self._server.shutdown()
         self._server.server_close()
 
 

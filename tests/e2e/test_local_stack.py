@@ -73,6 +73,12 @@ def test_a_refused_second_run_leaves_token_and_status_working(local_stack, api_b
     assert listed.status_code == 200
 
 
+def test_the_start_shows_its_steps_and_loads_the_sample_data(local_stack):
+    console = local_stack.console()
+    for step in ("embedded AWS", "resources", "workers", "servers and event sources", "sample data"):
+        assert re.search(rf"^  {step}\b.* \.\.\. +done in \d+\.\d s$", console, re.M), (step, console[:3000])
+
+
 def test_the_authorizer_guards_exactly_the_routes_the_template_guards(local_stack, api_base, http):
     for route in local_stack.state["routes"]:
         method, path = route.split(" ", 1)

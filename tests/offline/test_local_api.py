@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -239,3 +240,45 @@ def test_a_route_and_a_table_added_to_the_template_appear_without_code_changes(t
         assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     finally:
         assert stack.stop() == 0
+
+
+STEPS = ("template", "embedded AWS", "ports", "resources", "workers", "servers and event sources", "sample data")
+
+
+def test_the_start_shows_one_line_per_step_with_its_time(fixture_stack):
+    console = fixture_stack.console()
+    for step in STEPS:
+        line = rf"^  {step}\b.* \.\.\. +(done in \d+\.\d s|off \(--no-seed\))$"
+        assert re.search(line, console, re.M), (step, console[:3000])
+    assert re.search(r"^  sample data .* off \(--no-seed\)$", console, re.M)  # the fixture stack runs --no-seed
+    assert console.index("  template") < console.index("  embedded AWS") < console.index("Local stack ready")
+
+
+def test_a_failing_step_says_which_and_what_to_do(tmp_path):
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES, app)
+    template = app / "template.yaml"
+    template.write_text(
+        template.read_text().replace(
+            "Resources:\n",
+            """Resources:
+  BrokenTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: other, KeyType: HASH}]
+""",
+            1,
+        )
+    )
+    done = _run(template, tmp_path / "state", "--api-port", "0", "--aws-port", "0", "--sandbox-port", "0")
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert re.search(r"^  resources .* FAILED after \d+\.\d s$", output, re.M), output
+    failed = r"^resources \(.*\) failed: BrokenTable \(AWS::DynamoDB::Table\): ValidationException"
+    assert re.search(failed, done.stderr, re.M), done.stderr
+    assert "Some index key attributes are not defined in AttributeDefinitions" in done.stderr
+    assert "what to do: " in done.stderr and "aws.log" in done.stderr
+    assert "Traceback" not in output
+    assert not (tmp_path / "state" / "state.json").exists()

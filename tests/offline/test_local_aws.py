@@ -3,6 +3,7 @@ concurrent DynamoDB requests (TransactWriteItems among them) all succeed."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 
@@ -11,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from offline.aws import LOCAL_CREDENTIALS
+from offline.aws import LOCAL_CREDENTIALS, MotoServer
 from offline.template import REGION
 
 TABLE = "school-integration-EventsTable"
@@ -106,3 +107,14 @@ def test_concurrent_transactions_puts_and_queries_all_succeed(fixture_stack):
             ExpressionAttributeValues={":pk": {"S": f"tx-{run}-{n}"}},
         )["Items"]
         assert len(items) == rounds
+
+
+def test_an_embedded_aws_that_cannot_start_names_its_log(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        moto = MotoServer(port, tmp_path / "aws.log")
+        with pytest.raises(RuntimeError, match=f"embedded AWS \\(moto\\) exited at start; see {tmp_path}/aws.log"):
+            moto.start(timeout=30)
+    assert f"Port {port} is in use" in (tmp_path / "aws.log").read_text()

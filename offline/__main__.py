@@ -22,6 +22,7 @@ from offline.stack import (
     AlreadyRunning,
     Options,
     Stack,
+    StepFailed,
     optional_specs_dir_from_env,
     port_in_use_message,
     read_state,
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except TemplateError as exc:
         print(f"template: {exc}", file=sys.stderr)
+        return 1
+    except StepFailed as exc:
+        print(exc, file=sys.stderr)
         return 1
     return 0
 

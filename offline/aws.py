@@ -1,18 +1,22 @@
 """The embedded AWS: moto in server mode on loopback, provisioned from the template's resources.
 
-`MotoServer` runs moto as a child process (so it can be stopped and started mid-run, as an outage
-would), and `Provisioner` creates every supported resource in dependency order, registering what
-`!Ref` and `!GetAtt` give for it. A resource type with no local equivalent is reported by name.
+`MotoServer` runs moto as a child process (offline/_moto.py: an outage closes its port and keeps
+its data; a reset starts it afresh), and `Provisioner` creates every supported resource in
+dependency order, registering what `!Ref` and `!GetAtt` give for it. A resource type with no local
+equivalent is reported by name.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import errno
 import json
 import logging
 import os
 import secrets
+import signal
+import socket
 import string
 import subprocess
 import sys
@@ -25,6 +29,7 @@ from typing import Any
 import boto3
 import httpx
 from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
 
 from offline.model import function_refs
 from offline.secrets import LocalContext, local_value
@@ -64,42 +69,82 @@ def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
 
 class MotoServer:
-    """moto's server as a child process on 127.0.0.1:port."""
+    """The embedded AWS (moto, through offline/_moto.py) as a child process on 127.0.0.1:port.
+
+    `stop()`/`start()` end and start the process (a reset: every table, queue and secret is gone);
+    `outage()`/`resume()` close and open its port, the process and its data staying.
+    """
 
     def __init__(self, port: int, log_path: Path) -> None:
         self.port = port
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.serving = False
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        env = {**os.environ, **LOCAL_CREDENTIALS}
+        repo = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, **LOCAL_CREDENTIALS, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
         log_file = self.log_path.open("ab")
         self.process = spawn(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "offline._moto", str(self.port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
         )
         log_file.close()
+        self._wait_ready(timeout)
+
+    def _ready(self) -> bool:
+        try:
+            # Only our launcher answers this path: anything else on the port is not our AWS.
+            answer = httpx.get(f"{self.endpoint}/_offline/ready", timeout=0.5)
+            return answer.status_code == 200 and answer.json().get("aws") == "moto"
+        except (httpx.TransportError, ValueError):
+            return False
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process is None or self.process.poll() is not None:
+                self.serving = False
                 raise RuntimeError(f"embedded AWS (moto) exited at start; see {self.log_path}")
-            try:
-                # Only moto answers this with JSON: anything else on the port is not our AWS.
-                if httpx.get(f"{self.endpoint}/moto-api/data.json", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+            if self._ready():
+                self.serving = True
+                return
             time.sleep(0.05)
         raise RuntimeError(f"embedded AWS (moto) did not answer within {timeout:.0f} s; see {self.log_path}")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def outage(self, timeout: float = 10.0) -> None:
+        """Close the port (connections refused), keeping the process and everything stored in it."""
+        if not self.alive() or not self.serving:
+            return
+        self.process.send_signal(signal.SIGUSR1)  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", self.port)) == errno.ECONNREFUSED:
+                    self.serving = False
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"embedded AWS (moto) still listens {timeout:.0f} s after the outage; see {self.log_path}")
+
+    def resume(self, timeout: float = 10.0) -> None:
+        """Open the port again after an outage: the same process, the same data."""
+        if not self.alive():
+            raise RuntimeError(f"embedded AWS (moto) is not running; see {self.log_path}")
+        if self.serving:
+            return
+        self.process.send_signal(signal.SIGUSR2)  # type: ignore[union-attr]
+        self._wait_ready(timeout)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -110,6 +155,7 @@ class MotoServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self.serving = False
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -139,6 +185,19 @@ RUN_LOCALLY = {
     "AWS::IAM::ManagedPolicy",
     "AWS::SQS::QueuePolicy",
 }
+
+
+class ProvisionError(Exception):
+    """A resource of the template the embedded AWS refused, named with the reason."""
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    if isinstance(exc, KeyError):
+        return f"missing property {exc}"
+    return str(exc)
 
 
 class Provisioner:
@@ -183,7 +242,10 @@ class Provisioner:
             if kind == "AWS::Serverless::Function":
                 refs = function_refs(logical_id, props, self.resolver)
             elif kind in self._handlers:
-                refs = self._handlers[kind](logical_id, self.resolver.resolve(props))
+                try:
+                    refs = self._handlers[kind](logical_id, self.resolver.resolve(props))
+                except (ClientError, ParamValidationError, KeyError, ValueError) as exc:
+                    raise ProvisionError(f"{logical_id} ({kind}): {_reason(exc)}") from exc
             elif kind in RUN_LOCALLY:
                 refs = self._placeholder(logical_id, kind)
             else:

@@ -57,7 +57,8 @@ def _record(message: dict[str, Any], mapping: SqsMappingSpec) -> dict[str, Any]:
 
 
 class SqsPoller:
-    """One event source mapping: receive a batch, invoke, delete what succeeded."""
+    """One event source mapping: receive a batch, invoke, delete what succeeded; up to the mapping's
+    MaximumConcurrency batches at once, each on its own thread."""
 
     def __init__(self, mapping: SqsMappingSpec, workers: Workers, endpoint: str, poll_interval: float) -> None:
         self.mapping = mapping
@@ -65,6 +66,7 @@ class SqsPoller:
         self.sqs = client("sqs", endpoint)
         self.poll_interval = poll_interval
         self._stop = threading.Event()
+        self._slots = threading.BoundedSemaphore(max(1, mapping.max_concurrency))
         self.queue_name = mapping.queue_arn.rsplit(":", 1)[-1]
         self._thread = threading.Thread(target=self._run, name=f"sqs-{self.queue_name}", daemon=True)
 
@@ -100,22 +102,37 @@ class SqsPoller:
     def _run(self) -> None:
         failing = False
         while not self._stop.is_set():
+            # A batch is received only when one of the mapping's concurrent slots is free.
+            if not self._slots.acquire(timeout=self.poll_interval):
+                continue
             try:
                 batch = self._batch()
                 failing = False
             except _AWS_ERRORS as exc:
+                self._slots.release()
                 if not failing:
                     log.warning("sqs %s: cannot receive (%s); retrying", self.queue_name, type(exc).__name__)
                 failing = True
                 self._stop.wait(1.0)
                 continue
             if not batch:
+                self._slots.release()
                 self._stop.wait(self.poll_interval)
                 continue
-            try:
-                self._deliver(batch)
-            except _AWS_ERRORS as exc:
-                log.warning("sqs %s: cannot delete a processed batch (%s)", self.queue_name, exc)
+            threading.Thread(
+                target=self._deliver_and_release, args=(batch,), name=f"sqs-{self.queue_name}-batch", daemon=True
+            ).start()
+
+    def _deliver_and_release(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._deliver(batch)
+        except _AWS_ERRORS as exc:
+            log.warning("sqs %s: cannot delete a processed batch (%s)", self.queue_name, exc)
+        except RuntimeError:
+            if not self._stop.is_set():  # the function's pool shuts down with the stack
+                raise
+        finally:
+            self._slots.release()
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         event = {"Records": [_record(m, self.mapping) for m in batch]}

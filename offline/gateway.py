@@ -33,6 +33,9 @@ def _message(status: int, message: str) -> Response:
 
 
 NOT_FOUND = 404, "Not Found"
+# The methods an HTTP API routes (ANY means one of these); any other method (TRACE, PROPFIND, ...)
+# has no route and gets API Gateway's 404.
+ROUTABLE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 # ------------------------------------------------------------------------------------ events
@@ -192,6 +195,8 @@ class LocalApi:
         self.controls: dict[str, Any] = {}  # /_local/<name> -> callable(Request) -> Response
 
     def match(self, method: str, path: str) -> tuple[RouteSpec, dict[str, str]] | None:
+        if method not in ROUTABLE_METHODS and method != "ANY":
+            return None
         for route in self.routes:
             if route.spec.method not in (method, "ANY"):
                 continue

@@ -124,7 +124,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler answers a method without a do_<METHOD> with its own HTML 501: every
+        # method (TRACE, PROPFIND, ...) goes to the app instead, which answers as its AWS service does.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
 
 class _Server(ThreadingHTTPServer):
@@ -179,7 +184,8 @@ class Server:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never began otherwise
+            self._server.shutdown()
         self._server.server_close()
 
 
@@ -188,6 +194,9 @@ def check_port_free(name: str, port: int) -> None:
     if port == 0:
         return
     with socket.socket() as probe:
+        # As the servers bind: connections of a stopped stack still closing (TIME_WAIT, for about a
+        # minute) leave the port free; a listener still makes the bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:

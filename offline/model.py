@@ -89,6 +89,8 @@ class SqsMappingSpec:
     batching_window: float
     report_failures: bool
     enabled: bool
+    # ScalingConfig.MaximumConcurrency: batches handed to the function at once.
+    max_concurrency: int = 2
 
 
 @dataclass
@@ -275,9 +277,15 @@ def _queue_of(source: Any, resources: dict[str, Any]) -> str | None:
     return None
 
 
+# Without ScalingConfig.MaximumConcurrency AWS scales a mapping up to hundreds of batches at once;
+# offline a mapping runs this many, enough for concurrency bugs to show without loading the machine.
+DEFAULT_SQS_CONCURRENCY = 2
+
+
 def _sqs_mapping(function: str, queue: str, props: dict[str, Any], resolver: Resolver) -> SqsMappingSpec:
     refs = resolver.refs[queue]
     response_types = resolver.resolve(props.get("FunctionResponseTypes") or [])
+    scaling = resolver.resolve(props.get("ScalingConfig") or {})
     return SqsMappingSpec(
         function=function,
         queue_url=refs.ref,
@@ -286,6 +294,7 @@ def _sqs_mapping(function: str, queue: str, props: dict[str, Any], resolver: Res
         batching_window=float(resolver.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
         report_failures="ReportBatchItemFailures" in response_types,
         enabled=bool(resolver.resolve(props.get("Enabled", True))),
+        max_concurrency=int(scaling.get("MaximumConcurrency") or DEFAULT_SQS_CONCURRENCY),
     )
 
 

@@ -15,12 +15,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from offline import console
-from offline.aws import LOCAL_CREDENTIALS, MotoServer, Provisioner
+from offline.aws import LOCAL_CREDENTIALS, MotoServer, Provisioner, ProvisionError
 from offline.event_sources import EventSources
 from offline.gateway import FunctionUrl, LocalApi
 from offline.http import PortInUse, Request, Response, Server, check_port_free, free_port
@@ -29,7 +30,7 @@ from offline.sandbox.base import SandboxContext
 from offline.sandbox.callbacks import Callbacks
 from offline.sandbox.server import Sandbox
 from offline.secrets import LocalContext, _core_module
-from offline.template import Resolver, apply_globals, load_template
+from offline.template import Resolver, TemplateError, apply_globals, load_template
 from offline.workers import Workers
 
 log = logging.getLogger("offline.stack")
@@ -40,6 +41,35 @@ BANNER_SUBJECTS = {"admin": "adm_office", "teacher": "tch_james0001", "student":
 
 class AlreadyRunning(Exception):
     pass
+
+
+class StepFailed(Exception):
+    """A start-up step failed: which one, why, and what to do (printed instead of a traceback)."""
+
+
+# Failures that already say what to do in their own words.
+_SELF_EXPLAINED = (AlreadyRunning, PortInUse, TemplateError)
+
+
+def _label(name: str) -> str:
+    """A step's name, padded as scripts/step pads the set-up steps of `make run`."""
+    return f"  {name} ...".ljust(39) + " "
+
+
+@contextlib.contextmanager
+def step(name: str, hint: str) -> Iterator[None]:
+    """One line on the console for a start-up step: its name and its time, or FAILED and why."""
+    label = _label(name)
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        print(f"{label}FAILED after {time.perf_counter() - started:.1f} s", flush=True)
+        if isinstance(exc, _SELF_EXPLAINED):
+            raise
+        reason = str(exc) if isinstance(exc, (ProvisionError, RuntimeError)) else f"{type(exc).__name__}: {exc}"
+        raise StepFailed(f"{name} failed: {reason}\n  what to do: {hint}") from exc
+    print(f"{label}done in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 @dataclass
@@ -91,76 +121,110 @@ class Stack:
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
             state = read_state(self.options.state_dir)
             where = f" (pid {state.get('pid')}, API {state.get('apiUrl')})" if state else ""
             raise AlreadyRunning(f"the local stack is already running{where}; stop it with Ctrl-C first") from None
 
     def start(self) -> dict[str, Any]:
+        """Start everything, one console line per step; `acquire()` first."""
         started = time.perf_counter()
         opts = self.options
-        self.acquire()
+        if self._lock_file is None:
+            self.acquire()
         (opts.state_dir / "state.json").unlink(missing_ok=True)
         console.setup(self.log_dir)
-        document = load_template(opts.template)
-        resources = apply_globals(document)
-        self.resolver = Resolver(document, opts.stack_name, opts.parameters)
-        url_functions = [
-            lid
-            for lid, r in resources.items()
-            if r.get("Type") == "AWS::Serverless::Function"
-            and (r.get("Properties") or {}).get("FunctionUrlConfig")
-            and self.resolver.included(r)
-        ]
-        # Every fixed port is checked before anything starts, so a clash is reported by name at once;
-        # the embedded AWS starts first, so no port picked for it can be taken by our own servers.
-        check_port_free("embedded AWS", opts.aws_port)
-        check_port_free("local API", opts.api_port)
-        check_port_free("provider sandbox", opts.sandbox_port)
-        self.moto = MotoServer(opts.aws_port or free_port(), self.log_dir / "aws.log")
-        self.moto.start()
+        aws_log = self.log_dir / "aws.log"
+        print(f"Starting the local stack ({opts.template.name}):", flush=True)
+        with step(f"template ({opts.template.name})", "fix the template where the message above points"):
+            document = load_template(opts.template)
+            resources = apply_globals(document)
+            self.resolver = Resolver(document, opts.stack_name, opts.parameters)
+            url_functions = [
+                lid
+                for lid, r in resources.items()
+                if r.get("Type") == "AWS::Serverless::Function"
+                and (r.get("Properties") or {}).get("FunctionUrlConfig")
+                and self.resolver.included(r)
+            ]
+        aws_port = opts.aws_port or free_port()
+        with step(
+            f"embedded AWS (moto, port {aws_port})",
+            f"its own output is in {aws_log}; if moto is missing or broken, run `make install` again",
+        ):
+            # Every fixed port is checked before anything starts, so a clash is reported by name at
+            # once; the embedded AWS starts first, so no port picked for it can be taken by our servers.
+            check_port_free("embedded AWS", opts.aws_port)
+            check_port_free("local API", opts.api_port)
+            check_port_free("provider sandbox", opts.sandbox_port)
+            self.moto = MotoServer(aws_port, aws_log)
+            self.moto.start()
         api_app, sandbox_app = _Late(), _Late()
-        self.servers.append(Server("local API", opts.api_port, api_app))
-        self.servers.append(Server("provider sandbox", opts.sandbox_port, sandbox_app))
         url_apps: dict[str, _Late] = {}
-        for index, function in enumerate(url_functions):
-            url_apps[function] = _Late()
-            port = opts.url_port + index if opts.url_port else 0
-            self.servers.append(
-                Server(f"Function URL of {function}", port, url_apps[function], max_body=6 * 1024 * 1024)
-            )
+        with step(f"ports (API, sandbox, {len(url_functions)} URL)", "stop what uses the port named above"):
+            self.servers.append(Server("local API", opts.api_port, api_app))
+            self.servers.append(Server("provider sandbox", opts.sandbox_port, sandbox_app))
+            for index, function in enumerate(url_functions):
+                url_apps[function] = _Late()
+                port = opts.url_port + index if opts.url_port else 0
+                self.servers.append(
+                    Server(f"Function URL of {function}", port, url_apps[function], max_body=6 * 1024 * 1024)
+                )
         api_server, sandbox_server = self.servers[0], self.servers[1]
         function_urls = {f: f"{s.url}/" for f, s in zip(url_functions, self.servers[2:], strict=True)}
 
         self.provisioner = Provisioner(self.resolver, resources, self.moto.endpoint)
         self.local_ctx = LocalContext(opts.stack_name, sandbox_server.url, api_server.url, function_urls)
-        unsupported = self.provisioner.provision(self.local_ctx)
-        if unsupported:
-            log.warning("not emulated offline (created as placeholders): %s", ", ".join(unsupported))
-        self.resources, self.document = resources, document
-        self.model = build_model(document, resources, self.resolver, opts.template.parent)
-        for warning in self.model.warnings:
-            log.warning("%s", warning)
+        with step(
+            f"resources ({len(resources)} in {opts.template.name})",
+            f"check that resource's properties in {opts.template.name}; the embedded AWS's answer is in {aws_log}",
+        ):
+            unsupported = self.provisioner.provision(self.local_ctx)
+            if unsupported:
+                log.warning("not emulated offline (created as placeholders): %s", ", ".join(unsupported))
+            self.resources, self.document = resources, document
+            self.model = build_model(document, resources, self.resolver, opts.template.parent)
+            for warning in self.model.warnings:
+                log.warning("%s", warning)
 
-        self.workers = Workers(self.model.functions, self.moto.endpoint, self.log_dir, opts.max_instances)
-        self.api = LocalApi(self.model, self.workers)
-        self.api.controls = {"status": self._status, "aws/stop": self._aws_stop, "aws/start": self._aws_start}
-        api_app.app = self.api
-        for function, app in url_apps.items():
-            app.app = FunctionUrl(
-                function,
-                self.workers,
-                next(u.cors for u in self.model.urls if u.function == function),
-                url_id=f"local{function.lower()}",
+        with step(
+            f"workers ({len(self.model.functions)} functions)",
+            f"check the function's CodeUri, Handler and Layers in {opts.template.name}",
+        ):
+            self.workers = Workers(
+                self.model.functions, self.moto.endpoint, self.log_dir, opts.max_instances, self.model.sqs
             )
-        callbacks = Callbacks(function_urls)
-        self.sandbox = Sandbox(
-            SandboxContext(callbacks, dict(self.provisioner.secret_values), sandbox_server.url, opts.optional_specs_dir)
-        )
-        sandbox_app.app = self.sandbox
-        for server in self.servers:
-            server.start()
-        self.sources = EventSources(self.model, self.workers, self.moto.endpoint, opts.sqs_poll_interval)
-        self.sources.start()
+            self.api = LocalApi(self.model, self.workers)
+            self.api.controls = {
+                "status": self._status,
+                "aws/stop": self._aws_stop,
+                "aws/start": self._aws_start,
+                "aws/reset": self._aws_reset,
+            }
+            api_app.app = self.api
+            for function, app in url_apps.items():
+                app.app = FunctionUrl(
+                    function,
+                    self.workers,
+                    next(u.cors for u in self.model.urls if u.function == function),
+                    url_id=f"local{function.lower()}",
+                )
+        with step(
+            "servers and event sources",
+            f"see the message above; the functions' output is in {self.log_dir}/<Function>.log",
+        ):
+            callbacks = Callbacks(function_urls)
+            self.sandbox = Sandbox(
+                SandboxContext(
+                    callbacks, dict(self.provisioner.secret_values), sandbox_server.url, opts.optional_specs_dir
+                )
+            )
+            sandbox_app.app = self.sandbox
+            for server in self.servers:
+                server.start()
+            self.sources = EventSources(self.model, self.workers, self.moto.endpoint, opts.sqs_poll_interval)
+            self.sources.start()
         seeded = self._seed()
         self.state = self._write_state(function_urls, seeded, time.perf_counter() - started)
         return self.state
@@ -175,15 +239,18 @@ class Stack:
             self.workers.close()
         if self.moto:
             self.moto.stop()
-        (self.options.state_dir / "state.json").unlink(missing_ok=True)
         if self._lock_file:
+            # Only the stack holding the lock owns state.json: a refused second run leaves it alone.
+            (self.options.state_dir / "state.json").unlink(missing_ok=True)
             self._lock_file.close()
+            self._lock_file = None
 
     def run(self) -> None:
         """Start, print the banner, and serve until SIGINT or SIGTERM."""
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())
         signal.signal(signal.SIGINT, lambda *_: done.set())
+        self.acquire()  # refused: nothing of the running stack is touched
         try:
             self.start()
             print(banner(self.state, self.tokens()), flush=True)
@@ -198,12 +265,16 @@ class Stack:
 
     # ------------------------------------------------------------------------------ pieces
     def _seed(self) -> str:
+        """Load the sample data (one console line, like the steps); a failure is reported, not fatal."""
         script = REPO / "scripts" / "seed_directory.py"
+        label = _label("sample data (seed_directory.py)")
         if not self.options.seed:
+            print(f"{label}off (--no-seed)", flush=True)
             return "off"
         if not script.exists():
-            log.warning("sample data: %s not found; skipped", script.relative_to(REPO))
+            print(f"{label}skipped: {script.relative_to(REPO)} not found", flush=True)
             return "skipped (no scripts/seed_directory.py)"
+        started = time.perf_counter()
         env = {**os.environ, **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.moto.endpoint}  # type: ignore[union-attr]
         for spec in self.model.functions.values():
             env.update({k: v for k, v in spec.env.items() if k not in env or k.endswith("_NAME")})
@@ -218,10 +289,16 @@ class Stack:
             text=True,
             timeout=120,
         )
+        took = time.perf_counter() - started
         if done.returncode != 0:
             log.error("sample data: seed_directory.py failed:\n%s", done.stderr[-2000:])
+            print(
+                f"{label}FAILED after {took:.1f} s: its error is above; the stack serves without sample data "
+                "(fix seed/directory.json or scripts/seed_directory.py, then start again)",
+                flush=True,
+            )
             return "failed (see above)"
-        log.info("sample data loaded by scripts/seed_directory.py")
+        print(f"{label}done in {took:.1f} s", flush=True)
         return "loaded"
 
     def token_settings(self) -> dict[str, str]:
@@ -283,33 +360,52 @@ class Stack:
 
     # ------------------------------------------------------------------------------ /_local controls
     def _status(self, request: Request) -> Response:
-        return Response.json(200, {**self.state, "awsRunning": bool(self.moto and self.moto.alive())})
+        running = bool(self.moto and self.moto.alive() and self.moto.serving)
+        return Response.json(200, {**self.state, "awsRunning": running})
 
     def _aws_stop(self, request: Request) -> Response:
+        """An AWS outage: the embedded AWS refuses connections; everything stored in it stays."""
         if request.method != "POST":
             return Response.json(405, {"message": "use POST"})
         with self._aws_lock:
             if self.moto:
-                self.moto.stop()
-        log.warning("embedded AWS stopped (by /_local/aws/stop)")
+                self.moto.outage()
+        log.warning("embedded AWS unreachable (outage, by /_local/aws/stop); /_local/aws/start ends it")
         return Response.json(200, {"aws": "stopped"})
 
     def _aws_start(self, request: Request) -> Response:
-        """Start the embedded AWS again: provisioned and seeded afresh, workers given the new values."""
+        """End an outage: the same embedded AWS, with the same data, reachable again. If it is not
+        running at all (it crashed), it is started afresh, as a reset does."""
         if request.method != "POST":
             return Response.json(405, {"message": "use POST"})
         with self._aws_lock:
             assert self.moto is not None
-            if not self.moto.alive():
-                self.moto.start()
-                self.provisioner.provision(self.local_ctx)
-                self.model = build_model(self.document, self.resources, self.resolver, self.options.template.parent)
-                self.workers.reconfigure(self.model.functions, self.moto.endpoint)  # type: ignore[union-attr]
-                seeded = self._seed()
-                # New ARNs (secrets get a random suffix): keep `make token` and the tests pointed right.
-                self.state = self._write_state(self.state["functionUrls"], seeded, self.state["startupSeconds"])
-        log.warning("embedded AWS started again (by /_local/aws/start)")
+            if self.moto.alive():
+                self.moto.resume()
+            else:
+                self._restart_aws()
+        log.warning("embedded AWS reachable again (by /_local/aws/start)")
         return Response.json(200, {"aws": "running"})
+
+    def _aws_reset(self, request: Request) -> Response:
+        """A new, empty embedded AWS: provisioned from the template and seeded again."""
+        if request.method != "POST":
+            return Response.json(405, {"message": "use POST"})
+        with self._aws_lock:
+            self._restart_aws()
+        log.warning("embedded AWS reset (by /_local/aws/reset): provisioned and seeded afresh")
+        return Response.json(200, {"aws": "reset"})
+
+    def _restart_aws(self) -> None:
+        assert self.moto is not None and self.workers is not None
+        self.moto.stop()
+        self.moto.start()
+        self.provisioner.provision(self.local_ctx)
+        self.model = build_model(self.document, self.resources, self.resolver, self.options.template.parent)
+        self.workers.reconfigure(self.model.functions, self.moto.endpoint)
+        seeded = self._seed()
+        # New ARNs (secrets get a random suffix): keep `make token` and the tests pointed right.
+        self.state = self._write_state(self.state["functionUrls"], seeded, self.state["startupSeconds"])
 
 
 def optional_specs_dir_from_env() -> Path | None:

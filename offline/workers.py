@@ -1,7 +1,8 @@
 """Function workers: each function runs in its own long-lived processes (offline/_worker.py), with
 the environment the template gives it, so two functions never share module state.
 
-A `FunctionPool` keeps up to `max_instances` warm environments per function, creates one on demand
+A `FunctionPool` keeps up to `max_instances` warm environments per function (more for a function
+its SQS mappings feed several batches at once), creates one on demand
 (a cold start), enforces the template's Timeout, and replaces an environment that crashed or timed
 out, as Lambda does.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.aws import LOCAL_CREDENTIALS, spawn
-from offline.model import FunctionSpec
+from offline.model import FunctionSpec, SqsMappingSpec
 from offline.template import REGION
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -241,10 +242,26 @@ class FunctionPool:
 
 
 class Workers:
-    """The pools of every function in the template, by logical id."""
+    """The pools of every function in the template, by logical id. A function fed by SQS mappings
+    gets as many environments as their MaximumConcurrency adds up to (at least `max_instances`), so
+    that its batches really run side by side."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], aws_endpoint: str, log_dir: Path, max_instances: int):
-        self.pools = {lid: FunctionPool(spec, aws_endpoint, log_dir, max_instances) for lid, spec in functions.items()}
+    def __init__(
+        self,
+        functions: dict[str, FunctionSpec],
+        aws_endpoint: str,
+        log_dir: Path,
+        max_instances: int,
+        sqs: list[SqsMappingSpec] | None = None,
+    ):
+        fed: dict[str, int] = {}
+        for mapping in sqs or []:
+            if mapping.enabled:
+                fed[mapping.function] = fed.get(mapping.function, 0) + mapping.max_concurrency
+        self.pools = {
+            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)))
+            for lid, spec in functions.items()
+        }
 
     def invoke(self, logical_id: str, event: Any, timeout: float | None = None) -> InvokeResult:
         return self.pools[logical_id].invoke(event, timeout)

@@ -4,15 +4,20 @@ matrix, every route served, and the banner's sample commands."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import jwt
 import pytest
 
 from integration_core import tokens
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _student_body(email: str) -> dict:
@@ -31,6 +36,47 @@ def test_health_is_200_then_503_while_aws_is_down_then_200_again(local_stack, ap
     while http.get(f"{api_base}/health").status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert http.get(f"{api_base}/health").status_code == 200
+
+
+def test_an_aws_outage_loses_no_data(local_stack, api_base, role_tokens, http):
+    headers = {"Authorization": f"Bearer {role_tokens['admin']}"}
+    email = f"outage-{time.time_ns()}@example.com"
+    created = http.post(f"{api_base}/directory/students", json=_student_body(email), headers=headers)
+    assert created.status_code == 201, created.text
+    local_stack.control("aws/stop")
+    try:
+        assert http.get(f"{api_base}/directory/students/{created.json()['id']}", headers=headers).status_code == 503
+    finally:
+        local_stack.control("aws/start")
+    fetched = http.get(f"{api_base}/directory/students/{created.json()['id']}", headers=headers)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["email"] == email
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND"])
+def test_a_method_the_api_does_not_route_gets_api_gateways_404(api_base, http, method):
+    answer = http.request(method, f"{api_base}/health")
+    assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"})
+
+
+def test_a_refused_second_run_leaves_token_and_status_working(local_stack, api_base, http):
+    def offline(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "offline", *args, "--state-dir", str(local_stack.state_dir)]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    refused = offline("run", "--template", str(ROOT / "template.yaml"))
+    assert refused.returncode == 1 and "already running" in refused.stderr
+    assert json.loads(offline("status").stdout)["pid"] == local_stack.process.pid
+    token = offline("token", "--role", "admin", "--sub", "adm_office")
+    assert token.returncode == 0, token.stderr
+    listed = http.get(f"{api_base}/directory/students", headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+    assert listed.status_code == 200
+
+
+def test_the_start_shows_its_steps_and_loads_the_sample_data(local_stack):
+    console = local_stack.console()
+    for step in ("embedded AWS", "resources", "workers", "servers and event sources", "sample data"):
+        assert re.search(rf"^  {step}\b.* \.\.\. +done in \d+\.\d s$", console, re.M), (step, console[:3000])
 
 
 def test_the_authorizer_guards_exactly_the_routes_the_template_guards(local_stack, api_base, http):

@@ -35,6 +35,10 @@ def test_sqs_batches_partial_failures_and_the_dlq(fixture_stack):
     queue = fixture_stack.state["resources"]["WorkQueue"]["ref"]
     dlq = fixture_stack.state["resources"]["WorkDlq"]["ref"]
     tag = uuid.uuid4().hex[:6]
+    # A warm consumer first: a cold start (a new process importing boto3) can take most of the 1 s
+    # visibility timeout on a busy machine, which would hide when the redelivery came.
+    sqs.send_message(QueueUrl=queue, MessageBody=f"warm-{tag}")
+    assert _wait(lambda: _deliveries(fixture_stack, f"warm-{tag}"), 10)
     ok, once, always = f"ok-{tag}", f"fail-once-{tag}", f"fail-always-{tag}"
     sqs.send_message_batch(
         QueueUrl=queue,
@@ -95,3 +99,29 @@ def test_a_runtime_at_schedule_fires_its_target_once_on_time(fixture_stack):
 
 def test_query_helper_is_not_a_scan():
     assert Key("PK").eq("x") is not None
+
+
+def test_an_sqs_mapping_runs_up_to_its_maximum_concurrency_batches_at_once(fixture_stack):
+    # ParallelQueue's mapping: BatchSize 1, ScalingConfig.MaximumConcurrency 3; each message takes ~1 s.
+    sqs = fixture_stack.client("sqs")
+    queue = fixture_stack.state["resources"]["ParallelQueue"]["ref"]
+    bodies = [f"p{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
+    sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)])
+    ddb = fixture_stack.client("dynamodb")
+
+    def runs():
+        found = []
+        for body in bodies:
+            found += ddb.query(
+                TableName="school-integration-EventsTable",
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"parallel#{body}"}},
+            )["Items"]
+        return found if len(found) == 3 else None
+
+    done = _wait(runs, 15)
+    assert done, "every message was handled"
+    starts = [float(i["started"]["S"]) for i in done]
+    ends = [float(i["ended"]["S"]) for i in done]
+    # All three were running at one moment: the last to start started before the first to end ended.
+    assert max(starts) < min(ends), sorted(zip(starts, ends, strict=True))

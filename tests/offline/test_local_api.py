@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offline.testing import RunningStack, start_stack
 
@@ -62,6 +65,24 @@ def test_greedy_path_and_unknown_routes(fixture_stack, http):
     assert missing.status_code == 404 and missing.json() == {"message": "Not Found"}
     wrong_method = http.put(f"{fixture_stack.api_url}/echo")
     assert wrong_method.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_a_method_no_route_has_gets_api_gateways_404(fixture_stack, http, method):
+    for path in ("/echo", "/files/a.txt", "/nowhere"):  # a route of another method, an ANY route, no route
+        response = http.request(method, f"{fixture_stack.api_url}{path}")
+        assert (response.status_code, response.json()) == (404, {"message": "Not Found"}), (method, path)
+        assert response.headers["content-type"] == "application/json"
+
+
+def test_a_function_url_and_the_sandbox_hand_any_method_to_their_app(fixture_stack, http):
+    url = fixture_stack.state["functionUrls"]["EchoFunction"]
+    traced = http.request("TRACE", f"{url}anything")
+    assert traced.status_code == 200
+    assert traced.json()["event"]["requestContext"]["http"]["method"] == "TRACE"
+    sandbox = http.request("BREW", f"{fixture_stack.sandbox_url}/nowhere/x")
+    assert sandbox.status_code == 404
+    assert sandbox.json()["error"] == "no emulator for 'nowhere'"
 
 
 def test_body_over_10_mb_is_refused_with_413(fixture_stack, http):
@@ -137,11 +158,11 @@ def test_unsupported_resources_are_reported_by_name(fixture_stack):
     assert "NotEmulated (AWS::CloudWatch::Alarm)" in fixture_stack.console()
 
 
-def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`python -m offline run` on the fixture template, expected to refuse to start."""
-    command = [sys.executable, "-m", "offline", "run", "--template", str(FIXTURES / "template.yaml")]
+def _run(template: Path, state_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m offline run`, expected to exit (refused, or failed at start)."""
+    command = [sys.executable, "-m", "offline", "run", "--template", str(template), "--url-port", "0"]
     return subprocess.run(
-        [*command, "--state-dir", str(state_dir), *extra],
+        [*command, "--state-dir", str(state_dir), "--no-seed", *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -149,10 +170,34 @@ def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _second_run(state_dir, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m offline run` on the fixture template, expected to refuse to start."""
+    return _run(FIXTURES / "template.yaml", state_dir, *extra)
+
+
 def test_a_second_run_on_the_same_state_folder_says_so_and_exits(fixture_stack):
     done = _second_run(fixture_stack.state_dir)
     assert done.returncode == 1
     assert "already running" in done.stderr
+
+
+def _offline(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_refused_second_run_leaves_the_running_stack_reachable(fixture_stack):
+    assert _second_run(fixture_stack.state_dir).returncode == 1
+    state = json.loads((fixture_stack.state_dir / "state.json").read_text())
+    assert state["pid"] == fixture_stack.process.pid
+    status = _offline("status", "--state-dir", str(fixture_stack.state_dir))
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["apiUrl"] == fixture_stack.api_url
+    # The fixture application issues no tokens: `token` says so (not "not running"); the e2e test
+    # of the real template gets a token after a refused second run.
+    token = _offline("token", "--state-dir", str(fixture_stack.state_dir))
+    assert "the template gives no TOKEN_ISSUER" in token.stderr, token.stderr
 
 
 def test_a_port_in_use_is_reported_by_name(fixture_stack, tmp_path):
@@ -195,3 +240,45 @@ def test_a_route_and_a_table_added_to_the_template_appear_without_code_changes(t
         assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     finally:
         assert stack.stop() == 0
+
+
+STEPS = ("template", "embedded AWS", "ports", "resources", "workers", "servers and event sources", "sample data")
+
+
+def test_the_start_shows_one_line_per_step_with_its_time(fixture_stack):
+    console = fixture_stack.console()
+    for step in STEPS:
+        line = rf"^  {step}\b.* \.\.\. +(done in \d+\.\d s|off \(--no-seed\))$"
+        assert re.search(line, console, re.M), (step, console[:3000])
+    assert re.search(r"^  sample data .* off \(--no-seed\)$", console, re.M)  # the fixture stack runs --no-seed
+    assert console.index("  template") < console.index("  embedded AWS") < console.index("Local stack ready")
+
+
+def test_a_failing_step_says_which_and_what_to_do(tmp_path):
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES, app)
+    template = app / "template.yaml"
+    template.write_text(
+        template.read_text().replace(
+            "Resources:\n",
+            """Resources:
+  BrokenTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: other, KeyType: HASH}]
+""",
+            1,
+        )
+    )
+    done = _run(template, tmp_path / "state", "--api-port", "0", "--aws-port", "0", "--sandbox-port", "0")
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert re.search(r"^  resources .* FAILED after \d+\.\d s$", output, re.M), output
+    failed = r"^resources \(.*\) failed: BrokenTable \(AWS::DynamoDB::Table\): ValidationException"
+    assert re.search(failed, done.stderr, re.M), done.stderr
+    assert "Some index key attributes are not defined in AttributeDefinitions" in done.stderr
+    assert "what to do: " in done.stderr and "aws.log" in done.stderr
+    assert "Traceback" not in output
+    assert not (tmp_path / "state" / "state.json").exists()

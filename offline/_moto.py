@@ -1,0 +1,150 @@
+"""The embedded AWS process: moto's WSGI application served on 127.0.0.1:PORT (as `moto.server`
+serves it), run by `offline.aws.MotoServer` as a child of the stack.
+
+Two things moto's own server cannot do:
+- an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
+  connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
+  in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
+- concurrent DynamoDB requests: moto's DynamoDB backend is not thread-safe (concurrent
+  TransactWriteItems fail with "dictionary changed size during iteration"), so DynamoDB requests
+  are served one at a time. Every other service is still served concurrently.
+
+python -m offline._moto PORT
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+HOST = "127.0.0.1"
+# Answered by this launcher only: the stack polls it to know that its own AWS listens on the port.
+READY_PATH = "/_offline/ready"
+READY_BODY = json.dumps({"aws": "moto", "serving": True}).encode()
+OUTAGE, RESUME = signal.SIGUSR1, signal.SIGUSR2
+
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class LocalAws:
+    """moto's application, DynamoDB serialised, plus the ready probe."""
+
+    def __init__(self, app: Wsgi) -> None:
+        self.app = app
+        self._dynamodb = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == READY_PATH:
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(READY_BODY)))])
+            return [READY_BODY]
+        # DynamoDB_20120810.* and DynamoDBStreams_20120810.* share the tables' dictionaries.
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            with self._dynamodb:
+                body = self.app(environ, start_response)
+                try:
+                    # The whole answer is produced under the lock: a lazy body would read the
+                    # backend after it is released.
+                    return [b"".join(body)]
+                finally:
+                    close = getattr(body, "close", None)
+                    if close:
+                        close()
+        return self.app(environ, start_response)
+
+
+class _Handler(MotoRequestHandler):
+    """Registers its connection with the launcher, so that an outage cuts the keep-alive ones too."""
+
+    def handle(self) -> None:
+        connections: _Connections = self.server.connections  # type: ignore[attr-defined]
+        connections.add(self.connection)
+        try:
+            super().handle()
+        finally:
+            connections.discard(self.connection)
+
+
+class _Connections:
+    def __init__(self) -> None:
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def add(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._open.add(connection)
+
+    def discard(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._open.discard(connection)
+
+    def cut(self) -> None:
+        with self._lock:
+            open_now = list(self._open)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)  # idle keep-alive and in-flight requests alike
+
+
+class _Server:
+    """At most one listening socket on the port; `down()` and `up()` switch it."""
+
+    def __init__(self, port: int, app: Wsgi) -> None:
+        self.port = port
+        self.app = app
+        self.connections = _Connections()
+        self._wsgi: BaseWSGIServer | None = None
+
+    def up(self) -> bool:
+        if self._wsgi is not None:
+            return True
+        try:
+            wsgi = make_server(HOST, self.port, self.app, threaded=True, request_handler=_Handler)
+        except SystemExit:  # werkzeug has printed why it cannot bind (the port taken meanwhile)
+            return False
+        wsgi.connections = self.connections  # type: ignore[attr-defined]
+        threading.Thread(target=wsgi.serve_forever, name="aws", daemon=True).start()
+        self._wsgi = wsgi
+        print(f"embedded AWS serving on {HOST}:{self.port}", flush=True)
+        return True
+
+    def down(self) -> None:
+        if self._wsgi is None:
+            return
+        self._wsgi.shutdown()  # the accept loop ends
+        self._wsgi.server_close()  # the port refuses connections from now on
+        self.connections.cut()
+        self._wsgi = None
+        print("embedded AWS down (outage): the port refuses connections, the data is kept", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    port = int(argv[0])
+    # Signals are taken one at a time by this thread (sigwait), never in the middle of a request;
+    # blocked before any thread starts, so the server threads inherit the mask.
+    handled = {OUTAGE, RESUME, signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, handled)
+    server = _Server(port, LocalAws(DomainDispatcherApplication(create_backend_app)))
+    if not server.up():
+        return 1
+    while True:
+        received = signal.sigwait(handled)
+        if received == OUTAGE:
+            server.down()
+        elif received == RESUME:
+            server.up()
+        else:
+            server.down()
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,120 @@
+"""The embedded AWS of the local stack: an outage keeps the data, a reset starts afresh, and
+concurrent DynamoDB requests (TransactWriteItems among them) all succeed."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
+
+from offline.aws import LOCAL_CREDENTIALS, MotoServer
+from offline.template import REGION
+
+TABLE = "school-integration-EventsTable"
+
+
+def _strict_dynamodb(endpoint: str):
+    """No retries: one failed request is one failure."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=30),
+    )
+
+
+def _put(stack, key: str) -> None:
+    stack.client("dynamodb").put_item(TableName=TABLE, Item={"PK": {"S": key}, "SK": {"S": "record"}})
+
+
+def _get(stack, key: str):
+    return stack.client("dynamodb").get_item(TableName=TABLE, Key={"PK": {"S": key}, "SK": {"S": "record"}}).get("Item")
+
+
+def test_an_aws_outage_refuses_connections_and_keeps_every_record(fixture_stack):
+    key = f"outage-{uuid.uuid4().hex}"
+    _put(fixture_stack, key)
+    assert fixture_stack.control("aws/stop") == {"aws": "stopped"}
+    try:
+        with pytest.raises(EndpointConnectionError):
+            _strict_dynamodb(fixture_stack.aws_endpoint).describe_table(TableName=TABLE)
+        assert fixture_stack.control("status")["awsRunning"] is False
+    finally:
+        assert fixture_stack.control("aws/start") == {"aws": "running"}
+    assert fixture_stack.control("status")["awsRunning"] is True
+    assert _get(fixture_stack, key) == {"PK": {"S": key}, "SK": {"S": "record"}}
+
+
+def test_an_aws_reset_starts_empty_and_provisioned_again(fixture_stack):
+    key = f"reset-{uuid.uuid4().hex}"
+    _put(fixture_stack, key)
+    assert fixture_stack.control("aws/reset") == {"aws": "reset"}
+    assert _get(fixture_stack, key) is None
+    # Provisioned again from the template: the table is there, empty of what was written before.
+    assert fixture_stack.client("dynamodb").describe_table(TableName=TABLE)["Table"]["TableStatus"] == "ACTIVE"
+    _put(fixture_stack, key)
+    assert _get(fixture_stack, key) is not None
+
+
+def test_concurrent_transactions_puts_and_queries_all_succeed(fixture_stack):
+    threads, rounds = 16, 12
+    errors: list[str] = []
+    run = uuid.uuid4().hex[:8]
+
+    def work(n: int) -> None:
+        ddb = _strict_dynamodb(fixture_stack.aws_endpoint)
+        for i in range(rounds):
+            try:
+                ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": TABLE,
+                                "Item": {"PK": {"S": f"tx-{run}-{n}"}, "SK": {"S": f"item#{i}"}},
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                        {"Put": {"TableName": TABLE, "Item": {"PK": {"S": f"tx-{run}-{n}-{i}"}, "SK": {"S": "pair"}}}},
+                    ]
+                )
+                ddb.put_item(TableName=TABLE, Item={"PK": {"S": f"put-{run}-{n}"}, "SK": {"S": f"item#{i}"}})
+                ddb.query(
+                    TableName=TABLE,
+                    KeyConditionExpression="PK = :pk",
+                    ExpressionAttributeValues={":pk": {"S": f"tx-{run}-{n}"}},
+                )
+            except Exception as exc:  # every failure is collected and reported
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    ddb = fixture_stack.client("dynamodb")
+    for n in range(threads):
+        items = ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"tx-{run}-{n}"}},
+        )["Items"]
+        assert len(items) == rounds
+
+
+def test_an_embedded_aws_that_cannot_start_names_its_log(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        moto = MotoServer(port, tmp_path / "aws.log")
+        with pytest.raises(RuntimeError, match=f"embedded AWS \\(moto\\) exited at start; see {tmp_path}/aws.log"):
+            moto.start(timeout=30)
+    assert f"Port {port} is in use" in (tmp_path / "aws.log").read_text()

@@ -19,7 +19,7 @@ from integration_core.domain.directory import (
 )
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import new_id, stable_id
-from integration_core.money import Money, MoneyError
+from integration_core.money import MoneyError, parse_amount
 from integration_core.principal import Principal, Role
 
 READERS = (Role.ADMIN, Role.SERVICE)
@@ -158,7 +158,7 @@ def delete_person(principal: Principal, kind: str, person_id: str) -> None:
 # ---------------------------------------------------------------- courses
 def _price(price: PriceIn) -> dict[str, Any]:
     try:
-        money = Money.from_decimal(price.amount, price.currency)
+        money = parse_amount(price.amount, price.currency, allow_zero=True)
     except MoneyError as error:
         raise invalid("price.amount", str(error)) from None
     return {
@@ -181,7 +181,12 @@ def load_course(course_id: str) -> dict[str, Any]:
 
 
 def is_enrolled(student_id: str, course_id: str) -> bool:
-    return _db().get(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)) is not None
+    return enrollment(student_id, course_id) is not None
+
+
+def enrollment(student_id: str, course_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    """The student's enrollment in the course (with the `payment_id` that bought it, if one did)."""
+    return _db().get(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id), consistent=consistent)
 
 
 def _may_read_course(principal: Principal, course: dict[str, Any]) -> None:
@@ -367,10 +372,14 @@ def delete_session(principal: Principal, course_id: str, session_id: str) -> Non
 
 
 # ---------------------------------------------------------------- enrollments
-def enrollment_operations(db: Table, course_id: str, student_id: str, source: str, now: str) -> list[dict]:
+def enrollment_operations(
+    db: Table, course_id: str, student_id: str, source: str, now: str, payment_id: str | None = None
+) -> list[dict]:
     """The writes of one enrollment, for a transaction of their own or of a larger change (a payment
-    that succeeds enrolls its student in the same transaction)."""
+    that succeeds enrolls its student in the same transaction, and names itself as `payment_id`)."""
     record = {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": source}
+    if payment_id:
+        record["payment_id"] = payment_id
     return [
         db.check_op(keys.entity_pk("course", course_id), keys.PROFILE, "attribute_exists(PK)"),
         db.check_op(keys.entity_pk("student", student_id), keys.PROFILE, "attribute_exists(PK)"),
@@ -379,6 +388,17 @@ def enrollment_operations(db: Table, course_id: str, student_id: str, source: st
             "attribute_not_exists(PK)",
         ),
         db.put_op({"PK": keys.entity_pk("student", student_id), "SK": keys.enrollment_sk(course_id), **record}),
+    ]
+
+
+def unenrollment_operations(db: Table, course_id: str, student_id: str, payment_id: str) -> list[dict]:
+    """The writes that end the enrollment `payment_id` bought, for the transaction of its refund;
+    they fail (ConditionFailed) if the enrollment is gone or was not bought by that payment."""
+    guard = "payment_id = :p"
+    values = {":p": payment_id}
+    return [
+        db.delete_op(keys.entity_pk("course", course_id), keys.enrollment_sk(student_id), guard, values=values),
+        db.delete_op(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id), guard, values=values),
     ]
 
 

@@ -48,6 +48,7 @@ from integration_core.domain.payments import (
     RefundPayment,
     StripeInitialize,
     StripeInitialized,
+    StripePaymentStatus,
     Subscription,
     SubscriptionCancel,
     SubscriptionCreate,
@@ -148,8 +149,8 @@ def stripe_initialize(
     tags=["payments"],
     summary="A card payment as Stripe sees it now (the ledger follows)",
 )
-def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_]{3,120}$")]) -> StripeInitialized:
-    return StripeInitialized(**payments.stripe_status(caller(app), paymentIntentId))
+def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_]{3,120}$")]) -> StripePaymentStatus:
+    return StripePaymentStatus(**payments.stripe_status(caller(app), paymentIntentId))
 
 
 # ---------------------------------------------------------------- PayPal

@@ -39,7 +39,8 @@ def shop(local_stack, api_base, role_tokens) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     teacher = admin.post("/directory/teachers", {"email": f"t-{tag}@school.example", "name": "Tess"}).json()
     courses = {}
-    for code, amount in (("USD", "120.00"), ("JPY", "15000"), ("KWD", "12.345")):
+    # KWD: Stripe takes three-decimal amounts whose last digit is 0 (PayPal takes no KWD).
+    for code, amount in (("USD", "120.00"), ("JPY", "15000"), ("KWD", "12.340")):
         courses[code] = admin.post(
             "/directory/courses",
             {
@@ -258,14 +259,14 @@ def test_one_key_sent_twice_and_ten_times_at_once_charges_once(local_stack, shop
     history = me.get(f"/payments/history/{student_id}").json()["items"]
     assert sorted((p["currency"], p["amount"], p["status"]) for p in history) == [
         ("JPY", "15000", "succeeded"),
-        ("KWD", "12.345", "succeeded"),
+        ("KWD", "12.340", "succeeded"),
     ]
     intents = [
         i
         for i in sandbox(local_stack, "GET", "/_sandbox/stripe/state").json()["payment_intents"].values()
         if i["metadata"].get("student_id") == student_id
     ]
-    assert sorted((i["currency"], i["amount"]) for i in intents) == [("jpy", 15000), ("kwd", 12345)]
+    assert sorted((i["currency"], i["amount"]) for i in intents) == [("jpy", 15000), ("kwd", 12340)]
 
 
 def test_confirm_and_callback_together_and_three_deliveries_enroll_once(local_stack, shop, student):
@@ -354,3 +355,23 @@ def test_amount_not_matching_the_price_and_other_students_history(shop, student,
     intruder = Client(api_base, local_stack.token("student", "stu_intruder0000"))
     assert intruder.get(f"/payments/history/{student_id}").status_code == 403
     assert shop["admin"].get(f"/payments/history/{student_id}").status_code == 200
+
+
+def test_one_course_is_paid_once_and_a_full_refund_ends_the_enrollment(local_stack, shop, student):
+    student_id, me = student
+    course = shop["courses"]["USD"]
+    first = me.post("/payments/stripe/initialize", {"courseId": course}).json()
+    stale = me.post("/payments/stripe/initialize", {"courseId": course}).json()
+    card = {"provider": "stripe", "paymentMethod": "pm_card_visa"}
+    paid = me.post("/payments/confirm", {"transactionId": first["paymentIntentId"], **card})
+    assert paid.status_code == 200 and paid.json()["status"] == "succeeded", paid.text
+    refused = me.post("/payments/confirm", {"transactionId": stale["paymentIntentId"], **card})
+    assert refused.status_code == 409 and refused.json()["earlierPaymentId"] == first["paymentId"], refused.text
+    intents = sandbox(local_stack, "GET", "/_sandbox/stripe/state").json()["payment_intents"]
+    assert intents[stale["paymentIntentId"]]["status"] == "canceled"
+
+    full = shop["admin"].post("/payments/refund", {"transactionId": first["paymentId"], "provider": "stripe"})
+    assert full.status_code == 201 and full.json()["paymentStatus"] == "refunded", full.text
+    assert me.get("/directory/enrollments", studentId=student_id).json()["items"] == []
+    unenrolled = published(local_stack, "student_unenrolled", first["paymentId"])
+    assert unenrolled and json.loads(unenrolled["data_json"])["reason"] == "refunded"

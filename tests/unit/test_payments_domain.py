@@ -3,8 +3,6 @@ objects map onto the ledger's vocabulary, prices are checked exactly, and provid
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from integration_core.adapters import paypal_api, stripe_api
@@ -47,14 +45,14 @@ def test_refund_status_depends_on_what_is_left():
 
 def test_the_client_amount_must_equal_the_price_exactly():
     price = Money(9999, "USD")
-    _price_check(price, Decimal("99.99"), "USD")
+    _price_check(price, "99.99", "USD")
     _price_check(price, None, None)
-    for amount, currency in ((Decimal("99.98"), None), (Decimal("99.990"), "EUR"), (Decimal("99.999"), None)):
+    for amount, currency in (("99.98", None), ("99.990", "EUR"), ("99.999", None)):
         with pytest.raises(Unprocessable):
             _price_check(price, amount, currency)
-    _price_check(Money(15000, "JPY"), Decimal("15000"), "JPY")
+    _price_check(Money(15000, "JPY"), "15000", "JPY")
     with pytest.raises(Unprocessable):
-        _price_check(Money(15000, "JPY"), Decimal("150.00"), "JPY")  # JPY is not multiplied by 100
+        _price_check(Money(15000, "JPY"), "150.00", "JPY")  # JPY is not multiplied by 100
 
 
 def test_provider_keys_are_scoped_to_caller_and_operation_and_fit_paypal():

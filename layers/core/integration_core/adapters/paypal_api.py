@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from integration_core.adapters.secrets import secret_json
+from integration_core.domain.currency_rules import PAYPAL_RULES
 from integration_core.domain.payments import (
     PaymentStatus,
     ProviderPayment,
@@ -179,16 +180,44 @@ def _call(method: str, path: str, *, what: str, json: Any = None, request_id: st
     raise AssertionError("unreachable")
 
 
-def _issues(answer: httpx.Response) -> set[str]:
+def _error_body(answer: httpx.Response) -> dict[str, Any]:
     try:
         body = answer.json()
     except ValueError:
-        return set()
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _issues(answer: httpx.Response) -> set[str]:
+    body = _error_body(answer)
     return {d.get("issue", "") for d in body.get("details") or [] if isinstance(d, dict)} | {body.get("name", "")}
+
+
+def _log_refusal(answer: httpx.Response, what: str) -> None:
+    """What PayPal said when it refused a call, for the operator: its name, message, each issue with
+    its description and field, and the debug id. Never our request (tokens, payer data)."""
+    body = _error_body(answer)
+    details = [
+        {k: d.get(k) for k in ("issue", "description", "field") if d.get(k)}
+        for d in body.get("details") or []
+        if isinstance(d, dict)
+    ]
+    logger.warning(
+        "paypal refused",
+        extra={
+            "call": what,
+            "status": answer.status_code,
+            "code": body.get("name") or body.get("error"),
+            "provider_message": body.get("message") or body.get("error_description"),
+            "issues": details,
+            "debug_id": body.get("debug_id") or answer.headers.get("Paypal-Debug-Id"),
+        },
+    )
 
 
 def _raise(answer: httpx.Response, what: str) -> None:
     issues = _issues(answer)
+    _log_refusal(answer, what)
     if answer.status_code == 404 or "RESOURCE_NOT_FOUND" in issues:
         raise NotFound(f"PayPal has no such object ({what})")
     if issues & _NOT_APPROVED:
@@ -199,7 +228,6 @@ def _raise(answer: httpx.Response, what: str) -> None:
         raise Unprocessable("PayPal refused the refund: the amount is more than what is left to refund")
     if "DUPLICATE_REQUEST_ID" in issues:
         raise Conflict("this Idempotency-Key was already used for a different request")
-    logger.warning("paypal refused", extra={"call": what, "status": answer.status_code, "issues": sorted(issues)})
     raise ProviderRejected(f"PayPal refused the request ({what})")
 
 
@@ -226,6 +254,7 @@ def order_payment(order: dict[str, Any]) -> ProviderPayment:
         status = _ORDER_STATUS.get(order.get("status", ""), PaymentStatus.CREATED)
     amount = _money(unit["amount"]) if "amount" in unit else _money(capture["amount"])  # type: ignore[index]
     declined = status is PaymentStatus.FAILED
+    paid_with = next(iter(order.get("payment_source") or {}), None) or ("paypal" if order.get("payer") else None)
     return ProviderPayment(
         provider_id=order["id"],
         status=status,
@@ -236,6 +265,8 @@ def order_payment(order: dict[str, Any]) -> ProviderPayment:
         failure_code=(capture or {}).get("status_details", {}).get("reason", "DECLINED") if declined else None,
         failure_message="PayPal declined the capture" if declined else None,
         reference=unit.get("custom_id"),
+        provider_status=order.get("status"),
+        payment_method=paid_with if status is PaymentStatus.SUCCEEDED else None,
     )
 
 
@@ -250,7 +281,7 @@ def create_order(
                 "custom_id": payment_id,
                 "invoice_id": payment_id,
                 "description": description[:127],
-                "amount": {"currency_code": amount.currency, "value": amount.to_decimal_string()},
+                "amount": {"currency_code": amount.currency, "value": PAYPAL_RULES.value(amount)},
             }
         ],
         "payment_source": {
@@ -290,7 +321,7 @@ def refund_capture(
     capture_id: str, amount: Money, note: str | None, payment_id: str, request_id: str
 ) -> ProviderRefund:
     body: dict[str, Any] = {
-        "amount": {"currency_code": amount.currency, "value": amount.to_decimal_string()},
+        "amount": {"currency_code": amount.currency, "value": PAYPAL_RULES.value(amount)},
         "custom_id": payment_id,
     }
     if note:
@@ -327,7 +358,7 @@ def ensure_plan(plan: dict[str, Any]) -> str:
                     "sequence": 1,
                     "total_cycles": 0,
                     "pricing_scheme": {
-                        "fixed_price": {"currency_code": price.currency, "value": price.to_decimal_string()}
+                        "fixed_price": {"currency_code": price.currency, "value": PAYPAL_RULES.value(price)}
                     },
                 }
             ],
@@ -337,13 +368,15 @@ def ensure_plan(plan: dict[str, Any]) -> str:
     return created["id"]
 
 
-def _subscription(sub: dict[str, Any]) -> ProviderSubscription:
+def subscription_view(sub: dict[str, Any]) -> ProviderSubscription:
     status = _SUBSCRIPTION_STATUS.get(sub.get("status", ""), SubscriptionStatus.PENDING)
+    next_billing = (sub.get("billing_info") or {}).get("next_billing_time")
     return ProviderSubscription(
         provider_id=sub["id"],
         status=status,
         approval_url=_link(sub, "approve") if status is SubscriptionStatus.PENDING else None,
         reference=sub.get("custom_id"),
+        next_billing_at=next_billing if status is SubscriptionStatus.ACTIVE else None,
     )
 
 
@@ -360,13 +393,13 @@ def create_subscription(
             "shipping_preference": "NO_SHIPPING",
         },
     }
-    return _subscription(
+    return subscription_view(
         _call("POST", "/v1/billing/subscriptions", what="create subscription", json=body, request_id=request_id)
     )
 
 
 def get_subscription(subscription_id: str) -> ProviderSubscription:
-    return _subscription(_call("GET", f"/v1/billing/subscriptions/{subscription_id}", what="get subscription"))
+    return subscription_view(_call("GET", f"/v1/billing/subscriptions/{subscription_id}", what="get subscription"))
 
 
 def cancel_subscription(subscription_id: str, reason: str, request_id: str) -> ProviderSubscription:

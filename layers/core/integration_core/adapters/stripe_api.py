@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from integration_core.adapters.secrets import secret_json
+from integration_core.domain.currency_rules import STRIPE_RULES
 from integration_core.domain.payments import (
     PaymentStatus,
     ProviderPayment,
@@ -25,6 +26,7 @@ from integration_core.domain.payments import (
     SubscriptionStatus,
 )
 from integration_core.errors import Conflict, NotFound, ProviderRejected, ProviderUnavailable, Unprocessable
+from integration_core.money import Money
 from integration_core.observability import logger
 
 if TYPE_CHECKING:
@@ -80,6 +82,34 @@ def client() -> stripe.StripeClient:
     return _client(secret["apiKey"], secret.get("baseUrl") or DEFAULT_BASE, _timeout())
 
 
+def log_refusal(what: str, error: Any) -> None:
+    """What Stripe said when it refused a call, for the operator: its status, code, decline code,
+    message and request id. Never the request itself (card data, keys) or the client secret."""
+    body = getattr(error, "error", None)
+    logger.warning(
+        "stripe refused",
+        extra={
+            "call": what,
+            "status": getattr(error, "http_status", None),
+            "error_type": getattr(body, "type", None) or type(error).__name__,
+            "code": getattr(error, "code", None),
+            "decline_code": getattr(body, "decline_code", None),
+            "provider_message": _redacted(getattr(body, "message", None) or getattr(error, "user_message", None)),
+            "param": getattr(body, "param", None),
+            "request_id": getattr(error, "request_id", None),
+        },
+    )
+
+
+def _redacted(message: str | None) -> str | None:
+    # Stripe's messages may quote a client secret ("pi_..._secret_..."); keep the text, drop the secret.
+    if not message:
+        return message
+    return " ".join(
+        "[redacted]" if "_secret_" in word or word.startswith(("sk_", "rk_")) else word for word in message.split()
+    )
+
+
 @contextmanager
 def _calling(what: str) -> Iterator[None]:
     import stripe
@@ -92,23 +122,35 @@ def _calling(what: str) -> Iterator[None]:
     except stripe.APIError as error:
         logger.warning("stripe error", extra={"call": what, "status": error.http_status})
         raise ProviderUnavailable(f"Stripe failed ({what}); try again", retry_after=10) from None
-    except stripe.IdempotencyError:
+    except stripe.IdempotencyError as error:
+        log_refusal(what, error)
         raise Conflict("this Idempotency-Key was already used for a different request") from None
     except stripe.InvalidRequestError as error:
+        log_refusal(what, error)
         if error.code == "resource_missing":
             raise NotFound(f"Stripe has no such object ({what})") from None
         if error.code in ("amount_too_large", "charge_already_refunded"):
             raise Unprocessable(f"Stripe refused the amount: {error.user_message or error.code}") from None
-        logger.warning("stripe refused", extra={"call": what, "code": error.code})
         raise ProviderRejected(f"Stripe refused the request ({what}): {error.code or 'invalid request'}") from None
-    except (stripe.AuthenticationError, stripe.PermissionError):
-        logger.error("stripe credentials refused", extra={"call": what})
+    except (stripe.AuthenticationError, stripe.PermissionError) as error:
+        logger.error("stripe credentials refused", extra={"call": what, "status": error.http_status})
         raise ProviderRejected("Stripe refused our credentials; the operator must fix the configuration") from None
+    except stripe.CardError:
+        raise  # a decline is a result: the caller records it on its payment
+    except stripe.StripeError as error:
+        # Anything else Stripe answers (an unknown kind of error): its words, logged.
+        log_refusal(what, error)
+        raise ProviderRejected(f"Stripe refused the request ({what}): {error.code or 'refused'}") from None
 
 
 def _plain(obj: Any) -> dict[str, Any]:
     """SDK objects are not dicts (stripe >= 15); events arrive as plain dicts already."""
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def money(amount: int, currency: str) -> Money:
+    """Our money for a Stripe amount (Stripe's integer unit differs for some currencies)."""
+    return STRIPE_RULES.from_integer(int(amount), str(currency).upper())
 
 
 def intent_payment(intent: Any, failure: Any = None) -> ProviderPayment:
@@ -118,15 +160,22 @@ def intent_payment(intent: Any, failure: Any = None) -> ProviderPayment:
     if error and status is PaymentStatus.CREATED:
         status = PaymentStatus.FAILED
     final = status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED)
+    amount = money(intent["amount"], intent["currency"])
+    charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) else {}
     return ProviderPayment(
         provider_id=intent["id"],
         status=status,
-        amount_minor=int(intent["amount"]),
-        currency=str(intent["currency"]).upper(),
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
         client_secret=None if final else intent.get("client_secret"),
-        failure_code=(error.get("decline_code") or error.get("code")) if error else None,
-        failure_message=error.get("message") if error else None,
+        # Absent is None, as PayPal reports it; a success carries no failure at all.
+        failure_code=(error.get("decline_code") or error.get("code") or None) if error else None,
+        failure_message=(error.get("message") or None) if error else None,
         reference=(intent.get("metadata") or {}).get("payment_id"),
+        provider_status=intent["status"],
+        amount_received_minor=money(intent.get("amount_received") or 0, intent["currency"]).amount_minor,
+        receipt_url=charge.get("receipt_url"),
+        payment_method=(charge.get("payment_method_details") or {}).get("type"),
     )
 
 
@@ -141,43 +190,42 @@ def ensure_customer(student_id: str, email: str, name: str, idempotency_key: str
 
 def create_payment_intent(
     *,
-    amount_minor: int,
-    currency: str,
+    amount: Money,
     customer: str,
     metadata: dict[str, str],
     description: str,
-    payment_method: str | None,
     idempotency_key: str,
 ) -> ProviderPayment:
-    import stripe
-
+    """A PaymentIntent for `amount` (confirmed separately, so that a decline is always about a known
+    intent)."""
     params: dict[str, Any] = {
-        "amount": amount_minor,
-        "currency": currency.lower(),
+        "amount": STRIPE_RULES.to_integer(amount),
+        "currency": amount.currency.lower(),
         "customer": customer,
         "metadata": metadata,
         "description": description[:1000],
         "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
     }
-    if payment_method:
-        params |= {"payment_method": payment_method, "confirm": True}
-    try:
-        with _calling("create payment intent"):
-            intent = client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
-    except stripe.CardError as error:
-        return _declined(error)
+    with _calling("create payment intent"):
+        intent = client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
     return intent_payment(intent)
 
 
-def _declined(error: Any) -> ProviderPayment:
-    intent = error.error.payment_intent if error.error else None
-    if intent is None:
-        raise ProviderRejected("Stripe declined the card but did not say for which payment") from None
+def _declined(error: Any, intent_id: str) -> ProviderPayment:
+    """A card error on confirming `intent_id`: the decline recorded on that intent, whether or not
+    Stripe's error carries the intent (a bare card error does not)."""
+    log_refusal("confirm payment intent", error)
+    body = error.error
     failure = {
-        "code": error.code,
-        "decline_code": getattr(error.error, "decline_code", None),
-        "message": error.user_message,
+        "code": error.code or None,
+        "decline_code": getattr(body, "decline_code", None) or None,
+        "message": error.user_message or getattr(body, "message", None) or "the card was declined",
     }
+    intent = getattr(body, "payment_intent", None) if body else None
+    if intent is None:
+        with _calling("retrieve payment intent"):
+            intent = client().v1.payment_intents.retrieve(intent_id)
+    # The intent waits for another method (requires_payment_method): with this failure, it failed.
     return intent_payment(intent, failure)
 
 
@@ -188,10 +236,10 @@ def confirm_payment_intent(intent_id: str, payment_method: str | None, idempoten
     try:
         with _calling("confirm payment intent"):
             intent = client().v1.payment_intents.confirm(
-                intent_id, params=params, options={"idempotency_key": idempotency_key}
+                intent_id, params={**params, "expand": ["latest_charge"]}, options={"idempotency_key": idempotency_key}
             )
     except stripe.CardError as error:
-        return _declined(error)
+        return _declined(error, intent_id)
     except stripe.InvalidRequestError as error:
         # Already succeeded or canceled: Stripe's answer is the payment as it stands.
         if error.code != "payment_intent_unexpected_state":
@@ -203,15 +251,32 @@ def confirm_payment_intent(intent_id: str, payment_method: str | None, idempoten
 
 def retrieve_payment_intent(intent_id: str) -> ProviderPayment:
     with _calling("retrieve payment intent"):
-        return intent_payment(client().v1.payment_intents.retrieve(intent_id))
+        return intent_payment(client().v1.payment_intents.retrieve(intent_id, params={"expand": ["latest_charge"]}))
+
+
+def cancel_payment_intent(intent_id: str, idempotency_key: str) -> ProviderPayment:
+    """Cancel an intent nobody should pay any more; one already final is answered as it stands."""
+    import stripe
+
+    try:
+        with _calling("cancel payment intent"):
+            intent = client().v1.payment_intents.cancel(
+                intent_id, params={"cancellation_reason": "duplicate"}, options={"idempotency_key": idempotency_key}
+            )
+    except stripe.InvalidRequestError as error:
+        if error.code != "payment_intent_unexpected_state":
+            with _calling("cancel payment intent"):
+                raise
+        return retrieve_payment_intent(intent_id)
+    return intent_payment(intent)
 
 
 def create_refund(
-    intent_id: str, amount_minor: int, reason: str | None, payment_id: str, idempotency_key: str
+    intent_id: str, amount: Money, reason: str | None, payment_id: str, idempotency_key: str
 ) -> ProviderRefund:
     params: dict[str, Any] = {
         "payment_intent": intent_id,
-        "amount": amount_minor,
+        "amount": STRIPE_RULES.to_integer(amount),
         "metadata": {"payment_id": payment_id},
     }
     if reason in STRIPE_REFUND_REASONS:
@@ -225,10 +290,11 @@ def create_refund(
 
 def _refund(refund: Any) -> ProviderRefund:
     refund = _plain(refund)
+    amount = money(refund["amount"], refund["currency"])
     return ProviderRefund(
         refund_id=refund["id"],
-        amount_minor=int(refund["amount"]),
-        currency=str(refund["currency"]).upper(),
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
         status=refund["status"],
     )
 
@@ -250,7 +316,7 @@ def ensure_price(plan: dict[str, Any]) -> str:
         price = client().v1.prices.create(
             params={
                 "product": product.id,
-                "unit_amount": plan["amount_minor"],
+                "unit_amount": STRIPE_RULES.to_integer(Money(int(plan["amount_minor"]), plan["currency"])),
                 "currency": plan["currency"].lower(),
                 "recurring": {"interval": plan["interval"]},
                 "metadata": {"plan_id": plan["id"]},
@@ -268,12 +334,24 @@ def subscription_view(sub: Any) -> ProviderSubscription:
         confirmation = invoice.get("confirmation_secret")
         secret = confirmation.get("client_secret") if confirmation else None
     status = _SUBSCRIPTION_STATUS.get(sub["status"], SubscriptionStatus.PENDING)
+    # The period's end is on the subscription (older API versions) or on its items (newer ones).
+    items = (sub.get("items") or {}).get("data") or [{}]
+    period_end = sub.get("current_period_end") or items[0].get("current_period_end")
     return ProviderSubscription(
         provider_id=sub["id"],
         status=status,
         client_secret=secret if status is SubscriptionStatus.PENDING else None,
         reference=(sub.get("metadata") or {}).get("subscription_id"),
+        next_billing_at=_iso(period_end) if period_end and status is SubscriptionStatus.ACTIVE else None,
     )
+
+
+def _iso(unix_seconds: Any) -> str:
+    from datetime import UTC, datetime
+
+    from integration_core.timeutil import iso_utc
+
+    return iso_utc(datetime.fromtimestamp(int(unix_seconds), UTC))
 
 
 def create_subscription(

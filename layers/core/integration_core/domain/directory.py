@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import EmailStr, Field, computed_field, field_validator, model_validator
 
 from integration_core import timeutil
+from integration_core.domain.currency_rules import providers_for
 from integration_core.models import ApiModel, LongText, RequestModel, ShortText
+from integration_core.money import DecimalText, Money
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 MAX_SESSIONS_PER_REQUEST = 366
@@ -82,7 +83,7 @@ class Teacher(Person):
 
 # ---------------------------------------------------------------- courses
 class PriceIn(RequestModel):
-    amount: Decimal = Field(ge=0, description="Decimal amount in the currency's units, e.g. 99.99")
+    amount: DecimalText = Field(description='Decimal string in the currency\'s units, e.g. "99.99"; "0" is free')
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
 
@@ -166,6 +167,11 @@ class Course(ApiModel):
     schedule: ScheduleSummary | None = None
     created_at: str
     updated_at: str
+
+    @computed_field(description="The payment providers that can take this price (by their currency rules)")
+    @property
+    def providers(self) -> list[str]:
+        return providers_for(Money(self.price.amount_minor, self.price.currency))
 
 
 # ---------------------------------------------------------------- the catalog (what a buyer sees)
@@ -252,6 +258,7 @@ class Enrollment(ApiModel):
     student_id: str
     enrolled_at: str
     source: str
+    payment_id: str | None = Field(default=None, description="The payment that bought it, when one did")
 
 
 ID_RE = re.compile(r"^[a-z]{3}_[a-z0-9]{4,40}$")

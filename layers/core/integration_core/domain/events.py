@@ -150,6 +150,13 @@ register_event_type(
     _object(
         {
             "paymentId": _ID,
+            "transactionId": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "The provider's id of the payment: Stripe PaymentIntent, PayPal order, invoice",
+            },
+            "captureId": {"type": "string", "minLength": 1, "maxLength": 128, "description": "PayPal's capture"},
             "studentId": _ID,
             "courseId": _ID,
             "amount": _AMOUNT,
@@ -161,6 +168,7 @@ register_event_type(
     ),
     {
         "paymentId": "pay_5j2mxkq3p4r7t8v9w0ya",
+        "transactionId": "pi_3Pq2x4LkdIwHu7ix0cY1z9Ab",
         "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
         "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
         "amount": "149.00",
@@ -272,6 +280,7 @@ register_event_type(
     _object(
         {
             "paymentId": _ID,
+            "transactionId": {"type": "string", "minLength": 1, "maxLength": 128},
             "studentId": _ID,
             "courseId": _ID,
             "refundId": {"type": "string", "minLength": 1, "maxLength": 128},

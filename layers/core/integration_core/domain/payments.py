@@ -9,13 +9,14 @@ ends failed/canceled. `RANK` orders them so a conditional write can refuse any s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from integration_core.models import ApiModel, RequestModel, ShortText
+from integration_core.money import DecimalText
 
 
 class Provider(StrEnum):
@@ -79,9 +80,45 @@ IdempotencyKey = Annotated[
     str | None,
     Field(default=None, pattern=IDEMPOTENCY_KEY, description="Or the Idempotency-Key header; 8-255 visible ASCII"),
 ]
-Amount = Annotated[Decimal | None, Field(default=None, gt=0, description="Decimal, must equal the price")]
+Amount = Annotated[DecimalText | None, Field(default=None, description="Decimal string, must equal the price")]
 Currency = Annotated[str | None, Field(default=None, pattern=r"^[A-Z]{3}$")]
-HttpsUrl = Annotated[str | None, Field(default=None, pattern=r"^https?://[^\s]{1,2000}$")]
+HttpsUrl = Annotated[
+    str | None,
+    Field(
+        default=None,
+        pattern=r"^https://[\x21-\x7e]{1,2000}$",
+        description="https, on one of the school's origins (PaymentReturnOrigins)",
+    ),
+]
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, the default port left out (as browsers compare)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}"
+
+
+def return_url_refusal(url: str, origins: frozenset[str]) -> str | None:
+    """Why `url` may not be a PayPal return or cancel URL, or None: it must be https on one of the
+    school's origins, with no credentials and no backslash (which browsers read as a slash)."""
+    if not url.isascii() or not url.isprintable() or "\\" in url:
+        return "must be a plain https URL (visible ASCII, no backslash)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials"
+    if origin(url) not in origins:
+        return f"must be on one of the school's origins: {', '.join(sorted(origins))}"
+    return None
 
 
 # ---------------------------------------------------------------- requests
@@ -119,7 +156,7 @@ RefundReason = Annotated[str, Field(min_length=1, max_length=500)]
 class RefundPayment(RequestModel):
     transaction_id: str = Field(pattern=TRANSACTION_ID, description="Payment id, Stripe PaymentIntent, PayPal order")
     provider: Provider
-    amount: Amount = Field(default=None, description="Decimal; the whole remaining amount when absent")
+    amount: Amount = Field(default=None, description="Decimal string; the whole remaining amount when absent")
     reason: RefundReason | None = None
     idempotency_key: IdempotencyKey = None
 
@@ -142,7 +179,7 @@ class SubscriptionCancel(RequestModel):
 class PlanCreate(RequestModel):
     id: str | None = Field(default=None, pattern=PLAN_ID)
     name: ShortText
-    amount: Decimal = Field(gt=0)
+    amount: DecimalText = Field(description='Decimal string in the currency\'s units, e.g. "29.00"')
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     interval: Interval
 
@@ -157,12 +194,30 @@ class Plan(ApiModel):
     interval: Interval
     created_at: str
 
+    @computed_field(description="The payment providers that can take this price (by their currency rules)")
+    @property
+    def providers(self) -> list[str]:
+        from integration_core.domain.currency_rules import providers_for
+        from integration_core.money import Money
+
+        return providers_for(Money(self.amount_minor, self.currency))
+
+
+class StudentInfo(ApiModel):
+    name: str | None = None
+    email: str | None = None
+
 
 class Payment(ApiModel):
+    """One payment of the ledger: the original PaymentConfirmation and PaymentHistory fields with
+    this service's own (see docs/payments.md, "The original DTOs")."""
+
     payment_id: str
     student_id: str
     course_id: str | None = None
+    course_name: str | None = Field(default=None, description="The course's title when the payment started")
     plan_id: str | None = None
+    subscription_id: str | None = None
     provider: Provider
     transaction_id: str = Field(description="The provider's id: PaymentIntent, PayPal order or invoice")
     capture_id: str | None = None
@@ -172,15 +227,39 @@ class Payment(ApiModel):
     currency: str
     refunded_amount: str
     refunded_minor: int
-    failure_code: str | None = None
+    failure_code: str | None = Field(default=None, description="The last failed attempt's code; null once paid")
     failure_message: str | None = None
+    payment_method: str | None = Field(default=None, description="How it was paid: card, paypal, ...")
+    receipt_url: str | None = Field(default=None, description="The provider's receipt (Stripe), once paid")
+    duplicate_of: str | None = Field(
+        default=None, description="The earlier payment that enrolled the student; this one is refunded"
+    )
     created_at: str
     updated_at: str
+    succeeded_at: str | None = None
+    confirmed_at: str | None = Field(default=None, description="When it succeeded (the original PaymentStatus)")
+    confirmation_date: str | None = Field(default=None, description="The same (the original PaymentConfirmation)")
+    completed_date: str | None = Field(default=None, description="The same (the original PaymentHistory)")
+    payment_date: str = Field(description="When the payment started (the original PaymentHistory); = createdAt")
+    student_info: StudentInfo | None = Field(default=None, description="The student paying (confirm only)")
 
 
 class StripeInitialized(Payment):
+    """The original StripeInitiation: paymentIntentId, clientSecret, amount, currency, status,
+    createdAt, metadata."""
+
     payment_intent_id: str
     client_secret: str | None = Field(default=None, description="For Stripe.js; absent once final")
+    metadata: dict[str, str] | None = Field(default=None, description="What the PaymentIntent carries")
+
+
+class StripePaymentStatus(StripeInitialized):
+    """The original PaymentStatus: Stripe's view (providerStatus, amountReceived, lastPaymentError)
+    beside the ledger's."""
+
+    provider_status: str | None = Field(default=None, description="Stripe's own status of the PaymentIntent")
+    amount_received: str | None = None
+    last_payment_error: str | None = None
 
 
 class PayPalProcessed(Payment):
@@ -191,15 +270,18 @@ class PayPalProcessed(Payment):
 class Refund(ApiModel):
     refund_id: str
     payment_id: str
+    transaction_id: str = Field(description="The refunded payment's provider id (PaymentIntent, PayPal order)")
     provider: Provider
     amount: str
     amount_minor: int
     currency: str
     reason: str | None = None
+    status: Literal["succeeded", "pending", "failed"] = Field(description="The refund's own status at the provider")
     payment_status: PaymentStatus
     refunded_amount: str
     remaining_amount: str
     created_at: str
+    completed_at: str | None = None
 
 
 class Subscription(ApiModel):
@@ -209,6 +291,13 @@ class Subscription(ApiModel):
     provider: Provider
     provider_subscription_id: str
     status: SubscriptionStatus
+    amount: str | None = Field(default=None, description="Each period's charge (the plan's price when subscribing)")
+    amount_minor: int | None = None
+    currency: str | None = None
+    billing_cycle: Literal["daily", "weekly", "monthly", "yearly"] | None = None
+    start_date: str | None = Field(default=None, description="When it became active; null while pending")
+    next_billing_date: str | None = Field(default=None, description="The provider's next charge; active only")
+    cancelled_at: str | None = None
     approval_url: str | None = None
     client_secret: str | None = None
     created_at: str
@@ -217,6 +306,7 @@ class Subscription(ApiModel):
 
 class PayPalTransaction(ApiModel):
     order_id: str
+    transaction_id: str = Field(description="The PayPal order id (the original's name for it)")
     status: str
     payment_id: str
     amount: str
@@ -225,6 +315,10 @@ class PayPalTransaction(ApiModel):
     capture_status: str | None = None
     refunds: list[dict] = Field(default_factory=list)
     payer_email: str | None = None
+    payer_name: str | None = None
+    transaction_date: str | None = Field(default=None, description="When it was captured, else created")
+    item_name: str | None = None
+    transaction_details: dict[str, Any] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- provider callbacks (envelopes only)
@@ -271,6 +365,10 @@ class ProviderPayment:
     failure_code: str | None = None
     failure_message: str | None = None
     reference: str | None = None  # our payment id, as we gave it to the provider (metadata, custom_id)
+    provider_status: str | None = None  # the provider's own word (Stripe's intent status, PayPal's order status)
+    amount_received_minor: int | None = None
+    receipt_url: str | None = None
+    payment_method: str | None = None  # how it was paid: "card", "paypal", ...
 
 
 @dataclass(frozen=True)
@@ -288,4 +386,5 @@ class ProviderSubscription:
     approval_url: str | None = None
     client_secret: str | None = None
     reference: str | None = None  # our subscription id
+    next_billing_at: str | None = None  # ISO 8601 UTC: when the provider bills next (active ones only)
     extra: dict = field(default_factory=dict)

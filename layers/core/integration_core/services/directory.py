@@ -25,7 +25,7 @@ from integration_core.domain.directory import (
 )
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import new_id, stable_id
-from integration_core.money import Money, MoneyError
+from integration_core.money import MoneyError, parse_amount
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 
@@ -186,7 +186,7 @@ def delete_person(principal: Principal, kind: str, person_id: str) -> None:
 # ---------------------------------------------------------------- courses
 def _price(price: PriceIn) -> dict[str, Any]:
     try:
-        money = Money.from_decimal(price.amount, price.currency)
+        money = parse_amount(price.amount, price.currency, allow_zero=True)
     except MoneyError as error:
         raise invalid("price.amount", str(error)) from None
     return {
@@ -229,7 +229,12 @@ def load_course(course_id: str) -> dict[str, Any]:
 
 
 def is_enrolled(student_id: str, course_id: str) -> bool:
-    return _db().get(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)) is not None
+    return enrollment(student_id, course_id) is not None
+
+
+def enrollment(student_id: str, course_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    """The student's enrollment in the course (with the `payment_id` that bought it, if one did)."""
+    return _db().get(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id), consistent=consistent)
 
 
 def _may_read_course(principal: Principal, course: dict[str, Any]) -> None:
@@ -486,13 +491,23 @@ WITHIN_CAPACITY = (
 
 
 def enrollment_operations(
-    db: Table, course_id: str, student_id: str, source: str, now: str, *, within_capacity: bool = False
+    db: Table,
+    course_id: str,
+    student_id: str,
+    source: str,
+    now: str,
+    payment_id: str | None = None,
+    *,
+    within_capacity: bool = False,
 ) -> list[dict]:
     """The writes of one enrollment, for a transaction of their own or of a larger change (a payment
-    that succeeds enrolls its student in the same transaction): the course's count goes up by one
-    (with `within_capacity`, only while seats are left), both enrollment rows are written. The
-    caller adds the `student_enrolled` event (`enrolled_event_operations`) to the same transaction."""
+    that succeeds enrolls its student in the same transaction, and names itself as `payment_id`):
+    the course's count goes up by one (with `within_capacity`, only while seats are left), both
+    enrollment rows are written. The caller adds the `student_enrolled` event
+    (`enrolled_event_operations`) to the same transaction."""
     record = {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": source}
+    if payment_id:
+        record["payment_id"] = payment_id
     condition = "attribute_exists(PK)" + (f" AND ({WITHIN_CAPACITY})" if within_capacity else "")
     names = {"#capacity": "capacity"} if within_capacity else None
     return [
@@ -520,13 +535,15 @@ def enrolled_event_operations(
     return _events().event_operations(db, "student_enrolled", data, event_id=event_id, cause=cause)
 
 
-def unenrollment_operations(db: Table, course_id: str, student_id: str) -> list[dict]:
-    """The writes of ending one enrollment: both rows (the course's conditional on it existing)
-    and the course's count down by one. The caller adds `student_unenrolled`
-    (`unenrolled_event_operations`) to the same transaction."""
+def unenrollment_operations(db: Table, course_id: str, student_id: str, payment_id: str | None = None) -> list[dict]:
+    """The writes of ending one enrollment: both rows (conditional on it existing and, with
+    `payment_id`, on that payment having bought it: the refund of a payment ends only its own
+    enrollment) and the course's count down by one. They fail (ConditionFailed) otherwise. The
+    caller adds `student_unenrolled` (`unenrolled_event_operations`) to the same transaction."""
+    guard, values = ("payment_id = :p", {":p": payment_id}) if payment_id else ("attribute_exists(PK)", None)
     return [
-        db.delete_op(keys.entity_pk("course", course_id), keys.enrollment_sk(student_id), "attribute_exists(PK)"),
-        db.delete_op(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id)),
+        db.delete_op(keys.entity_pk("course", course_id), keys.enrollment_sk(student_id), guard, values=values),
+        db.delete_op(keys.entity_pk("student", student_id), keys.enrollment_sk(course_id), guard, values=values),
         db.update_op(
             keys.entity_pk("course", course_id),
             keys.PROFILE,

@@ -132,7 +132,7 @@ def _apply_stripe(event_id: str, event_type: str, obj: dict[str, Any]) -> bool:
         if sub is None:
             return _unknown(Provider.STRIPE, event_id, event_type, view.reference)
         status = SubscriptionStatus.CANCELED if event_type.endswith(".deleted") else view.status
-        return payments.apply_subscription_status(Provider.STRIPE, event_id, event_type, sub, status)
+        return payments.apply_subscription_status(Provider.STRIPE, event_id, event_type, sub, status, view)
     # invoice.paid / invoice.payment_failed
     subscription_id = obj.get("subscription") or (
         ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")
@@ -145,7 +145,7 @@ def _apply_stripe(event_id: str, event_type: str, obj: dict[str, Any]) -> bool:
         details = ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata") or {}
         return _unknown(Provider.STRIPE, event_id, event_type, details.get("subscription_id"))
     paid = event_type == "invoice.paid"
-    amount = Money(int(obj["amount_paid"] if paid else obj["amount_due"]), str(obj["currency"]).upper())
+    amount = stripe_api.money(obj["amount_paid"] if paid else obj["amount_due"], obj["currency"])
     if amount.amount_minor == 0:
         payments.record_only(Provider.STRIPE, event_id, event_type)
         return False
@@ -227,12 +227,15 @@ def _apply_paypal(event_id: str, event_type: str, resource: dict[str, Any]) -> b
             Provider.PAYPAL, event_id, event_type, item, resource["id"], amount.amount_minor
         )
     if event_type in _PAYPAL_SUBSCRIPTION:
+        from integration_core.adapters import paypal_api
+
         reference = resource.get("custom_id")
         sub = payments.subscription_for(Provider.PAYPAL, reference, resource.get("id"))
         if sub is None:
             return _unknown(Provider.PAYPAL, event_id, event_type, reference)
         status = _PAYPAL_SUBSCRIPTION[event_type]
-        return payments.apply_subscription_status(Provider.PAYPAL, event_id, event_type, sub, status)
+        view = paypal_api.subscription_view(resource) if resource.get("id") else None
+        return payments.apply_subscription_status(Provider.PAYPAL, event_id, event_type, sub, status, view)
     # PAYMENT.SALE.COMPLETED: a subscription's periodic charge.
     sub = payments.subscription_for(Provider.PAYPAL, resource.get("custom"), resource.get("billing_agreement_id"))
     if sub is None:

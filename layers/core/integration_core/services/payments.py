@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from integration_core import keys, timeutil
 from integration_core.adapters.dynamodb import ConditionFailed, Table, table
 from integration_core.config import settings
+from integration_core.domain import currency_rules
 from integration_core.domain.payments import (
     RANK,
     SUBSCRIPTION_RANK,
@@ -40,11 +39,13 @@ from integration_core.domain.payments import (
     SubscriptionStatus,
     moves_forward,
     refund_status,
+    return_url_refusal,
 )
 from integration_core.errors import Conflict, DomainError, Forbidden, NotFound, PaymentRequired, invalid
 from integration_core.ids import has_prefix, new_id, stable_id
-from integration_core.money import Money, MoneyError
+from integration_core.money import CurrencyError, Money, MoneyError, parse_amount
 from integration_core.observability import logger, metrics
+from integration_core.payment_config import payment_settings
 from integration_core.principal import Principal, Role
 
 PAYERS = (Role.STUDENT, Role.ADMIN, Role.SERVICE)
@@ -141,21 +142,21 @@ def _student(student_id: str) -> dict[str, Any]:
     return student
 
 
-def _price_check(price: Money, amount: Decimal | None, currency: str | None) -> None:
+def _price_check(price: Money, amount: str | None, currency: str | None) -> None:
     """The directory's price is what is charged; a client's figure must agree with it exactly."""
     if currency is not None and currency != price.currency:
         raise invalid("currency", f"the price is in {price.currency}")
     if amount is None:
         return
     try:
-        asked = Money.from_decimal(amount, price.currency)
+        asked = parse_amount(amount, price.currency)
     except MoneyError as error:
         raise invalid("amount", str(error)) from None
     if asked != price:
         raise invalid("amount", f"must equal the price, {price.to_decimal_string()} {price.currency}")
 
 
-def _course_price(course_id: str, amount: Decimal | None, currency: str | None) -> tuple[dict[str, Any], Money]:
+def _course_price(course_id: str, amount: str | None, currency: str | None) -> tuple[dict[str, Any], Money]:
     try:
         course = _directory().load_course(course_id)
     except NotFound:
@@ -167,26 +168,77 @@ def _course_price(course_id: str, amount: Decimal | None, currency: str | None) 
     return course, price
 
 
+def _provider_check(provider: Provider, price: Money, field: str) -> None:
+    """422 naming `field` when the provider's currency rules refuse the price, before any call to it."""
+    reason = currency_rules.refusal(provider.value, price)
+    if reason:
+        others = [p for p in currency_rules.providers_for(price) if p != provider.value]
+        hint = f"; pay with {' or '.join(others)}" if others else "; no provider of this school can take it"
+        raise invalid(field, reason + hint)
+
+
+def _enrolled_conflict(student_id: str, course_id: str, enrollment: dict[str, Any], **extensions: Any) -> Conflict:
+    earlier = enrollment.get("payment_id")
+    detail = f"student {student_id} is already enrolled in course {course_id}"
+    if earlier:
+        detail += f", paid by payment {earlier}"
+        extensions["earlierPaymentId"] = earlier
+    return Conflict(detail, **extensions)
+
+
 def _course_checkout(
-    principal: Principal, data: StripeInitialize | PayPalProcess
+    principal: Principal, data: StripeInitialize | PayPalProcess, provider: Provider
 ) -> tuple[dict[str, Any], dict[str, Any], Money]:
     """(student, course, price) of a course payment: the student who pays (the caller, or the one a
-    staff caller names), refused when already enrolled; the price is the directory's."""
+    staff caller names), refused when already enrolled; the price is the directory's and must be one
+    the provider takes."""
     student_id = _payer(principal, data.student_id)
     course, price = _course_price(data.course_id, data.amount, data.currency)
+    _provider_check(provider, price, "courseId")
     student = _student(student_id)
-    if _directory().is_enrolled(student_id, course["id"]):
-        raise Conflict(f"student {student_id} is already enrolled in course {course['id']}")
+    enrollment = _directory().enrollment(student_id, course["id"])
+    if enrollment is not None:
+        raise _enrolled_conflict(student_id, course["id"], enrollment)
     return student, course, price
 
 
+def _return_urls(return_url: str | None, cancel_url: str | None) -> dict[str, str]:
+    """Where PayPal sends the buyer back: the request's URLs if on the school's origins, else ours."""
+    config = payment_settings()
+    for field, url in (("returnUrl", return_url), ("cancelUrl", cancel_url)):
+        reason = return_url_refusal(url, config.return_origins) if url else None
+        if reason:
+            raise invalid(field, reason)
+    base = config.return_url.rstrip("/")
+    return {"return": return_url or base + "/return", "cancel": cancel_url or base + "/cancel"}
+
+
 # ---------------------------------------------------------------- ledger records
+_BILLING_CYCLE = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
+
+
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in item.items() if k not in _INTERNAL}
     if item.get("kind") == "payment":
         money = Money(int(item["amount_minor"]), item["currency"])
         refunded = Money(int(item.get("refunded_minor", 0)), item["currency"])
-        out |= {"amount": money.to_decimal_string(), "refunded_amount": refunded.to_decimal_string()}
+        succeeded_at = item.get("succeeded_at")
+        out |= {
+            "amount": money.to_decimal_string(),
+            "refunded_amount": refunded.to_decimal_string(),
+            # The original DTOs' names for the same moments (PaymentStatus, PaymentConfirmation, PaymentHistory).
+            "confirmed_at": succeeded_at,
+            "confirmation_date": succeeded_at,
+            "completed_date": succeeded_at,
+            "payment_date": item["created_at"],
+        }
+    elif item.get("kind") == "subscription" and item.get("amount_minor") is not None:
+        out |= {
+            "amount": Money(int(item["amount_minor"]), item["currency"]).to_decimal_string(),
+            "billing_cycle": _BILLING_CYCLE.get(item.get("interval", ""), item.get("interval")),
+            "start_date": item.get("activated_at"),
+            "cancelled_at": item.get("canceled_at"),
+        }
     return out
 
 
@@ -198,12 +250,14 @@ def _new_payment(
     transaction_id: str,
     price: Money,
     course_id: str | None = None,
+    course_name: str | None = None,
     plan_id: str | None = None,
     subscription_id: str | None = None,
     now: str,
 ) -> dict[str, Any]:
     stamp = _order_stamp()
     return {
+        "course_name": course_name,
         "PK": _student_pk(student_id),
         "SK": f"PAYMENT#{stamp}#{payment_id}",
         "GSI1PK": f"PAYMENTS#{student_id}#{provider.value}",
@@ -281,6 +335,7 @@ def _event(db: Table, event_type: str, data: dict[str, Any], event_id: str, caus
 def _payment_completed(item: dict[str, Any], now: str) -> dict[str, Any]:
     data = {
         "paymentId": item["payment_id"],
+        "transactionId": item["transaction_id"],
         "studentId": item["student_id"],
         "amount": Money(int(item["amount_minor"]), item["currency"]).to_decimal_string(),
         "amountMinor": int(item["amount_minor"]),
@@ -292,18 +347,32 @@ def _payment_completed(item: dict[str, Any], now: str) -> dict[str, Any]:
         data["courseId"] = item["course_id"]
     if item.get("plan_id"):
         data["planId"] = item["plan_id"]
+    if item.get("capture_id"):
+        data["captureId"] = item["capture_id"]
     return data
 
 
-def _succeed(
-    item: dict[str, Any], update: ProviderPayment, cause: str | None, extra_ops: list[dict]
-) -> tuple[bool, list[str]]:
+@dataclass(frozen=True)
+class _Success:
+    changed: bool
+    event_ids: list[str]
+    duplicate_of: str | None = None  # the earlier payment that enrolled the student: this one is refunded
+
+
+def _succeed(item: dict[str, Any], update: ProviderPayment, cause: str | None, extra_ops: list[dict]) -> _Success:
     """The one transaction of a payment that succeeds: status, enrollment, events, and the caller's
-    extra writes (a provider event id, a capture lookup). False when it already happened."""
+    extra writes (a provider event id, a capture lookup). Not changed when it already happened.
+
+    A student never pays twice for a course: when another payment enrolled them first, this one still
+    succeeds (the money was taken) but is marked `duplicate_of` that payment, and the caller refunds
+    it. The caller's extra writes then wait for that refund (`advance`), so a provider event that
+    brought the success is applied again, refund included, if the refund fails."""
     db = _db()
     now = _now()
     pay_id = item["payment_id"]
     completed = {**item, "status": PaymentStatus.SUCCEEDED.value}
+    if update.capture_id:
+        completed["capture_id"] = update.capture_id
     event_id, event_ops = _event(
         db,
         "payment_completed",
@@ -311,17 +380,16 @@ def _succeed(
         stable_id("event", "payment_completed", pay_id),
         cause,
     )
-    names = {"#s": "status", "#r": "status_rank", "#u": "updated_at", "#at": "succeeded_at"}
-    values: dict[str, Any] = {":s": "succeeded", ":r": RANK[PaymentStatus.SUCCEEDED], ":u": now}
-    sets = "#s = :s, #r = :r, #u = :u, #at = :u"
-    if update.capture_id:
-        names["#c"], values[":c"] = "capture_id", update.capture_id
-        sets += ", #c = :c"
-    status_op = db.update_op(item["PK"], item["SK"], "SET " + sets, "#r < :r", names=names, values=values)
     course_id, student_id = item.get("course_id"), item["student_id"]
-    enroll = bool(course_id) and not _directory().is_enrolled(student_id, course_id)
-    for attempt in range(3):
-        ops, ids = [status_op, *extra_ops, *event_ops], [event_id]
+    enrollment = _directory().enrollment(student_id, course_id, consistent=True) if course_id else None
+    can_enroll = True
+    for attempt in range(4):
+        enroll = bool(course_id) and enrollment is None and can_enroll
+        duplicate_of = (enrollment or {}).get("payment_id")
+        duplicate_of = duplicate_of if duplicate_of and duplicate_of != pay_id else None
+        status_op = _success_update(db, item, update, now, duplicate_of)
+        extras = [] if duplicate_of else extra_ops  # a duplicate's wait for its refund (see advance)
+        ops, ids = [status_op, *extras, *event_ops], [event_id]
         if enroll:
             enrolled_id, enrolled_ops = _event(
                 db,
@@ -330,24 +398,48 @@ def _succeed(
                 stable_id("event", "student_enrolled", pay_id),
                 cause,
             )
-            ops += _directory().enrollment_operations(db, course_id, student_id, "payment", now) + enrolled_ops
+            ops += _directory().enrollment_operations(db, course_id, student_id, "payment", now, pay_id) + enrolled_ops
             ids.append(enrolled_id)
         try:
             db.transact(ops)
-            return True, ids
+            return _Success(True, ids, duplicate_of)
         except ConditionFailed as failed:
             reasons = failed.reasons
             if not reasons or reasons[0] == "ConditionalCheckFailed":
-                return False, []
-            if any(r == "ConditionalCheckFailed" for r in reasons[1 : 1 + len(extra_ops)]):
-                return False, []
-            # Enrolled meanwhile (an admin, a second payment): the payment still succeeds.
-            enroll = False
+                return _Success(False, [])
+            if any(r == "ConditionalCheckFailed" for r in reasons[1 : 1 + len(extras)]):
+                return _Success(False, [])
+            # Enrolled meanwhile (an admin, another payment): look again at who enrolled them. Not
+            # enrolled after all: the course or the student is gone, and the payment still succeeds.
+            enrollment = _directory().enrollment(student_id, course_id, consistent=True) if course_id else None
+            can_enroll = enrollment is not None
         except DomainError:
-            if attempt == 2:
+            if attempt == 3:
                 raise
             time.sleep(0.05 * (attempt + 1))  # a concurrent transaction on the same items
-    return False, []
+    return _Success(False, [])
+
+
+def _success_update(
+    db: Table, item: dict[str, Any], update: ProviderPayment, now: str, duplicate_of: str | None
+) -> dict:
+    """succeeded, with what the provider told about the success; the failure of an earlier attempt
+    is cleared (each attempt's outcome is its own)."""
+    names = {"#s": "status", "#r": "status_rank", "#u": "updated_at", "#at": "succeeded_at"}
+    values: dict[str, Any] = {":s": "succeeded", ":r": RANK[PaymentStatus.SUCCEEDED], ":u": now}
+    sets = ["#s = :s", "#r = :r", "#u = :u", "#at = :u"]
+    for attribute, value in (
+        ("capture_id", update.capture_id),
+        ("payment_method", update.payment_method),
+        ("receipt_url", update.receipt_url),
+        ("duplicate_of", duplicate_of),
+    ):
+        if value:
+            names[f"#{attribute}"], values[f":{attribute}"] = attribute, value
+            sets.append(f"#{attribute} = :{attribute}")
+    names |= {"#fc": "failure_code", "#fm": "failure_message"}
+    update_expression = "SET " + ", ".join(sets) + " REMOVE #fc, #fm"
+    return db.update_op(item["PK"], item["SK"], update_expression, "#r < :r", names=names, values=values)
 
 
 def advance(
@@ -358,37 +450,52 @@ def advance(
     extra_ops = extra_ops or []
     if update.status is PaymentStatus.SUCCEEDED:
         if RANK[current] >= RANK[PaymentStatus.SUCCEEDED]:
+            item = _settle_duplicate(item)
             _write_extras(extra_ops)
             return item, False
-        changed, event_ids = _succeed(item, update, cause, extra_ops)
-        if changed:
-            _publish(event_ids)
+        success = _succeed(item, update, cause, extra_ops)
+        if success.changed:
+            _publish(success.event_ids)
             logger.info("payment succeeded", extra={"payment_id": item["payment_id"], "cause": cause})
             metrics.add_metric(name="PaymentSucceeded", unit=MetricUnit.Count, value=1)
-        return reload(item), changed
-    if not moves_forward(current, update.status) or update.status in (
-        PaymentStatus.PARTIALLY_REFUNDED,
-        PaymentStatus.REFUNDED,
-    ):
+        item = reload(item)
+        if success.duplicate_of:
+            logger.warning(
+                "a second payment for one enrollment; refunding it",
+                extra={"payment_id": item["payment_id"], "earlier_payment_id": success.duplicate_of},
+            )
+            item = _settle_duplicate(item)
+            _write_extras(extra_ops)
+        return item, success.changed
+    if update.status in (PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
+        _write_extras(extra_ops)
+        return item, False
+    message = (update.failure_message or "")[:500] or None
+    again = (
+        update.status is PaymentStatus.FAILED
+        and current is PaymentStatus.FAILED
+        and (item.get("failure_code"), item.get("failure_message")) != (update.failure_code, message)
+    )
+    if not (moves_forward(current, update.status) or again):
         _write_extras(extra_ops)
         return item, False
     db = _db()
     names = {"#s": "status", "#r": "status_rank", "#u": "updated_at", "#fc": "failure_code", "#fm": "failure_message"}
-    values = {
-        ":s": update.status.value,
-        ":r": RANK[update.status],
-        ":u": _now(),
-        ":fc": update.failure_code or "",
-        ":fm": (update.failure_message or "")[:500],
-    }
-    op = db.update_op(
-        item["PK"],
-        item["SK"],
-        "SET #s = :s, #r = :r, #u = :u, #fc = :fc, #fm = :fm",
-        "#r < :r",
-        names=names,
-        values=values,
-    )
+    values = {":s": update.status.value, ":r": RANK[update.status], ":u": _now()}
+    sets, removes = ["#s = :s", "#r = :r", "#u = :u"], []
+    # This attempt's failure, or none: an absent code is absent (null in the API), never "".
+    for placeholder, value in ((":fc", update.failure_code), (":fm", message)):
+        attribute = "#fc" if placeholder == ":fc" else "#fm"
+        if value:
+            values[placeholder] = value
+            sets.append(f"{attribute} = {placeholder}")
+        else:
+            removes.append(attribute)
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    # Forward only; a failed payment takes a later attempt's failure (failed -> failed).
+    condition = "#r < :r OR (#s = :s AND #s = :failed)"
+    values[":failed"] = PaymentStatus.FAILED.value
+    op = db.update_op(item["PK"], item["SK"], expression, condition, names=names, values=values)
     try:
         db.transact([op, *extra_ops])
     except ConditionFailed:
@@ -417,12 +524,35 @@ def reload(item: dict[str, Any]) -> dict[str, Any]:
     return _db().get(item["PK"], item["SK"], consistent=True) or item
 
 
-def _failed(item: dict[str, Any]) -> PaymentRequired:
+def _failed(item: dict[str, Any], update: ProviderPayment) -> PaymentRequired:
+    """402 with this attempt's own decline (not an earlier one's); no code is null, for both providers."""
     return PaymentRequired(
-        item.get("failure_message") or "the payment was declined",
+        update.failure_message or "the payment was declined",
         paymentId=item["payment_id"],
-        declineCode=item.get("failure_code") or "declined",
+        declineCode=update.failure_code or None,
     )
+
+
+def _settle_duplicate(item: dict[str, Any]) -> dict[str, Any]:
+    """Refund what is left of a payment marked `duplicate_of` (the student was enrolled by an earlier
+    payment), once: the provider's idempotency key is derived from the payment, and the refund is
+    applied by its id. A no-op for any other payment."""
+    earlier = item.get("duplicate_of")
+    left = Money(int(item["amount_minor"]) - int(item.get("refunded_minor", 0)), item["currency"])
+    if not earlier or left.amount_minor <= 0:
+        return item
+    key = f"duplicate-{item['payment_id']}-{left.amount_minor}"
+    reason = f"duplicate: the student was already enrolled in {item.get('course_id')} by payment {earlier}"
+    if item["provider"] == Provider.STRIPE.value:
+        done = _stripe().create_refund(item["transaction_id"], left, "duplicate", item["payment_id"], key)
+    else:
+        if not item.get("capture_id"):
+            return item  # nothing captured: nothing to give back
+        note = "You were already enrolled in this course: this second payment is refunded."
+        done = _paypal().refund_capture(item["capture_id"], left, note, item["payment_id"], key)
+    item, _ = _apply_refund(item, done.refund_id, done.amount_minor, reason, f"duplicate:{item['payment_id']}")
+    metrics.add_metric(name="DuplicatePaymentRefunded", unit=MetricUnit.Count, value=1)
+    return item
 
 
 # ---------------------------------------------------------------- Stripe
@@ -456,20 +586,18 @@ def _stripe_customer(student: dict[str, Any]) -> str:
 
 
 def stripe_initialize(principal: Principal, data: StripeInitialize, attempt: Attempt) -> dict[str, Any]:
-    student, course, price = _course_checkout(principal, data)
+    student, course, price = _course_checkout(principal, data, Provider.STRIPE)
     student_id = student["id"]
     payment_id = attempt.stable("payment")
     customer = _stripe_customer(student)
+    metadata = {"payment_id": payment_id, "student_id": student_id, "course_id": course["id"]}
     intent = _stripe().create_payment_intent(
-        amount_minor=price.amount_minor,
-        currency=price.currency,
+        amount=price,
         customer=customer,
-        metadata={"payment_id": payment_id, "student_id": student_id, "course_id": course["id"]},
+        metadata=metadata,
         description=f"Course {course['title']}",
-        payment_method=data.payment_method,
         idempotency_key=attempt.provider_key,
     )
-    now = _now()
     item = _new_payment(
         payment_id=payment_id,
         student_id=student_id,
@@ -477,34 +605,54 @@ def stripe_initialize(principal: Principal, data: StripeInitialize, attempt: Att
         transaction_id=intent.provider_id,
         price=price,
         course_id=course["id"],
-        now=now,
+        course_name=course["title"],
+        now=_now(),
     )
     item = _record(_db(), item, [payment_id, _provider_ref(Provider.STRIPE, intent.provider_id)])
     item, _ = advance(item, intent, cause=f"initialize:{payment_id}")
-    if item["status"] == PaymentStatus.FAILED.value:
-        raise _failed(item)
-    return {**_public(item), "payment_intent_id": intent.provider_id, "client_secret": intent.client_secret}
+    if data.payment_method:
+        # Confirmed in a call of its own, so that a decline is always recorded on this intent.
+        intent = _stripe().confirm_payment_intent(
+            intent.provider_id, data.payment_method, attempt.provider_key + "-confirm"
+        )
+        item, _ = advance(item, intent, cause=f"initialize:{payment_id}")
+        if intent.status is PaymentStatus.FAILED and item["status"] == PaymentStatus.FAILED.value:
+            raise _failed(item, intent)
+    return {
+        **_public(item),
+        "payment_intent_id": intent.provider_id,
+        "client_secret": intent.client_secret,
+        "metadata": metadata,
+    }
 
 
 def stripe_status(principal: Principal, intent_id: str) -> dict[str, Any]:
     item = _find_payment(principal, intent_id, Provider.STRIPE)
     intent = _stripe().retrieve_payment_intent(intent_id)
     item, _ = advance(item, intent, cause=f"status:{intent_id}")
-    return {**_public(item), "payment_intent_id": intent_id, "client_secret": intent.client_secret}
+    received = Money(intent.amount_received_minor or 0, item["currency"])
+    return {
+        **_public(item),
+        "payment_intent_id": intent_id,
+        "client_secret": intent.client_secret,
+        "provider_status": intent.provider_status,
+        "amount_received": received.to_decimal_string(),
+        "last_payment_error": item.get("failure_message"),
+    }
 
 
 # ---------------------------------------------------------------- PayPal
 def paypal_process(principal: Principal, data: PayPalProcess, attempt: Attempt) -> dict[str, Any]:
-    student, course, price = _course_checkout(principal, data)
+    urls = _return_urls(data.return_url, data.cancel_url)
+    student, course, price = _course_checkout(principal, data, Provider.PAYPAL)
     student_id = student["id"]
     payment_id = attempt.stable("payment")
-    urls = settings_urls()
     order = _paypal().create_order(
         amount=price,
         payment_id=payment_id,
         description=f"Course {course['title']}",
-        return_url=data.return_url or urls["return"],
-        cancel_url=data.cancel_url or urls["cancel"],
+        return_url=urls["return"],
+        cancel_url=urls["cancel"],
         request_id=attempt.provider_key,
     )
     item = _new_payment(
@@ -514,16 +662,12 @@ def paypal_process(principal: Principal, data: PayPalProcess, attempt: Attempt) 
         transaction_id=order.provider_id,
         price=price,
         course_id=course["id"],
+        course_name=course["title"],
         now=_now(),
     )
     item = _record(_db(), item, [payment_id, _provider_ref(Provider.PAYPAL, order.provider_id)])
     item, _ = advance(item, order, cause=f"process:{payment_id}")
     return {**_public(item), "order_id": order.provider_id, "approval_url": order.approval_url}
-
-
-def settings_urls() -> dict[str, str]:
-    base = os.environ.get("PAYMENT_RETURN_URL", "https://app.school.example/payments")
-    return {"return": base.rstrip("/") + "/return", "cancel": base.rstrip("/") + "/cancel"}
 
 
 def paypal_transaction(principal: Principal, transaction_id: str) -> dict[str, Any]:
@@ -535,18 +679,42 @@ def paypal_transaction(principal: Principal, transaction_id: str) -> dict[str, A
     captures = (unit.get("payments") or {}).get("captures") or []
     refunds = (unit.get("payments") or {}).get("refunds") or []
     payer = order.get("payer") or (order.get("payment_source") or {}).get("paypal") or {}
+    name = payer.get("name") or {}
+    payer_name = " ".join(p for p in (name.get("given_name"), name.get("surname")) if p) or name.get("full_name")
+    refund_list = [
+        {"id": r["id"], "status": r.get("status"), "amount": r.get("amount", {}).get("value")} for r in refunds
+    ]
+    capture_list = [
+        {
+            "id": c["id"],
+            "status": c.get("status"),
+            "amount": c.get("amount", {}).get("value"),
+            "time": c.get("create_time"),
+        }
+        for c in captures
+    ]
     return {
         "order_id": order["id"],
+        "transaction_id": order["id"],
         "status": order.get("status", ""),
         "payment_id": item["payment_id"],
         "amount": unit.get("amount", {}).get("value", ""),
         "currency": unit.get("amount", {}).get("currency_code", ""),
         "capture_id": captures[-1]["id"] if captures else None,
         "capture_status": captures[-1].get("status") if captures else None,
-        "refunds": [
-            {"id": r["id"], "status": r.get("status"), "amount": r.get("amount", {}).get("value")} for r in refunds
-        ],
+        "refunds": refund_list,
         "payer_email": payer.get("email_address"),
+        "payer_name": payer_name or None,
+        "transaction_date": (captures[-1].get("create_time") if captures else None) or order.get("create_time"),
+        "item_name": unit.get("description"),
+        "transaction_details": {
+            "intent": order.get("intent"),
+            "payerId": payer.get("payer_id"),
+            "createTime": order.get("create_time"),
+            "updateTime": order.get("update_time"),
+            "captures": capture_list,
+            "refunds": refund_list,
+        },
     }
 
 
@@ -558,31 +726,107 @@ def _capture_ref_ops(item: dict[str, Any], update: ProviderPayment) -> list[dict
 
 
 # ---------------------------------------------------------------- confirm (both providers)
+def _confirmation(item: dict[str, Any]) -> dict[str, Any]:
+    """A payment as the confirm answers it: with the student it is for (the original PaymentConfirmation)."""
+    student = _db().get(_student_pk(item["student_id"]), keys.PROFILE) or {}
+    info = {"name": student.get("name"), "email": student.get("email")} if student else None
+    return {**_public(item), "student_info": info}
+
+
+def _duplicate_conflict(item: dict[str, Any]) -> Conflict:
+    return Conflict(
+        f"student {item['student_id']} was already enrolled in course {item.get('course_id')} by payment "
+        f"{item['duplicate_of']}; this payment was refunded",
+        paymentId=item["payment_id"],
+        earlierPaymentId=item["duplicate_of"],
+        paymentStatus=item["status"],
+    )
+
+
+def _withdraw(item: dict[str, Any]) -> dict[str, Any]:
+    """A payment nobody may complete any more (the student is enrolled already): cancelled at Stripe;
+    PayPal has no way to cancel a CAPTURE order, which expires uncaptured, so only the ledger says so.
+    If the provider charged meanwhile, the success is applied and refunded as a duplicate."""
+    cause = f"withdraw:{item['payment_id']}"
+    if item["provider"] == Provider.STRIPE.value:
+        update = _stripe().cancel_payment_intent(item["transaction_id"], f"withdraw-{item['payment_id']}")
+    else:
+        update = ProviderPayment(
+            item["transaction_id"], PaymentStatus.CANCELED, int(item["amount_minor"]), item["currency"]
+        )
+    item, _ = advance(item, update, cause=cause)
+    return item
+
+
 def confirm(principal: Principal, data: ConfirmPayment, attempt: Attempt) -> dict[str, Any]:
     item = _find_payment(principal, data.transaction_id, data.provider)
+    if data.provider is Provider.PAYPAL and data.payment_method:
+        raise invalid("paymentMethod", "only for Stripe")
+    if item.get("duplicate_of"):
+        raise _duplicate_conflict(_settle_duplicate(item))
     if RANK[PaymentStatus(item["status"])] >= RANK[PaymentStatus.SUCCEEDED]:
-        return _public(item)
+        return _confirmation(item)
+    if item.get("course_id"):
+        # A student never pays twice for one course: refuse, and take the stale payment off the table.
+        enrollment = _directory().enrollment(item["student_id"], item["course_id"], consistent=True)
+        if enrollment is not None and enrollment.get("payment_id") != item["payment_id"]:
+            item = _withdraw(item)
+            raise _enrolled_conflict(
+                item["student_id"],
+                item["course_id"],
+                enrollment,
+                paymentId=item["payment_id"],
+                paymentStatus=item["status"],
+            )
     if data.provider is Provider.STRIPE:
         # What Stripe says after confirming, never what the client claims.
         update = _stripe().confirm_payment_intent(item["transaction_id"], data.payment_method, attempt.provider_key)
         extra: list[dict] = []
     else:
-        if data.payment_method:
-            raise invalid("paymentMethod", "only for Stripe")
         update = _paypal().capture_order(item["transaction_id"], attempt.provider_key)
         extra = _capture_ref_ops(item, update)
     item, _ = advance(item, update, cause=f"confirm:{item['payment_id']}", extra_ops=extra)
-    if item["status"] == PaymentStatus.FAILED.value:
-        raise _failed(item)
-    return _public(item)
+    if update.status is PaymentStatus.FAILED and item["status"] == PaymentStatus.FAILED.value:
+        raise _failed(item, update)
+    if item.get("duplicate_of"):
+        raise _duplicate_conflict(item)
+    return _confirmation(item)
 
 
 # ---------------------------------------------------------------- refunds
+def _ends_enrollment(db: Table, item: dict[str, Any], status: PaymentStatus, now: str) -> list[dict]:
+    """The writes that end the enrollment this payment bought, when this refund makes it a full one
+    and the school's rule says so (`FullRefundEndsEnrollment`); none otherwise (a partial refund, an
+    enrollment bought by another payment or made by an admin, or none left)."""
+    course_id = item.get("course_id")
+    if status is not PaymentStatus.REFUNDED or not course_id or not payment_settings().full_refund_ends_enrollment:
+        return []
+    student_id, pay_id = item["student_id"], item["payment_id"]
+    enrollment = _directory().enrollment(student_id, course_id, consistent=True)
+    if enrollment is None or enrollment.get("payment_id") != pay_id:
+        return []
+    _, event_ops = _event(
+        db,
+        "student_unenrolled",
+        {
+            "studentId": student_id,
+            "courseId": course_id,
+            "unenrolledAt": now,
+            "reason": "refunded",
+            "paymentId": pay_id,
+        },
+        stable_id("event", "student_unenrolled", pay_id),
+        f"refund:{pay_id}",
+    )
+    return _directory().unenrollment_operations(db, course_id, student_id, pay_id) + event_ops
+
+
 def _apply_refund(
     item: dict[str, Any], refund_id: str, amount_minor: int, reason: str | None, cause: str | None
 ) -> tuple[dict[str, Any], bool]:
     """One refund, once: its own record (keyed by the provider's refund id), the payment's refunded
-    total and status, and `payment_refunded`, in one transaction."""
+    total and status, `payment_refunded`, and, for a full refund, the end of the enrollment it paid
+    for with `student_unenrolled` (see `_ends_enrollment`), in one transaction."""
     db = _db()
     for _ in range(5):
         refunded = int(item.get("refunded_minor", 0))
@@ -607,6 +851,7 @@ def _apply_refund(
             "payment_refunded",
             {
                 "paymentId": item["payment_id"],
+                "transactionId": item["transaction_id"],
                 "studentId": item["student_id"],
                 "refundId": refund_id,
                 "amount": Money(amount_minor, currency).to_decimal_string(),
@@ -637,16 +882,23 @@ def _apply_refund(
                 ":paid": RANK[PaymentStatus.SUCCEEDED],
             },
         )
+        unenroll = _ends_enrollment(db, item, status, now)
+        ops = [db.put_op(record, "attribute_not_exists(PK)"), update, *event_ops, *unenroll]
         try:
-            db.transact([db.put_op(record, "attribute_not_exists(PK)"), update, *event_ops])
+            db.transact(ops)
         except ConditionFailed as failed:
             if failed.reasons[:1] == ["ConditionalCheckFailed"]:
                 return reload(item), False  # this refund was applied already
-            item = reload(item)  # another refund moved the total meanwhile: recompute
+            # Another refund moved the total, or the enrollment changed meanwhile: read and recompute.
+            item = reload(item)
             if RANK[PaymentStatus(item["status"])] < RANK[PaymentStatus.SUCCEEDED]:
                 raise Conflict("the payment has not succeeded yet; nothing to refund") from None
             continue
-        _publish([event_id])
+        event_ids = [event_id]
+        if unenroll:
+            event_ids.append(stable_id("event", "student_unenrolled", item["payment_id"]))
+            logger.info("full refund ended the enrollment", extra={"payment_id": item["payment_id"]})
+        _publish(event_ids)
         return reload(item), True
     raise Conflict("the payment changed too often meanwhile; try again")
 
@@ -662,14 +914,15 @@ def refund(principal: Principal, data: RefundPayment, attempt: Attempt) -> dict[
         amount = left
     else:
         try:
-            amount = Money.from_decimal(data.amount, currency)
+            amount = parse_amount(data.amount, currency)
         except MoneyError as error:
             raise invalid("amount", str(error)) from None
     if left.amount_minor <= 0 or amount.amount_minor > left.amount_minor:
         raise invalid("amount", f"only {left.to_decimal_string()} {currency} is left to refund")
+    _provider_check(Provider(item["provider"]), amount, "amount")
     if data.provider is Provider.STRIPE:
         done = _stripe().create_refund(
-            item["transaction_id"], amount.amount_minor, data.reason, item["payment_id"], attempt.provider_key
+            item["transaction_id"], amount, data.reason, item["payment_id"], attempt.provider_key
         )
     else:
         if not item.get("capture_id"):
@@ -678,20 +931,30 @@ def refund(principal: Principal, data: RefundPayment, attempt: Attempt) -> dict[
             item["capture_id"], amount, data.reason, item["payment_id"], attempt.provider_key
         )
     item, _ = _apply_refund(item, done.refund_id, done.amount_minor, data.reason, f"refund:{attempt.key}")
+    succeeded = done.status.lower() in ("succeeded", "completed")
+    status = (
+        "succeeded"
+        if succeeded
+        else ("failed" if done.status.lower() in ("failed", "canceled", "cancelled") else "pending")
+    )
+    now = _now()
     return {
         "refund_id": done.refund_id,
         "payment_id": item["payment_id"],
+        "transaction_id": item["transaction_id"],
         "provider": item["provider"],
         "amount": Money(done.amount_minor, currency).to_decimal_string(),
         "amount_minor": done.amount_minor,
         "currency": currency,
         "reason": data.reason,
+        "status": status,
         "payment_status": item["status"],
         "refunded_amount": Money(int(item["refunded_minor"]), currency).to_decimal_string(),
         "remaining_amount": Money(
             int(item["amount_minor"]) - int(item["refunded_minor"]), currency
         ).to_decimal_string(),
-        "created_at": _now(),
+        "created_at": now,
+        "completed_at": now if succeeded else None,
     }
 
 
@@ -716,7 +979,9 @@ def history(
 def create_plan(principal: Principal, data: PlanCreate) -> dict[str, Any]:
     principal.require(Role.ADMIN)
     try:
-        price = Money.from_decimal(data.amount, data.currency)
+        price = parse_amount(data.amount, data.currency)
+    except CurrencyError as error:
+        raise invalid("currency", str(error)) from None
     except MoneyError as error:
         raise invalid("amount", str(error)) from None
     plan_id = data.id or new_id("plan")
@@ -787,48 +1052,66 @@ def _subscription_public(item: dict[str, Any], provider_view: ProviderSubscripti
 
 
 def _advance_subscription(
-    item: dict[str, Any], status: SubscriptionStatus, *, cause: str | None, extra_ops: list[dict] | None = None
+    item: dict[str, Any],
+    status: SubscriptionStatus,
+    *,
+    cause: str | None,
+    extra_ops: list[dict] | None = None,
+    view: ProviderSubscription | None = None,
 ) -> tuple[dict[str, Any], bool]:
+    """Move a subscription forward to `status`, with the one event of that change: a subscription
+    cancelled while still pending never activated, so it publishes `subscription_canceled` alone."""
     current = SubscriptionStatus(item["status"])
     extra_ops = extra_ops or []
-    if SUBSCRIPTION_RANK[status] <= SUBSCRIPTION_RANK[current]:
-        _write_extras(extra_ops)
-        return item, False
     db = _db()
+    next_billing = view.next_billing_at if view is not None and status is SubscriptionStatus.ACTIVE else None
+    if SUBSCRIPTION_RANK[status] <= SUBSCRIPTION_RANK[current]:
+        if next_billing and next_billing != item.get("next_billing_date") and current is SubscriptionStatus.ACTIVE:
+            extra_ops = [*extra_ops, _next_billing_op(db, item, next_billing)]
+        _write_extras(extra_ops)
+        return (reload(item) if extra_ops else item), False
     now = _now()
+    moment = "activated_at" if status is SubscriptionStatus.ACTIVE else "canceled_at"
+    names = {"#s": "status", "#r": "status_rank", "#u": "updated_at", "#m": moment, "#n": "next_billing_date"}
+    values: dict[str, Any] = {":s": status.value, ":r": SUBSCRIPTION_RANK[status], ":u": now}
+    expression = "SET #s = :s, #r = :r, #u = :u, #m = :u"
+    if next_billing:
+        expression += ", #n = :n"
+        values[":n"] = next_billing
+    else:
+        expression += " REMOVE #n"  # a cancelled subscription bills no more
     ops = [
-        db.update_op(
-            item["PK"],
-            item["SK"],
-            "SET #s = :s, #r = :r, #u = :u",
-            "#r < :r",
-            names={"#s": "status", "#r": "status_rank", "#u": "updated_at"},
-            values={":s": status.value, ":r": SUBSCRIPTION_RANK[status], ":u": now},
-        ),
+        db.update_op(item["PK"], item["SK"], expression, "#r < :r", names=names, values=values),
         *extra_ops,
     ]
-    event_ids = []
-    for target in (SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELED):
-        # Cancelled before we saw it activate: both facts are still published, in order.
-        if SUBSCRIPTION_RANK[current] < SUBSCRIPTION_RANK[target] <= SUBSCRIPTION_RANK[status]:
-            name = "subscription_activated" if target is SubscriptionStatus.ACTIVE else "subscription_canceled"
-            data = {
-                "subscriptionId": item["subscription_id"],
-                "studentId": item["student_id"],
-                "planId": item["plan_id"],
-                "provider": item["provider"],
-                "providerSubscriptionId": item["provider_subscription_id"],
-                ("activatedAt" if target is SubscriptionStatus.ACTIVE else "canceledAt"): now,
-            }
-            event_id, event_ops = _event(db, name, data, stable_id("event", name, item["subscription_id"]), cause)
-            ops += event_ops
-            event_ids.append(event_id)
+    name = "subscription_activated" if status is SubscriptionStatus.ACTIVE else "subscription_canceled"
+    data = {
+        "subscriptionId": item["subscription_id"],
+        "studentId": item["student_id"],
+        "planId": item["plan_id"],
+        "provider": item["provider"],
+        "providerSubscriptionId": item["provider_subscription_id"],
+        ("activatedAt" if status is SubscriptionStatus.ACTIVE else "canceledAt"): now,
+    }
+    event_id, event_ops = _event(db, name, data, stable_id("event", name, item["subscription_id"]), cause)
+    ops += event_ops
     try:
         db.transact(ops)
     except ConditionFailed:
         return reload(item), False
-    _publish(event_ids)
+    _publish([event_id])
     return reload(item), True
+
+
+def _next_billing_op(db: Table, item: dict[str, Any], next_billing: str) -> dict:
+    return db.update_op(
+        item["PK"],
+        item["SK"],
+        "SET #n = :n",
+        "#s = :active",
+        names={"#n": "next_billing_date", "#s": "status"},
+        values={":n": next_billing, ":active": SubscriptionStatus.ACTIVE.value},
+    )
 
 
 def create_subscription(principal: Principal, data: SubscriptionCreate, attempt: Attempt) -> dict[str, Any]:
@@ -837,6 +1120,11 @@ def create_subscription(principal: Principal, data: SubscriptionCreate, attempt:
         plan = _load_plan(data.plan_id)
     except NotFound:
         raise invalid("planId", f"plan {data.plan_id} does not exist") from None
+    price = Money(int(plan["amount_minor"]), plan["currency"])
+    _provider_check(data.provider, price, "planId")
+    if data.provider is Provider.STRIPE and (data.return_url or data.cancel_url):
+        raise invalid("returnUrl" if data.return_url else "cancelUrl", "only for PayPal")
+    urls = _return_urls(data.return_url, data.cancel_url) if data.provider is Provider.PAYPAL else {}
     student = _student(student_id)
     subscription_id = attempt.stable("subscription")
     provider_plan = _provider_plan(plan, data.provider)
@@ -851,12 +1139,11 @@ def create_subscription(principal: Principal, data: SubscriptionCreate, attempt:
     else:
         if data.payment_method:
             raise invalid("paymentMethod", "only for Stripe")
-        urls = settings_urls()
         created = _paypal().create_subscription(
             plan_id=provider_plan,
             subscription_id=subscription_id,
-            return_url=data.return_url or urls["return"],
-            cancel_url=data.cancel_url or urls["cancel"],
+            return_url=urls["return"],
+            cancel_url=urls["cancel"],
             request_id=attempt.provider_key,
         )
     now = _now()
@@ -871,11 +1158,15 @@ def create_subscription(principal: Principal, data: SubscriptionCreate, attempt:
         "provider_subscription_id": created.provider_id,
         "status": SubscriptionStatus.PENDING.value,
         "status_rank": SUBSCRIPTION_RANK[SubscriptionStatus.PENDING],
+        # The plan's terms when subscribing (the original Subscription's amount, currency, billing cycle).
+        "amount_minor": price.amount_minor,
+        "currency": price.currency,
+        "interval": plan["interval"],
         "created_at": now,
         "updated_at": now,
     }
     item = _record(_db(), item, [subscription_id, _provider_ref(data.provider, created.provider_id)])
-    item, _ = _advance_subscription(item, created.status, cause=f"subscribe:{subscription_id}")
+    item, _ = _advance_subscription(item, created.status, cause=f"subscribe:{subscription_id}", view=created)
     return _subscription_public(item, created)
 
 
@@ -895,7 +1186,7 @@ def get_subscription(principal: Principal, subscription_id: str) -> dict[str, An
         current = _stripe().retrieve_subscription(item["provider_subscription_id"])
     else:
         current = _paypal().get_subscription(item["provider_subscription_id"])
-    item, _ = _advance_subscription(item, current.status, cause=f"sync:{subscription_id}")
+    item, _ = _advance_subscription(item, current.status, cause=f"sync:{subscription_id}", view=current)
     return _subscription_public(item, current)
 
 
@@ -912,7 +1203,7 @@ def cancel_subscription(
         current = _paypal().cancel_subscription(
             provider_id, data.reason or "Canceled by the student", attempt.provider_key
         )
-    item, _ = _advance_subscription(item, current.status, cause=f"cancel:{subscription_id}")
+    item, _ = _advance_subscription(item, current.status, cause=f"cancel:{subscription_id}", view=current)
     return _subscription_public(item)
 
 
@@ -982,10 +1273,19 @@ def subscription_for(provider: Provider, reference: str | None, provider_id: str
 
 
 def apply_subscription_status(
-    provider: Provider, event_id: str, event_type: str, item: dict[str, Any], status: SubscriptionStatus
+    provider: Provider,
+    event_id: str,
+    event_type: str,
+    item: dict[str, Any],
+    status: SubscriptionStatus,
+    view: ProviderSubscription | None = None,
 ) -> bool:
     _, changed = _advance_subscription(
-        item, status, cause=f"{provider.value}:{event_id}", extra_ops=[_event_record_op(provider, event_id, event_type)]
+        item,
+        status,
+        cause=f"{provider.value}:{event_id}",
+        extra_ops=[_event_record_op(provider, event_id, event_type)],
+        view=view,
     )
     return changed
 

@@ -1,0 +1,31 @@
+"""Settings of the payments capability, read once from the environment the template sets
+(`PaymentReturnUrl`, `PaymentReturnOrigins`, `FullRefundEndsEnrollment`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from integration_core.domain.payments import origin
+
+DEFAULT_RETURN_URL = "https://app.school.example/payments"
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    return_url: str  # PayPal sends the buyer back to <this>/return and <this>/cancel by default
+    return_origins: frozenset[str]  # the only origins a request's returnUrl/cancelUrl may name
+    full_refund_ends_enrollment: bool
+
+
+@lru_cache(maxsize=1)
+def payment_settings() -> PaymentSettings:
+    env = os.environ
+    # PAYMENT_RETURN_ORIGINS is the template's PaymentReturnOrigins, or AllowedOrigins when that is empty.
+    raw = env.get("PAYMENT_RETURN_ORIGINS") or env.get("ALLOWED_ORIGINS") or "https://app.school.example"
+    return PaymentSettings(
+        return_url=env.get("PAYMENT_RETURN_URL") or DEFAULT_RETURN_URL,
+        return_origins=frozenset(origin(o.strip()) for o in raw.split(",") if o.strip()),
+        full_refund_ends_enrollment=env.get("FULL_REFUND_ENDS_ENROLLMENT", "true").lower() != "false",
+    )

@@ -77,6 +77,20 @@ for _tag in [
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
+def _unique_mapping(loader: _CfnLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    # YAML lets a later key replace an earlier one silently; CloudFormation refuses the template.
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_CfnLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load_template(path: Path) -> dict[str, Any]:
     """Parse a SAM/CloudFormation template (YAML or JSON) with its intrinsic tags."""
     try:

@@ -62,3 +62,16 @@ def test_the_catalog_is_anonymous_only_when_the_school_sets_catalog_public():
             [(found, resource)] = served[path]
             assert found == authorizer, (public, path)
             assert resource["Properties"]["Environment"]["Variables"]["CATALOG_PUBLIC"] == public
+
+
+def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path):
+    import pytest
+
+    from offline.template import TemplateError
+
+    doubled = tmp_path / "template.yaml"
+    doubled.write_text(
+        "Conditions:\n  A: !Equals [a, a]\nResources:\n  T: {Type: AWS::SQS::Queue}\nConditions:\n  B: x\n"
+    )
+    with pytest.raises(TemplateError, match="duplicate key 'Conditions'"):
+        load_template(doubled)

@@ -299,14 +299,16 @@ def test_a_dispatcher_killed_mid_batch_still_delivers_everything_and_records_eac
     count = 6
     webhooks = [hooks.register("/crash")["webhookId"] for _ in range(count)]
     release = threading.Event()
-    # Two receivers answer at once, the others hold their request: the dispatcher sends a batch
-    # concurrently and records it after the last answer, so it dies with two successes unrecorded.
+    # Two receivers answer at once, the others hold their request until the dispatcher is killed:
+    # the held deliveries cannot have been recorded, the two quick ones may have been (each outcome
+    # is recorded as it arrives), and the batch was never acknowledged.
     hooks.receiver.script("/crash", Answer(200), Answer(200), *[Answer(hold=release) for _ in range(count - 2)])
     published_at = time.time()
     assert hooks.publish(started_course()).status_code == 202  # one event, six deliveries, one batch
     try:
         first = hooks.receiver.wait_for("/crash", count, timeout=10)
         assert len(first) == count
+        held = {headers_of(r)["webhook-id"] for r in first[2:]}
         worker = _sender_of(local_stack, hooks.receiver.port, first[-1].peer_port)
         assert (
             worker is not None
@@ -315,24 +317,29 @@ def test_a_dispatcher_killed_mid_batch_still_delivers_everything_and_records_eac
         os.kill(worker, signal.SIGKILL)
     finally:
         release.set()
-    # The batch was not acknowledged: SQS shows it again once the visibility timeout has passed since
-    # it was received, which was after the event was published.
-    delivered = hooks.receiver.wait_for("/crash", 2 * count, timeout=VISIBILITY + 15)
-    assert len(delivered) == 2 * count, [headers_of(r)["webhook-id"] for r in delivered]
+    # SQS shows the batch again once the visibility timeout has passed since it was received, which
+    # was after the event was published; what was recorded is not sent again.
+    delivered = hooks.receiver.wait_for("/crash", count + len(held), timeout=VISIBILITY + 15)
     assert delivered[count].at - published_at >= VISIBILITY
     for webhook_id in webhooks:
         [delivery] = hooks.settled(webhook_id)
         sent = [r for r in delivered if headers_of(r)["webhook-id"] == delivery["deliveryId"]]
-        assert len(sent) == 2  # the killed attempt and the one that was recorded, same webhook-id
+        # The killed attempt and the one that was recorded share a webhook-id; a quick one recorded
+        # before the kill is not sent again.
+        assert len(sent) == 2 if delivery["deliveryId"] in held else len(sent) in (1, 2)
         assert (delivery["status"], delivery["attempts"]) == ("succeeded", 1)
         attempts = hooks.detail(webhook_id, delivery["deliveryId"])["attemptHistory"]
         assert [(a["attempt"], a["success"]) for a in attempts] == [(1, True)]
         stats = hooks.stats(webhook_id)
         assert (stats["total"], stats["succeeded"], stats["failed"], stats["pending"]) == (1, 1, 0, 0)
     # Nothing is left to arrive: once the queue holds no message (visible, in flight or delayed),
-    # every one was acknowledged, and the receiver has seen each delivery exactly twice.
+    # every one was acknowledged, and nothing was sent a third time.
     assert wait_for(lambda: queue_is_empty(local_stack), VISIBILITY + 15), "messages are still queued"
-    assert len(hooks.receiver.at("/crash")) == 2 * count
+    final = hooks.receiver.at("/crash")
+    assert count + len(held) <= len(final) <= 2 * count
+    assert all(
+        sum(headers_of(r)["webhook-id"] == i for r in final) <= 2 for i in {headers_of(r)["webhook-id"] for r in final}
+    )
 
 
 def queue_is_empty(stack: RunningStack) -> bool:

@@ -18,7 +18,7 @@ export SAM_CLI_TELEMETRY := 0
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
 	@echo "make test    lint, template checks and every test"
-	@echo "make token ROLE=admin SUB=1   print an access token for the running local stack"
+	@echo "make token ROLE=student SUB=stu_ana00001   print an access token for the running local stack"
 	@echo "make bench   run the benchmark scripts (figures in the README)"
 	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
 
@@ -100,7 +100,7 @@ run: $(FUNCTION_STAMP) $(SWAGGER_UI)
 		$(foreach p,$(LOCAL_PARAMETERS) $(PARAMETERS),--parameter $(p))
 
 ROLE ?= admin
-SUB ?= 1
+SUB ?=
 token: $(VENV_STAMP)
 	@$(PY) -m offline token --role $(ROLE) --sub $(SUB)
 

@@ -70,7 +70,7 @@ def test_the_committed_openapi_document_is_current():
 
 def test_issued_token_claims_match_the_configuration(aws):
     token = tokens.issue_token(
-        "svc_crm", "service", aws["signing_secret"], "https://integration.school.example", "school-integration-api"
+        "svc_crm00001", "service", aws["signing_secret"], "https://integration.school.example", "school-integration-api"
     )
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] <= 3600

@@ -117,7 +117,7 @@ def world(aws, monkeypatch) -> Iterator[PaymentWorld]:
 @pytest.fixture
 def directory(aws):
     """A teacher, courses priced in USD, JPY and KWD, and two students."""
-    admin = ("admin-1", "admin")
+    admin = ("adm_office", "admin")
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = invoke("directory", api_event("POST", path, caller=admin, body=body))
@@ -152,7 +152,7 @@ def pay(
     query: dict[str, str] | None = None,
 ):
     headers = {"Idempotency-Key": key} if key else {}
-    caller = (student or "admin-1", role)
+    caller = (student or "adm_office", role)
     return invoke(
         "payments", api_event(method, "/payments" + path, caller=caller, body=body, headers=headers, query=query)
     )

@@ -10,12 +10,17 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
+from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel
 
 WEBHOOK_ID_PATTERN = r"^whk_[a-z0-9]{4,40}$"
 DELIVERY_ID_PATTERN = r"^dlv_[a-z0-9]{4,40}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
-USER_ID_PATTERN = r"^[A-Za-z0-9_.:@|-]{1,128}$"
+# Webhooks belong to admins and services: an owner is a caller's id (adm_..., svc_...).
+OWNER_ID_PATTERN = id_pattern("admin", "service")
+# GET /webhooks/{userId} shares its path with reading one webhook (whk_...); any caller's id is
+# taken there, so that a student or teacher asking is refused for their role (403), not their id.
+USER_ID_PATTERN = id_pattern("student", "teacher", "admin", "service", "webhook")
 MAX_EVENTS_PER_WEBHOOK = 50
 RESPONSE_EXCERPT_BYTES = 2048
 
@@ -51,7 +56,7 @@ class WebhookCreate(RequestModel):
     url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver")
     events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
     user_id: str | None = Field(
-        default=None, pattern=USER_ID_PATTERN, description="Owner; admins only, default the caller"
+        default=None, pattern=OWNER_ID_PATTERN, description="Owner (adm_..., svc_...); admins only, default the caller"
     )
     description: str | None = Field(default=None, max_length=500)
     is_active: bool = True

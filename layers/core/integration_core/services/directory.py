@@ -60,7 +60,7 @@ def _load(kind: str, entity_id: str) -> dict[str, Any]:
 def _may_read_person(principal: Principal, kind: str, person_id: str) -> None:
     if principal.role in READERS:
         return
-    if principal.role.value == kind and principal.sub == person_id:
+    if principal.role.value == kind and principal.owns(person_id):
         return
     raise Forbidden(f"you may only read your own {kind} record")
 
@@ -187,7 +187,7 @@ def is_enrolled(student_id: str, course_id: str) -> bool:
 def _may_read_course(principal: Principal, course: dict[str, Any]) -> None:
     if principal.role in READERS:
         return
-    if principal.role is Role.TEACHER and course["teacher_id"] == principal.sub:
+    if principal.role is Role.TEACHER and principal.owns(course["teacher_id"]):
         return
     if principal.role is Role.STUDENT and is_enrolled(principal.sub, course["id"]):
         return

@@ -75,7 +75,7 @@ def _owned(principal: Principal, webhook_id: str) -> dict[str, Any]:
 def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
     principal.require(*OWNERS)
     owner = data.user_id or principal.sub
-    if owner != principal.sub and not principal.is_admin:
+    if not (principal.is_admin or principal.owns(owner)):
         raise Forbidden("only admins register webhooks for someone else")
     _check_events(data.events)
     _check_url(data.url)
@@ -121,6 +121,7 @@ def registered(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 
 def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    principal.require(*OWNERS)
     principal.require_owner_or_admin(user_id)
     page = _db().query(keys.user_webhooks_pk(user_id), index=keys.GSI1, limit=limit, cursor=cursor)
     return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
@@ -366,7 +367,7 @@ def statistics(principal: Principal, webhook_id: str) -> dict[str, Any]:
 def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> dict[str, Any]:
     """Valid or not, with the reason; another owner's webhook answers as unknown (no existence leak)."""
     item = _db().get(keys.webhook_pk(webhook_id), keys.PROFILE, consistent=True)
-    if item is None or not (principal.is_admin or item["user_id"] == principal.sub):
+    if item is None or not (principal.is_admin or principal.owns(item["user_id"])):
         return {"valid": False, "scheme": None, "reason": signatures.Invalid.UNKNOWN_WEBHOOK.value}
     headers = dict(request.headers)
     if request.signature:

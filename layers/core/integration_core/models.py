@@ -7,7 +7,7 @@ them all cost ~10-30 ms of cold start per module."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -16,6 +16,18 @@ T = TypeVar("T")
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def unchanged_if_absent(**constraints: Any) -> Any:
+    """A PATCH field that may be left out (nothing changes) but not set to null. Declare it with
+    its plain type (`name: ShortText = unchanged_if_absent()`): the default None is never validated,
+    so an explicit null fails as that type does, with a 422 naming the field; the schema keeps the
+    plain type and shows no default. Fields where null means "clear" are declared `X | None`."""
+    return Field(default=None, json_schema_extra=_no_default, **constraints)
 
 
 class ApiModel(BaseModel):

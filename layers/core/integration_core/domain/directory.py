@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, field_validator, model_validator
 
 from integration_core import timeutil
-from integration_core.models import ApiModel, LongText, RequestModel, ShortText
+from integration_core.models import ApiModel, LongText, RequestModel, ShortText, unchanged_if_absent
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 MAX_SESSIONS_PER_REQUEST = 366
@@ -46,14 +46,13 @@ class TeacherCreate(PersonCreate):
 
 
 class PersonUpdate(RequestModel):
-    email: EmailStr | None = Field(default=None, max_length=254)
-    name: ShortText | None = None
-    time_zone: str | None = Field(default=None, max_length=64)
+    """Fields left out stay as they are; none of them may be null (a person always has each)."""
 
-    @field_validator("time_zone")
-    @classmethod
-    def _check_zone(cls, value: str | None) -> str | None:
-        return None if value is None else _zone(value)
+    email: EmailStr = unchanged_if_absent(max_length=254)
+    name: ShortText = unchanged_if_absent()
+    time_zone: str = unchanged_if_absent(max_length=64)
+
+    _check_zone = field_validator("time_zone")(_zone)
 
     @model_validator(mode="after")
     def _not_empty(self) -> PersonUpdate:
@@ -103,16 +102,15 @@ class CourseCreate(RequestModel):
 
 
 class CourseUpdate(RequestModel):
-    title: ShortText | None = None
-    description: LongText | None = None
-    price: PriceIn | None = None
-    time_zone: str | None = Field(default=None, max_length=64)
-    teacher_id: str | None = Field(default=None, pattern=_id_pattern("tch"))
+    """Fields left out stay as they are; null is refused except for the description, which it clears."""
 
-    @field_validator("time_zone")
-    @classmethod
-    def _check_zone(cls, value: str | None) -> str | None:
-        return None if value is None else _zone(value)
+    title: ShortText = unchanged_if_absent()
+    description: LongText | None = Field(default=None, description="null clears it")
+    price: PriceIn = unchanged_if_absent()
+    time_zone: str = unchanged_if_absent(max_length=64)
+    teacher_id: str = unchanged_if_absent(pattern=_id_pattern("tch"))
+
+    _check_zone = field_validator("time_zone")(_zone)
 
     @model_validator(mode="after")
     def _not_empty(self) -> CourseUpdate:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 
 from integration_core.ids import id_pattern
-from integration_core.models import ApiModel, RequestModel
+from integration_core.models import ApiModel, RequestModel, unchanged_if_absent
 
 WEBHOOK_ID_PATTERN = r"^whk_[a-z0-9]{4,40}$"
 DELIVERY_ID_PATTERN = r"^dlv_[a-z0-9]{4,40}$"
@@ -66,11 +66,14 @@ class WebhookCreate(RequestModel):
 
 
 class WebhookUpdate(RequestModel):
-    url: str | None = Field(default=None, min_length=8, max_length=2048)
-    events: list[EventName] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
-    description: str | None = Field(default=None, max_length=500)
-    is_active: bool | None = None
-    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000)
+    """Fields left out stay as they are; null clears the description or the rate limit, and is
+    refused for the others."""
+
+    url: str = unchanged_if_absent(min_length=8, max_length=2048)
+    events: list[EventName] = unchanged_if_absent(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
+    description: str | None = Field(default=None, max_length=500, description="null clears it")
+    is_active: bool = unchanged_if_absent()
+    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000, description="null removes the limit")
 
     _unique = field_validator("events")(_unique_events)
 

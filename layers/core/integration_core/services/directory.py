@@ -254,6 +254,8 @@ def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -
     principal.require(Role.ADMIN)
     current = load_course(course_id)
     fields = changes.model_dump(exclude_unset=True, exclude={"price"}, by_alias=False)
+    if "description" in fields and fields["description"] is None:
+        fields["description"] = ""  # null clears the description (the one course field that may be empty)
     if changes.price is not None:
         fields["price"] = _price(changes.price)
     fields["updated_at"] = timeutil.iso_utc(timeutil.utc_now())

@@ -1,0 +1,246 @@
+"""Hostile input at the HTTP edge: every route answers a clear 4xx problem and writes nothing, for a
+body that is not JSON, not UTF-8, too deep or too large; explicit nulls in PATCH; control
+characters in text fields; webhook hosts spelled with non-ASCII digits; crafted or foreign cursors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from scripts.build_openapi import API_PREFIX, template_routes
+from tests.support.aws import table_contents
+from tests.support.lambdas import api_event, invoke
+
+ADMIN = ("adm_office", "admin")
+SERVICE = ("svc_accounting", "service")
+SAMPLE_IDS = {
+    "studentId": "stu_ana00001",
+    "teacherId": "tch_james0001",
+    "courseId": "crs_business0001",
+    "sessionId": "ses_abcd0001",
+    "webhookId": "whk_abcd0001",
+    "deliveryId": "dlv_abcd0001",
+    "subscriptionId": "sbs_abcd0001",
+    "planId": "pln_abcd0001",
+}
+WRITE_ROUTES = sorted(
+    (method, path, route["function"])
+    for (method, path), route in template_routes().items()
+    if method in ("POST", "PUT", "PATCH")
+)
+
+
+def _path(template: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE_IDS.get(m.group(1), "abcd0001"), template).removeprefix(API_PREFIX)
+
+
+def _event(method, path, *, raw: str | bytes, content_type: str | None = "application/json", caller=ADMIN, **kw):
+    """An event whose body and Content-Type are exactly these (bytes arrive base64-encoded, as API
+    Gateway sends a body it does not take for text)."""
+    event = api_event(method, path, caller=caller, raw_body="", **kw)
+    if isinstance(raw, bytes):
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    else:
+        event["body"], event["isBase64Encoded"] = raw, False
+    event["headers"].pop("content-type", None)
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
+    return event
+
+
+def _tables():
+    return table_contents("app-table"), table_contents("idempotency-table")
+
+
+def _problem(answer, status: int, field: str | None = None) -> dict:
+    assert answer.status == status, answer.body
+    assert answer.content_type == "application/problem+json"
+    assert answer.body["status"] == status and answer.body["detail"]
+    if field is not None:
+        assert field in [e["field"] for e in answer.body.get("errors", [])], answer.body
+    return answer.body
+
+
+@pytest.fixture
+def school(aws):
+    def call(path, body):
+        answer = invoke("directory", api_event("POST", path, caller=ADMIN, body=body))
+        assert answer.status == 201, answer.body
+        return answer.body
+
+    call("/directory/teachers", {"id": "tch_james0001", "email": "james@school.example", "name": "James"})
+    call("/directory/students", {"id": "stu_ana00001", "email": "ana@example.com", "name": "Ana"})
+    course = {
+        "id": "crs_business0001",
+        "title": "Business English",
+        "description": "Meetings and e-mail.",
+        "price": {"amount": "249.00", "currency": "USD"},
+        "timeZone": "America/New_York",
+        "teacherId": "tch_james0001",
+    }
+    call("/directory/courses", course)
+    return aws
+
+
+def _deep(levels: int) -> dict:
+    data: dict = {}
+    for _ in range(levels):
+        data = {"x": data}
+    return data
+
+
+# ---------------------------------------------------------------- the body's media type and encoding
+def test_there_are_write_routes_in_every_api_function():
+    assert {function for _, _, function in WRITE_ROUTES} == {"directory", "payments", "webhooks"}
+    assert len(WRITE_ROUTES) >= 20
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None])
+def test_every_post_and_patch_route_refuses_a_body_that_is_not_json_with_415(school, content_type):
+    before = _tables()
+    for method, path, function in WRITE_ROUTES:
+        event = _event(method, _path(path), raw='{"name": "x"}', content_type=content_type)
+        answer = invoke(function, event)
+        body = _problem(answer, 415, "Content-Type")
+        assert "application/json" in body["detail"], (method, path)
+    assert _tables() == before
+
+
+def test_json_with_a_charset_other_than_utf8_is_415_and_utf8_is_taken(school):
+    body = json.dumps({"email": "kim@example.com", "name": "Kim"})
+    latin = _event("POST", "/directory/students", raw=body, content_type="application/json; charset=iso-8859-1")
+    _problem(invoke("directory", latin), 415, "Content-Type")
+    utf8 = _event("POST", "/directory/students", raw=body, content_type="Application/JSON; charset=UTF-8")
+    assert invoke("directory", utf8).status == 201
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"email": "kim@example.com", "name": "Kim \xff", "timeZone": "UTC"}',  # not UTF-8 at all
+        b'{"email": "kim@example.com", "name": "Kim \xed\xa0\x80", "timeZone": "UTC"}',  # an encoded surrogate
+        '{"email": "kim@example.com", "name": "Kim \\ud800", "timeZone": "UTC"}',  # an unpaired \\u escape
+        '{"email": "kim@example.com", "name": "Kim", "timeZone": "UTC", "\\udfff": 1}',
+    ],
+    ids=["invalid-byte", "encoded-surrogate", "escaped-surrogate", "escaped-surrogate-key"],
+)
+def test_a_body_that_is_not_utf8_is_400_and_writes_nothing(school, raw):
+    before = _tables()
+    body = _problem(invoke("directory", _event("POST", "/directory/students", raw=raw)), 400, "body")
+    assert "UTF-8" in body["detail"]
+    assert _tables() == before
+
+
+@pytest.mark.parametrize(
+    ("function", "path", "raw"),
+    [
+        ("directory", "/directory/students", "[" * 1000 + "]" * 1000),
+        ("directory", "/directory/students", '{"a":' * 1000 + "1" + "}" * 1000),
+        ("directory", "/directory/students", "[" * 200_000),  # deeper than any parser's stack, and unclosed
+        ("webhooks", "/events", json.dumps({"eventType": "grade_updated", "data": _deep(40)})),
+    ],
+    ids=["arrays-1000", "objects-1000", "unclosed-200000", "event-data-40"],
+)
+def test_json_nested_too_deep_is_400_and_writes_nothing(school, function, path, raw):
+    before = _tables()
+    body = _problem(invoke(function, _event("POST", path, raw=raw)), 400, "body")
+    assert "deep" in body["detail"]
+    assert _tables() == before
+
+
+def test_a_bracket_inside_a_string_does_not_count_as_depth(school):
+    name = "[" * 150 + "{" * 40
+    body = {"email": "kim@example.com", "name": name, "timeZone": "UTC"}
+    answer = invoke("directory", api_event("POST", "/directory/students", caller=ADMIN, body=body))
+    assert answer.status == 201, answer.body
+    assert answer.body["name"] == name
+
+
+def test_a_body_over_the_size_cap_is_400_and_writes_nothing(school):
+    raw = json.dumps({"email": "kim@example.com", "name": "K" * (600 * 1024), "timeZone": "UTC"})
+    before = _tables()
+    body = _problem(invoke("directory", _event("POST", "/directory/students", raw=raw)), 400, "body")
+    assert "KiB" in body["detail"]
+    assert _tables() == before
+
+
+# ---------------------------------------------------------------- explicit nulls in PATCH
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/directory/students/stu_ana00001", "name"),
+        ("/directory/students/stu_ana00001", "email"),
+        ("/directory/students/stu_ana00001", "timeZone"),
+        ("/directory/teachers/tch_james0001", "name"),
+        ("/directory/teachers/tch_james0001", "email"),
+        ("/directory/teachers/tch_james0001", "timeZone"),
+        ("/directory/courses/crs_business0001", "title"),
+        ("/directory/courses/crs_business0001", "timeZone"),
+        ("/directory/courses/crs_business0001", "price"),
+        ("/directory/courses/crs_business0001", "teacherId"),
+    ],
+)
+def test_patching_a_required_field_to_null_is_422_naming_it_and_writes_nothing(school, path, field):
+    before = _tables()
+    answer = invoke("directory", api_event("PATCH", path, caller=ADMIN, body={field: None}))
+    _problem(answer, 422, field)
+    assert _tables() == before
+
+
+def test_patching_a_course_description_to_null_clears_it(school):
+    path = "/directory/courses/crs_business0001"
+    answer = invoke("directory", api_event("PATCH", path, caller=ADMIN, body={"description": None}))
+    assert answer.status == 200, answer.body
+    assert answer.body["description"] == ""
+    assert invoke("directory", api_event("GET", path, caller=ADMIN)).body["description"] == ""
+
+
+@pytest.fixture
+def webhook(school, monkeypatch):
+    from integration_core.webhook_config import webhook_settings
+
+    monkeypatch.setenv("WEBHOOKS_ALLOW_LOOPBACK", "true")
+    webhook_settings.cache_clear()
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["payment_completed"], "description": "Accounting"}
+    answer = invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body))
+    assert answer.status == 201, answer.body
+    yield answer.body
+    webhook_settings.cache_clear()
+
+
+@pytest.mark.parametrize("field", ["url", "events", "isActive"])
+def test_patching_a_webhooks_required_field_to_null_is_422(webhook, field):
+    before = _tables()
+    patch = api_event("PATCH", f"/webhooks/{webhook['webhookId']}", caller=SERVICE, body={field: None})
+    _problem(invoke("webhooks", patch), 422, field)
+    assert _tables() == before
+
+
+def test_patching_a_webhooks_description_to_null_clears_it(webhook):
+    patch = api_event("PATCH", f"/webhooks/{webhook['webhookId']}", caller=SERVICE, body={"description": None})
+    answer = invoke("webhooks", patch)
+    assert answer.status == 200, answer.body
+    assert answer.body.get("description") is None
+
+
+# ---------------------------------------------------------------- webhook hosts
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/hook",  # full-width digits: 127.0.0.1 once normalised
+        "https://\u0661\u0662\u0667.0.0.1/hook",  # Arabic-Indic digits
+        "https://\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com/hook",  # full-width letters
+        "https://exa\u200bmple.com/hook",  # a zero-width space
+        "https://bücher.example/hook",  # international names are taken in their xn-- form only
+    ],
+    ids=["fullwidth-digits", "arabic-indic-digits", "fullwidth-letters", "zero-width", "idn"],
+)
+def test_a_webhook_host_that_is_not_ascii_is_422_naming_the_url(school, url):
+    before = _tables()
+    body = {"url": url, "events": ["payment_completed"]}
+    problem = _problem(invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body)), 422, "url")
+    assert "ASCII" in problem["detail"] or "control characters" in problem["detail"]
+    assert _tables() == before

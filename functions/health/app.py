@@ -55,6 +55,8 @@ def _checks() -> dict[str, Callable[[], object]]:
         "dynamodb:table": lambda: dynamodb.describe_table(TableName=config.table_name),
         "secretsmanager:signing-key": lambda: secrets.describe_secret(SecretId=config.signing_key_secret_name),
     }
+    if config.cursor_key_secret_name:
+        checks["secretsmanager:cursor-key"] = lambda: secrets.describe_secret(SecretId=config.cursor_key_secret_name)
     if config.idempotency_table_name:
         checks["dynamodb:idempotency-table"] = lambda: dynamodb.describe_table(TableName=config.idempotency_table_name)
     queues = {k: v for k, v in sorted(os.environ.items()) if k.startswith("HEALTH_QUEUE_URL_")}

@@ -244,3 +244,97 @@ def test_a_webhook_host_that_is_not_ascii_is_422_naming_the_url(school, url):
     problem = _problem(invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body)), 422, "url")
     assert "ASCII" in problem["detail"] or "control characters" in problem["detail"]
     assert _tables() == before
+
+
+# ---------------------------------------------------------------- cursors
+def _list(path, caller=ADMIN, function="directory", **query):
+    return invoke(function, api_event("GET", path, caller=caller, query={k: str(v) for k, v in query.items()}))
+
+
+@pytest.fixture
+def students(school):
+    for i in range(4):
+        body = {"email": f"s{i}@example.com", "name": f"Student {i}"}
+        assert invoke("directory", api_event("POST", "/directory/students", caller=ADMIN, body=body)).status == 201
+    return school
+
+
+def test_a_cursor_pages_through_its_list(students):
+    first = _list("/directory/students", limit=2)
+    cursor = first.body["nextCursor"]
+    assert cursor.startswith("c1.")
+    seen = [s["id"] for s in first.body["items"]]
+    while cursor:
+        page = _list("/directory/students", limit=3, cursor=cursor)  # another page size is fine
+        assert page.status == 200, page.body
+        seen += [s["id"] for s in page.body["items"]]
+        cursor = page.body["nextCursor"]
+    assert len(seen) == len(set(seen)) == 5
+
+
+def _old_style(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _old_style({"PK": {"S": "STUDENT#stu_ana00001"}, "SK": {"S": "PROFILE"}}),  # raw keys, as cursors were
+        _old_style({"GSI1PK": {"S": "TYPE#student"}, "GSI1SK": {"S": "0"}, "PK": {"S": "x"}, "SK": {"S": "y"}}),
+        "c1..",
+        "c1.e30.AAAA",
+        "c1.%%%.%%%",
+        "c1.\u00fc.\u00fc",
+        "not a cursor",
+        "=" * 40,
+    ],
+    ids=["raw-profile-key", "raw-index-key", "empty-parts", "forged-tag", "bad-base64", "non-ascii", "junk", "pad"],
+)
+def test_a_crafted_cursor_is_400_naming_the_cursor(students, cursor):
+    _problem(_list("/directory/students", cursor=cursor), 400, "cursor")
+
+
+def test_an_altered_cursor_is_400(students):
+    cursor = _list("/directory/students", limit=2).body["nextCursor"]
+    version, payload, tag = cursor.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    data["k"]["GSI1SK"]["S"] = "0"  # start the page elsewhere
+    altered = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    body = _problem(_list("/directory/students", cursor=f"{version}.{altered}.{tag}"), 400, "cursor")
+    assert "altered" in body["detail"]
+    flipped = tag[:-2] + ("A" if tag[-2] != "A" else "B") + tag[-1]
+    _problem(_list("/directory/students", cursor=f"{version}.{payload}.{flipped}"), 400, "cursor")
+
+
+def test_a_cursor_of_another_list_or_caller_is_400(students, monkeypatch):
+    cursor = _list("/directory/students", limit=2).body["nextCursor"]
+    for path, caller in [
+        ("/directory/teachers", ADMIN),  # another list
+        ("/directory/courses", ADMIN),
+        ("/directory/students", SERVICE),  # the same list, another caller
+        ("/directory/students", ("adm_other0001", "admin")),  # another admin
+    ]:
+        body = _problem(_list(path, caller=caller, cursor=cursor), 400, "cursor")
+        assert "another list or caller" in body["detail"], (path, caller)
+
+
+def test_a_cursor_is_bound_to_the_filters_of_its_list(students):
+    other = {
+        "id": "crs_general0001",
+        "title": "General English",
+        "price": {"amount": "99.00", "currency": "USD"},
+        "timeZone": "UTC",
+        "teacherId": "tch_james0001",
+    }
+    assert invoke("directory", api_event("POST", "/directory/courses", caller=ADMIN, body=other)).status == 201
+    people = [s["id"] for s in _list("/directory/students", limit=5).body["items"]]
+    for course in ("crs_business0001", "crs_general0001"):
+        for student in people[:2]:
+            body = {"courseId": course, "studentId": student}
+            assert (
+                invoke("directory", api_event("POST", "/directory/enrollments", caller=ADMIN, body=body)).status == 201
+            )
+    cursor = _list("/directory/enrollments", courseId="crs_business0001", limit=1).body["nextCursor"]
+    assert _list("/directory/enrollments", courseId="crs_business0001", limit=1, cursor=cursor).status == 200
+    body = _problem(_list("/directory/enrollments", courseId="crs_general0001", cursor=cursor), 400, "cursor")
+    assert "another list or caller" in body["detail"]

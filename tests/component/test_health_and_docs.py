@@ -14,7 +14,11 @@ def test_health_is_200_with_every_check_when_dependencies_answer(aws):
     answer = invoke("health", sample_event("health/get_health.json"))
     assert answer.status == 200
     assert answer.body["status"] == "ok"
-    assert {c["name"] for c in answer.body["checks"]} >= {"dynamodb:table", "secretsmanager:signing-key"}
+    assert {c["name"] for c in answer.body["checks"]} >= {
+        "dynamodb:table",
+        "secretsmanager:signing-key",
+        "secretsmanager:cursor-key",
+    }
     assert all(c["ok"] for c in answer.body["checks"])
 
 

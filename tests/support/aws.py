@@ -18,6 +18,7 @@ _UNGUARDED_CALL = botocore.client.BaseClient._make_api_call
 ROOT = Path(__file__).resolve().parents[2]
 TABLE_NAMES = {"AppTable": "app-table", "IdempotencyTable": "idempotency-table"}
 SIGNING_SECRET_NAME = "school-integration/token-signing-key"
+CURSOR_SECRET_NAME = "school-integration/cursor-key"
 
 
 def table_definitions() -> dict[str, dict[str, Any]]:

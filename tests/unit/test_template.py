@@ -40,3 +40,19 @@ def test_api_functions_answer_within_api_gateways_30_second_limit():
         events = (props.get("Events") or {}).values()
         if any(e["Type"] == "HttpApi" for e in events):
             assert int(props.get("Timeout", 10)) <= 29, name
+
+
+def test_every_function_with_a_paged_list_route_may_read_the_cursor_key():
+    import re
+
+    for name, props in FUNCTIONS.items():
+        app = (ROOT / props["CodeUri"] / "app.py").read_text()
+        if not re.search(r"\bcursor: Cursor\b", app):
+            continue
+        readable = [
+            p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+            for p in props.get("Policies") or []
+            if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p
+        ]
+        assert {"Ref": "CursorKeySecret"} in readable, f"{name} pages lists but cannot read CursorKeySecret"
+    assert RESOURCES["CursorKeySecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32

@@ -21,6 +21,7 @@ class Settings:
     token_audience: str
     signing_key_secret_name: str
     idempotency_table_name: str
+    cursor_key_secret_name: str
 
 
 @lru_cache(maxsize=1)
@@ -33,4 +34,5 @@ def settings() -> Settings:
         token_audience=env.get("TOKEN_AUDIENCE", "school-integration-api"),
         signing_key_secret_name=env.get("SIGNING_KEY_SECRET_NAME", ""),
         idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", ""),
+        cursor_key_secret_name=env.get("CURSOR_KEY_SECRET_NAME", ""),
     )

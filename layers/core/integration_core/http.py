@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from integration_core import cursors
 from integration_core.config import API_PREFIX
 from integration_core.errors import (
     PROBLEM_JSON,
@@ -143,7 +144,8 @@ def refuse_body(event: Mapping[str, Any]) -> DomainError | None:
 
 
 class EdgeResolver(APIGatewayHttpResolver):
-    """The Powertools resolver, with the body checked at the edge before routing."""
+    """The Powertools resolver, with the body checked at the edge before routing and the request's
+    scope set for the page cursors it issues and accepts (integration_core.cursors)."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         problem = refuse_body(event)
@@ -152,7 +154,8 @@ class EdgeResolver(APIGatewayHttpResolver):
             for name in [k for k in headers if str(k).lower() == "content-type"]:
                 # Media types are case-insensitive (Application/JSON); Powertools compares exactly.
                 headers[name] = "application/json"
-            return super().resolve(event, context)
+            with cursors.request_scope(event):
+                return super().resolve(event, context)
         logger.info("body refused at the edge", extra={"problem": problem.slug, "detail": problem.detail})
         return {
             "statusCode": problem.status,

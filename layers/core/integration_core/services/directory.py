@@ -289,7 +289,7 @@ def delete_course(principal: Principal, course_id: str) -> None:
     while True:
         for chunk in range(0, len(sessions.items), 25):
             db.transact([db.delete_op(s["PK"], s["SK"]) for s in sessions.items[chunk : chunk + 25]])
-        if not sessions.next_cursor:
+        if not sessions.last_key:
             break
         sessions = db.query(keys.entity_pk("course", course_id), sk_prefix="SESSION#", limit=100)
     db.transact(

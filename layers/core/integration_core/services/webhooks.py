@@ -318,17 +318,17 @@ def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dic
     db = _db()
     since = timeutil.iso_utc(request.since)
     markers: list[dict[str, Any]] = []
-    cursor: str | None = None
+    after: dict[str, Any] | None = None
     more = False
     while True:
-        page = db.query(keys.webhook_pk(webhook_id), sk_prefix="FAILED#", limit=100, cursor=cursor, newest_first=True)
+        page = db.query(keys.webhook_pk(webhook_id), sk_prefix="FAILED#", limit=100, after=after, newest_first=True)
         fresh = [m for m in page.items if m["created_at"] >= since]
         markers += fresh
         if len(markers) > REPLAY_LIMIT:
             more, markers = True, markers[:REPLAY_LIMIT]
             break
-        cursor = page.next_cursor
-        if not cursor or len(fresh) < len(page.items):
+        after = page.last_key
+        if not after or len(fresh) < len(page.items):
             break
     heads = db.batch_get([(keys.delivery_pk(m["delivery_id"]), keys.DELIVERY) for m in markers])
     replayed = [h for h in heads if h["status"] == DeliveryStatus.FAILED and _requeue(db, h)]
@@ -402,9 +402,9 @@ def auto_disable(limit: int = 500) -> list[str]:
     period = webhook_settings().disable_after_seconds
     cutoff = timeutil.utc_now().timestamp() - period
     disabled: list[str] = []
-    cursor: str | None = None
+    after: dict[str, Any] | None = None
     while len(disabled) < limit:
-        page = db.query(keys.FAILING_WEBHOOKS, index=keys.GSI1, limit=100, cursor=cursor)
+        page = db.query(keys.FAILING_WEBHOOKS, index=keys.GSI1, limit=100, after=after)
         for stats in page.items:
             if timeutil.parse_iso(stats["failing_since"]).timestamp() > cutoff:
                 return disabled
@@ -416,7 +416,7 @@ def auto_disable(limit: int = 500) -> list[str]:
             if webhook_store.disable(db, webhook, reason):
                 disabled.append(webhook["webhook_id"])
                 logger.warning("webhook auto-disabled", extra={"webhook_id": webhook["webhook_id"], "reason": reason})
-        cursor = page.next_cursor
-        if not cursor:
+        after = page.last_key
+        if not after:
             break
     return disabled

@@ -63,7 +63,7 @@ def validation_problem(exc: RequestValidationError) -> DomainError:
     fields = []
     for error in errors:
         location = tuple(error.get("loc", ()))
-        reason = error.get("msg", "invalid")
+        reason = error.get("msg", "invalid").removeprefix("Value error, ")
         if error.get("type") == "extra_forbidden":
             reason = "unknown field"
         elif error.get("type") == "missing":

@@ -91,6 +91,8 @@ class Price(ApiModel):
 
 
 class CourseCreate(RequestModel):
+    multi_line_fields = frozenset({"description"})
+
     id: Annotated[str, Field(pattern=_id_pattern("crs"))] | None = None
     title: ShortText
     description: LongText = ""
@@ -103,6 +105,8 @@ class CourseCreate(RequestModel):
 
 class CourseUpdate(RequestModel):
     """Fields left out stay as they are; null is refused except for the description, which it clears."""
+
+    multi_line_fields = frozenset({"description"})
 
     title: ShortText = unchanged_if_absent()
     description: LongText | None = Field(default=None, description="null clears it")

@@ -53,6 +53,8 @@ def _unique_events(events: list[str] | None) -> list[str] | None:
 
 # ---------------------------------------------------------------- subscriptions
 class WebhookCreate(RequestModel):
+    multi_line_fields = frozenset({"description"})
+
     url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver")
     events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
     user_id: str | None = Field(
@@ -68,6 +70,8 @@ class WebhookCreate(RequestModel):
 class WebhookUpdate(RequestModel):
     """Fields left out stay as they are; null clears the description or the rate limit, and is
     refused for the others."""
+
+    multi_line_fields = frozenset({"description"})
 
     url: str = unchanged_if_absent(min_length=8, max_length=2048)
     events: list[EventName] = unchanged_if_absent(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
@@ -211,6 +215,8 @@ class TestResult(ApiModel):
 
 
 class VerifyRequest(RequestModel):
+    verbatim_fields = frozenset({"payload"})  # the bytes a signature was computed over, whatever they hold
+
     payload: str = Field(max_length=256_000, description="The raw body exactly as received")
     headers: dict[str, str] = Field(
         default_factory=dict, description="webhook-id, webhook-timestamp, webhook-signature, or X-Webhook-Signature"

@@ -29,6 +29,7 @@ def test_health_is_503_naming_what_failed(aws):
     failed = [c for c in answer.body["checks"] if not c["ok"]]
     assert [c["name"] for c in failed] == ["dynamodb:table"]
     assert failed[0]["error"] == "ResourceNotFoundException"
+    assert int(answer.headers["Retry-After"]) > 0  # when to ask again, as every 503 of the API says
 
 
 def test_jwks_publishes_the_key_that_verifies_issued_tokens(aws, token_for):
@@ -66,6 +67,13 @@ def test_protected_routes_are_documented_with_bearer_auth_and_public_ones_withou
     for (method, path), route in template_routes().items():
         operation = document["paths"][path.removeprefix(API_PREFIX)][method.lower()]
         assert operation["security"] == ([] if route["public"] else [{"bearerAuth": []}]), (method, path)
+
+
+def test_the_openapi_document_is_valid_openapi_with_no_dangling_reference():
+    from openapi_spec_validator import validate
+
+    validate(json.loads(OUTPUT.read_text()))  # raises, naming what is wrong
+    validate(build_document())
 
 
 def test_the_committed_openapi_document_is_current():

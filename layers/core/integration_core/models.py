@@ -40,6 +40,7 @@ def text_problem(value: str, allowed: frozenset[str] = frozenset()) -> str | Non
         return f"contains U+{ord(char):04X} ({name}) at position {index}; only {taken} is taken"
     return None
 
+
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 

@@ -13,12 +13,13 @@ export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock run test lint template-check unit component e2e token bench openapi clean
+.PHONY: help install lock run test lint template-check unit component e2e fuzz token bench openapi clean
 
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
 	@echo "make test    lint, template checks and every test"
-	@echo "make token ROLE=admin SUB=1   print an access token for the running local stack"
+	@echo "make token ROLE=student SUB=stu_ana00001   print an access token for the running local stack"
+	@echo "make fuzz    schema fuzzing of the whole API, longer than make test runs it (FUZZ_EXAMPLES=400)"
 	@echo "make bench   run the benchmark scripts (figures in the README)"
 	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
 
@@ -100,7 +101,7 @@ run: $(FUNCTION_STAMP) $(SWAGGER_UI)
 		$(foreach p,$(LOCAL_PARAMETERS) $(PARAMETERS),--parameter $(p))
 
 ROLE ?= admin
-SUB ?= 1
+SUB ?=
 token: $(VENV_STAMP)
 	@$(PY) -m offline token --role $(ROLE) --sub $(SUB)
 
@@ -109,6 +110,11 @@ e2e: $(FUNCTION_STAMP)
 
 test: lint template-check $(FUNCTION_STAMP)
 	$(PY) -m pytest tests -q
+
+# make test fuzzes every operation with 25 requests, the same each run; this runs new ones, more.
+FUZZ_EXAMPLES ?= 400
+fuzz: $(FUNCTION_STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest tests/fuzz -q --timeout=1800
 
 openapi: $(VENV_STAMP)
 	$(PY) scripts/build_openapi.py

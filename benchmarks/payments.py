@@ -77,7 +77,7 @@ def _directory() -> tuple[str, str]:
     from integration_core.services import directory
     from integration_core.tokens import Role
 
-    admin = Principal("bench-admin", Role.ADMIN)
+    admin = Principal("adm_bench", Role.ADMIN)
     tag = uuid.uuid4().hex[:8]
     teacher = directory.create_person(admin, "teacher", PersonCreate(email=f"t{tag}@b.example", name="T"))
     course = directory.create_course(

@@ -4,6 +4,7 @@ signing key in it, and the environment a function gets."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import sys
@@ -21,6 +22,7 @@ FUNCTION_ENV = {
     "TABLE_NAME": "app-table",
     "IDEMPOTENCY_TABLE_NAME": "idempotency-table",
     "SIGNING_KEY_SECRET_NAME": "school-integration/token-signing-key",
+    "CURSOR_KEY_SECRET_NAME": "school-integration/cursor-key",
     "TOKEN_ISSUER": "https://integration.school.example",
     "TOKEN_AUDIENCE": "school-integration-api",
     "POWERTOOLS_SERVICE_NAME": "school-integration",
@@ -56,6 +58,9 @@ def moto_server() -> Iterator[str]:
         create_tables()
         boto3.client("secretsmanager").create_secret(
             Name=FUNCTION_ENV["SIGNING_KEY_SECRET_NAME"], SecretString=tokens.generate_signing_key_secret()
+        )
+        boto3.client("secretsmanager").create_secret(
+            Name=FUNCTION_ENV["CURSOR_KEY_SECRET_NAME"], SecretString=secrets.token_urlsafe(48)
         )
         seed()
         yield endpoint

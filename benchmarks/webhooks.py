@@ -190,7 +190,7 @@ def _seed_webhooks(count: int, url: str) -> None:
     from integration_core.tokens import Role
 
     db = table(FUNCTION_ENV["TABLE_NAME"])
-    first = webhooks.register(Principal("svc-bench", Role.SERVICE), WebhookCreate(url=url, events=[EVENT_TYPE]))
+    first = webhooks.register(Principal("svc_bench", Role.SERVICE), WebhookCreate(url=url, events=[EVENT_TYPE]))
     profile = db.get(keys.webhook_pk(first["webhook_id"]), keys.PROFILE)
     stats = db.get(keys.webhook_pk(first["webhook_id"]), keys.STATS)
     assert profile and stats
@@ -369,7 +369,7 @@ def stack_latency(samples: int) -> dict[str, Any]:
         )
         try:
             api = f"{stack.api_url}/api/v1/integration"
-            headers = {"Authorization": f"Bearer {stack.token('service', 'svc-bench')}"}
+            headers = {"Authorization": f"Bearer {stack.token('service', 'svc_bench')}"}
             with httpx.Client(timeout=30, headers=headers) as client:
                 hook = {"url": f"{base}/hook", "events": [EVENT_TYPE]}
                 client.post(f"{api}/webhooks", json=hook).raise_for_status()

@@ -2,7 +2,7 @@
 
 python -m offline [run] [--api-port 3000] [--aws-port 4566] [--sandbox-port 4010] [--url-port 3001]
                         [--template template.yaml] [--state-dir .offline] [--parameter Key=Value ...]
-python -m offline token --role admin --sub 1     a token for the running stack
+python -m offline token --role admin [--sub adm_office]   a token for the running stack
 python -m offline status                         where the running stack listens
 python -m offline specs                          which provider specifications the sandbox validates against
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from offline.http import PortInUse
 from offline.stack import (
+    BANNER_SUBJECTS,
     REPO,
     AlreadyRunning,
     Options,
@@ -55,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-instances", type=int, default=2, help="warm environments per function")
     parser.add_argument("--no-seed", action="store_true", help="do not load the sample data")
     parser.add_argument("--sqs-poll-interval", type=float, default=0.2)
-    parser.add_argument("--role", default="admin")
-    parser.add_argument("--sub", default="1")
+    parser.add_argument("--role", default="admin", choices=sorted(BANNER_SUBJECTS))
+    # An id of the role's kind (stu_, tch_, adm_, svc_); without one, the banner's subject of the role.
+    parser.add_argument("--sub", nargs="?", default=None, const=None)
     parser.add_argument("--ttl", type=int, default=3600)
     return parser
 
@@ -92,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         if not state.get("tokens"):
             print("the template gives no TOKEN_ISSUER / TOKEN_AUDIENCE / SIGNING_KEY_SECRET_NAME", file=sys.stderr)
             return 1
-        print(_token(state, args.role, args.sub, args.ttl))
+        try:
+            print(_token(state, args.role, args.sub or BANNER_SUBJECTS[args.role], args.ttl))
+        except ValueError as error:  # a sub that does not fit the role, a lifetime over an hour
+            print(error, file=sys.stderr)
+            return 2
         return 0
     try:
         parameters = dict(p.split("=", 1) for p in args.parameter)

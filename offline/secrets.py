@@ -72,6 +72,12 @@ def _signing_key(ctx: LocalContext) -> str:
     return tokens.generate_signing_key_secret()  # type: ignore[attr-defined,no-any-return]
 
 
+@local_secret("CursorKeySecret")
+def _cursor_key(ctx: LocalContext) -> str:
+    # Random, as GenerateSecretString makes it at deploy: the HMAC key of the page cursors.
+    return secrets.token_urlsafe(48)
+
+
 # Payments: provider credentials pointing at the sandbox's emulators (offline/sandbox/providers/).
 @local_secret("StripeSecret")
 def _stripe(ctx: LocalContext) -> str:

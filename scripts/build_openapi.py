@@ -87,6 +87,16 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def _refs(node: Any) -> set[str]:
+    """Every $ref below `node`."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
 def build_document() -> dict[str, Any]:
     routes = template_routes()
     paths: dict[str, Any] = {}
@@ -111,9 +121,14 @@ def build_document() -> dict[str, Any]:
             responses["default"] = _problem("Any other error, as RFC 9457 problem details")
             if not public:
                 responses.setdefault("401", {"description": "Missing, malformed, expired or forged access token"})
-    for unused in ("HTTPValidationError", "ValidationError"):
+    # Powertools' own error shapes: every error here is a Problem (the responses above say so).
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    defined = {f"#/components/schemas/{name}" for name in schemas}
+    dangling = sorted((_refs(paths) | _refs(schemas)) - defined)
+    if dangling:
+        raise SystemExit(f"the document would refer to schemas it does not define: {', '.join(dangling)}")
     return {
         "openapi": "3.1.0",
         "info": {

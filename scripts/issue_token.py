@@ -23,7 +23,7 @@ from integration_core import tokens
 def main() -> int:
     parser = argparse.ArgumentParser(description="Print an access token")
     parser.add_argument("--role", required=True, choices=[r.value for r in tokens.Role])
-    parser.add_argument("--sub", required=True)
+    parser.add_argument("--sub", required=True, help="an id of the role's kind: stu_..., tch_..., adm_..., svc_...")
     parser.add_argument("--ttl", type=int, default=tokens.MAX_TTL_SECONDS)
     parser.add_argument("--secret-id", default=os.environ.get("SIGNING_KEY_SECRET_NAME"))
     parser.add_argument("--issuer", default=os.environ.get("TOKEN_ISSUER", "https://integration.school.example"))
@@ -32,7 +32,11 @@ def main() -> int:
     if not args.secret_id:
         parser.error("--secret-id (or SIGNING_KEY_SECRET_NAME) is required")
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=args.secret_id)["SecretString"]
-    sys.stdout.write(tokens.issue_token(args.sub, args.role, secret, args.issuer, args.audience, args.ttl) + "\n")
+    try:
+        token = tokens.issue_token(args.sub, args.role, secret, args.issuer, args.audience, args.ttl)
+    except ValueError as error:
+        parser.error(str(error))
+    sys.stdout.write(token + "\n")
     return 0
 
 

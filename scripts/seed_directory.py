@@ -19,7 +19,7 @@ from integration_core.principal import Principal, Role  # noqa: E402
 from integration_core.services import directory  # noqa: E402
 
 SEED_FILE = ROOT / "seed" / "directory.json"
-SEEDER = Principal(sub="seed", role=Role.ADMIN)
+SEEDER = Principal(sub="adm_seed", role=Role.ADMIN)
 
 
 def _ignore_existing(action) -> bool:

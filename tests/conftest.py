@@ -5,6 +5,7 @@ DynamoDB Scan."""
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ os.environ.update(
         "TABLE_NAME": "app-table",
         "IDEMPOTENCY_TABLE_NAME": "idempotency-table",
         "SIGNING_KEY_SECRET_NAME": "school-integration/token-signing-key",
+        "CURSOR_KEY_SECRET_NAME": "school-integration/cursor-key",
         "TOKEN_ISSUER": "https://integration.school.example",
         "TOKEN_AUDIENCE": "school-integration-api",
         "POWERTOOLS_SERVICE_NAME": "school-integration",
@@ -38,7 +40,7 @@ import botocore.client  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from tests.support.aws import SIGNING_SECRET_NAME, create_tables  # noqa: E402
+from tests.support.aws import CURSOR_SECRET_NAME, SIGNING_SECRET_NAME, create_tables  # noqa: E402
 
 _real_api_call = botocore.client.BaseClient._make_api_call
 
@@ -68,7 +70,7 @@ def _reset_caches() -> None:
 
 @pytest.fixture
 def aws():
-    """A fresh moto account with the template's tables and a signing key."""
+    """A fresh moto account with the template's tables, a signing key and a cursor key."""
     from integration_core import tokens
 
     with mock_aws():
@@ -76,6 +78,7 @@ def aws():
         create_tables()
         secret = tokens.generate_signing_key_secret()
         boto3.client("secretsmanager").create_secret(Name=SIGNING_SECRET_NAME, SecretString=secret)
+        boto3.client("secretsmanager").create_secret(Name=CURSOR_SECRET_NAME, SecretString=secrets.token_urlsafe(48))
         yield {"signing_secret": secret}
         _reset_caches()
 

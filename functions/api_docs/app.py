@@ -53,12 +53,27 @@ SwaggerUIBundle({{url: "{API_PREFIX}/openapi.json", dom_id: "#swagger-ui", persi
 </body></html>"""
 
 
-@app.get("/docs", tags=["documents"], summary="Swagger UI")
+@app.get(
+    "/docs",
+    tags=["documents"],
+    summary="Swagger UI",
+    responses={200: {"description": "The Swagger UI page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+)
 def docs():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=_swagger_page())
 
 
-@app.get("/docs/assets/<asset>", tags=["documents"], summary="Swagger UI's script and style sheet")
+@app.get(
+    "/docs/assets/<asset>",
+    tags=["documents"],
+    summary="Swagger UI's script and style sheet",
+    responses={
+        200: {
+            "description": "swagger-ui-bundle.js or swagger-ui.css",
+            "content": {media: {"schema": {"type": "string"}} for media in sorted(set(SWAGGER_ASSETS.values()))},
+        }
+    },
+)
 def docs_asset(asset: Annotated[str, PathParam(max_length=64)]):
     path = HERE / "swagger_ui" / asset
     if asset not in SWAGGER_ASSETS or not path.exists():

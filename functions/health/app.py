@@ -1,5 +1,5 @@
 """GET /health (public): checks every AWS dependency concurrently with short timeouts.
-200 with each check's result when all pass, 503 naming what failed otherwise."""
+200 with each check's result when all pass, 503 naming what failed (with Retry-After) otherwise."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from integration_core.models import ApiModel
 from integration_core.observability import logger
 
 CHECK_TIMEOUT_SECONDS = 2.0
+RETRY_AFTER_SECONDS = 5  # an unhealthy answer says when to ask again, as every 503 of the API does
 # No retries: a health check reports the dependency as it is now.
 _FAST = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
 _clients: dict[str, object] = {}
@@ -55,6 +56,8 @@ def _checks() -> dict[str, Callable[[], object]]:
         "dynamodb:table": lambda: dynamodb.describe_table(TableName=config.table_name),
         "secretsmanager:signing-key": lambda: secrets.describe_secret(SecretId=config.signing_key_secret_name),
     }
+    if config.cursor_key_secret_name:
+        checks["secretsmanager:cursor-key"] = lambda: secrets.describe_secret(SecretId=config.cursor_key_secret_name)
     if config.idempotency_table_name:
         checks["dynamodb:idempotency-table"] = lambda: dynamodb.describe_table(TableName=config.idempotency_table_name)
     queues = {k: v for k, v in sorted(os.environ.items()) if k.startswith("HEALTH_QUEUE_URL_")}
@@ -89,13 +92,15 @@ def health() -> Response[Health]:
         for n, f in futures.items()
     ]
     healthy = all(c.ok for c in results)
+    headers = {"Cache-Control": "no-store"}
     if not healthy:
         logger.warning("unhealthy", extra={"failed": [c.name for c in results if not c.ok]})
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return Response(
         status_code=200 if healthy else 503,
         content_type="application/json",
         body=Health(status="ok" if healthy else "unavailable", checks=results),
-        headers={"Cache-Control": "no-store"},
+        headers=headers,
     )
 
 

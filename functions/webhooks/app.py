@@ -25,6 +25,7 @@ from integration_core.adapters import dynamodb
 from integration_core.config import settings
 from integration_core.domain.webhooks import (
     DELIVERY_ID_PATTERN,
+    OWNER_ID_PATTERN,
     USER_ID_PATTERN,
     WEBHOOK_ID_PATTERN,
     Delivery,
@@ -102,14 +103,14 @@ def register(body: WebhookCreate) -> Response[WebhookCreated]:
         return _json(201, WebhookCreated(**webhooks.register(caller(app), body)))
     principal = caller(app)
     remembered = _register_idempotently(
-        request={"sub": principal.sub, "key": key, "body": body.model_dump(mode="json", exclude_unset=True)}
+        request={"sub": principal.key, "key": key, "body": body.model_dump(mode="json", exclude_unset=True)}
     )
     return _json(201, WebhookCreated(**webhooks.registered(principal, remembered["webhook_id"])))
 
 
 @app.get("/webhooks", tags=["webhooks"], summary="The caller's webhooks (admins: any user's with ?userId=)")
 def list_own(
-    userId: Annotated[str | None, Query(pattern=USER_ID_PATTERN)] = None, limit: Limit = 25, cursor: Cursor = None
+    userId: Annotated[str | None, Query(pattern=OWNER_ID_PATTERN)] = None, limit: Limit = 25, cursor: Cursor = None
 ) -> PageOf[Webhook]:
     principal = caller(app)
     return PageOf[Webhook](**webhooks.list_for_user(principal, userId or principal.sub, limit, cursor))

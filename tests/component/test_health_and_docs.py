@@ -14,7 +14,11 @@ def test_health_is_200_with_every_check_when_dependencies_answer(aws):
     answer = invoke("health", sample_event("health/get_health.json"))
     assert answer.status == 200
     assert answer.body["status"] == "ok"
-    assert {c["name"] for c in answer.body["checks"]} >= {"dynamodb:table", "secretsmanager:signing-key"}
+    assert {c["name"] for c in answer.body["checks"]} >= {
+        "dynamodb:table",
+        "secretsmanager:signing-key",
+        "secretsmanager:cursor-key",
+    }
     assert all(c["ok"] for c in answer.body["checks"])
 
 
@@ -25,6 +29,7 @@ def test_health_is_503_naming_what_failed(aws):
     failed = [c for c in answer.body["checks"] if not c["ok"]]
     assert [c["name"] for c in failed] == ["dynamodb:table"]
     assert failed[0]["error"] == "ResourceNotFoundException"
+    assert int(answer.headers["Retry-After"]) > 0  # when to ask again, as every 503 of the API says
 
 
 def test_jwks_publishes_the_key_that_verifies_issued_tokens(aws, token_for):
@@ -64,13 +69,20 @@ def test_protected_routes_are_documented_with_bearer_auth_and_public_ones_withou
         assert operation["security"] == ([] if route["public"] else [{"bearerAuth": []}]), (method, path)
 
 
+def test_the_openapi_document_is_valid_openapi_with_no_dangling_reference():
+    from openapi_spec_validator import validate
+
+    validate(json.loads(OUTPUT.read_text()))  # raises, naming what is wrong
+    validate(build_document())
+
+
 def test_the_committed_openapi_document_is_current():
     assert json.loads(OUTPUT.read_text()) == json.loads(render(build_document())), "run `make openapi`"
 
 
 def test_issued_token_claims_match_the_configuration(aws):
     token = tokens.issue_token(
-        "svc_crm", "service", aws["signing_secret"], "https://integration.school.example", "school-integration-api"
+        "svc_crm00001", "service", aws["signing_secret"], "https://integration.school.example", "school-integration-api"
     )
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] <= 3600

@@ -29,9 +29,9 @@ os.environ.update(
         "WEBHOOK_SWEEP_GRACE_SECONDS": "0",
     }
 )
-SERVICE = ("svc-accounting", "service")
-OTHER = ("svc-crm", "service")
-ADMIN = ("admin-1", "admin")
+SERVICE = ("svc_accounting", "service")
+OTHER = ("svc_crm0001", "service")
+ADMIN = ("adm_office", "admin")
 # POST /events takes only the types other systems announce (publishedBy external): a grade.
 GRADE = {
     "studentId": "stu_abcdabcdabcdabcdabcd",
@@ -159,8 +159,8 @@ class Hooks:
 def test_registration_returns_the_original_fields_and_the_owner_sees_it(hooks):
     created = hooks.register()
     assert set(created) >= {"webhookId", "userId", "url", "events", "isActive", "secret", "createdAt"}
-    assert created["secret"].startswith("whsec_") and created["userId"] == "svc-accounting"
-    listed = hooks.get("/webhooks/svc-accounting").body["items"]
+    assert created["secret"].startswith("whsec_") and created["userId"] == "svc_accounting"
+    listed = hooks.get("/webhooks/svc_accounting").body["items"]
     assert [w["webhookId"] for w in listed] == [created["webhookId"]]
     assert "secret" not in listed[0]
     assert hooks.get(f"/webhooks/{created['webhookId']}").body["url"] == created["url"]
@@ -169,7 +169,7 @@ def test_registration_returns_the_original_fields_and_the_owner_sees_it(hooks):
 def test_a_user_cannot_see_or_change_another_users_webhook(hooks):
     created = hooks.register()
     webhook_id = created["webhookId"]
-    assert hooks.get("/webhooks/svc-accounting", caller=OTHER).status == 403
+    assert hooks.get("/webhooks/svc_accounting", caller=OTHER).status == 403
     assert hooks.get(f"/webhooks/{webhook_id}", caller=OTHER).status == 403
     assert hooks.get(f"/webhooks/{webhook_id}/statistics", caller=OTHER).status == 403
     patch = api_event("PATCH", f"/webhooks/{webhook_id}", caller=OTHER, body={"isActive": False})
@@ -179,7 +179,7 @@ def test_a_user_cannot_see_or_change_another_users_webhook(hooks):
     student = api_event(
         "POST",
         "/webhooks",
-        caller=("stu_1", "student"),
+        caller=("stu_ana00001", "student"),
         body={"url": hooks.receiver.url(), "events": ["course_started"]},
     )
     assert invoke("webhooks", student).status == 403
@@ -199,7 +199,7 @@ def test_bad_registrations_are_refused_and_nothing_is_stored(hooks, body, field)
     answer = invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body))
     assert answer.status == 422
     assert answer.body["errors"][0]["field"] == field
-    assert hooks.get("/webhooks/svc-accounting").body["items"] == []
+    assert hooks.get("/webhooks/svc_accounting").body["items"] == []
 
 
 def test_the_catalog_lists_every_type_with_schema_and_example(hooks):
@@ -257,7 +257,7 @@ def test_data_not_matching_the_schema_is_a_422_naming_the_field_and_nothing_is_s
     assert hooks.publish(event_type="no_such_event").status == 422
     assert hooks.publish(event_type="webhook.test", data={"message": "x", "webhookId": "whk_x"}).status == 422
     assert hooks.deliveries(webhook["webhookId"]) == []
-    assert hooks.publish(caller=("stu_1", "student")).status == 403
+    assert hooks.publish(caller=("stu_ana00001", "student")).status == 403
 
 
 OWNED_TYPES = {

@@ -19,6 +19,13 @@ from offline.testing import RunningStack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("admin", "teacher", "student", "service")
+# A token's sub is an id of its role's kind (adm_, tch_, stu_, svc_); the authorizer refuses any other.
+ROLE_SUBJECTS = {
+    "admin": "adm_e2eadmin",
+    "teacher": "tch_e2eteacher",
+    "student": "stu_e2estudent",
+    "service": "svc_e2eservice",
+}
 # Template parameters of the session's stack: loopback receivers allowed, as `make run` does, and
 # the webhook retry schedule and queue visibility scaled down to seconds, so that retries, the DLQ
 # and the redelivery after a dispatcher crash happen within a test: three attempts, 0, 1 and 2 s apart.
@@ -45,7 +52,7 @@ def api_base(local_stack: RunningStack) -> str:
 
 @pytest.fixture(scope="session")
 def role_tokens(local_stack: RunningStack) -> dict[str, str]:
-    return {role: local_stack.token(role, f"e2e-{role}") for role in ROLES}
+    return {role: local_stack.token(role, ROLE_SUBJECTS[role]) for role in ROLES}
 
 
 @pytest.fixture(scope="session")

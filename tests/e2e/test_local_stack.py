@@ -30,6 +30,7 @@ def test_health_is_200_then_503_while_aws_is_down_then_200_again(local_stack, ap
     try:
         down = http.get(f"{api_base}/health")
         assert down.status_code == 503
+        assert int(down.headers["retry-after"]) > 0
     finally:
         local_stack.control("aws/start")
     deadline = time.monotonic() + 20
@@ -109,7 +110,7 @@ def test_every_template_route_reaches_its_function(local_stack, role_tokens, htt
             lambda t: (
                 "Bearer "
                 + tokens.issue_token(
-                    "adm",
+                    "adm_office",
                     "admin",
                     tokens.generate_signing_key_secret(),
                     "https://integration.school.example",
@@ -127,13 +128,13 @@ def test_bad_tokens_get_401_and_write_nothing(local_stack, api_base, role_tokens
         settings = local_stack.state["tokens"]
         secret = local_stack.client("secretsmanager").get_secret_value(SecretId=settings["secretId"])["SecretString"]
         if not expired:
-            return tokens.issue_token("adm", "admin", secret, settings["issuer"], audience)
+            return tokens.issue_token("adm_office", "admin", secret, settings["issuer"], audience)
         key_set = tokens.load_key_set(secret)
         now = int(time.time())
         claims = {
             "iss": settings["issuer"],
             "aud": audience,
-            "sub": "adm",
+            "sub": "adm_office",
             "role": "admin",
             "iat": now - 4000,
             "exp": now - 400,
@@ -172,6 +173,54 @@ def test_admin_creates_and_reads_a_student(api_base, role_tokens, http):
     student_id = created.json()["id"]
     fetched = http.get(f"{api_base}/directory/students/{student_id}", headers=headers)
     assert fetched.status_code == 200 and fetched.json()["email"] == email
+
+
+def _signed(local_stack, role: str, sub: str) -> str:
+    """A token with the stack's own key for any role and sub, as a buggy issuer might make one."""
+    settings = local_stack.state["tokens"]
+    secret = local_stack.client("secretsmanager").get_secret_value(SecretId=settings["secretId"])["SecretString"]
+    key_set = tokens.load_key_set(secret)
+    now = int(time.time())
+    claims = {"iss": settings["issuer"], "aud": settings["audience"], "sub": sub, "role": role}
+    claims |= {"iat": now, "exp": now + 600, "jti": f"e2e-{time.time_ns()}"}
+    return jwt.encode(claims, key_set.private_keys[key_set.signing_kid], "ES256", headers={"kid": key_set.signing_kid})
+
+
+@pytest.mark.parametrize(
+    ("role", "sub"), [("student", "svc_e2eservice"), ("teacher", "stu_e2estudent"), ("admin", "1")]
+)
+def test_a_token_whose_sub_does_not_fit_its_role_is_401(local_stack, api_base, http, role, sub):
+    answer = http.get(
+        f"{api_base}/directory/courses", headers={"Authorization": f"Bearer {_signed(local_stack, role, sub)}"}
+    )
+    assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+
+
+def test_cursors_page_through_the_stack_and_an_altered_one_is_400(api_base, role_tokens, http):
+    admin = {"Authorization": f"Bearer {role_tokens['admin']}"}
+    first = http.get(f"{api_base}/directory/students", params={"limit": 1}, headers=admin).json()
+    cursor = first["nextCursor"]  # the seed has three students
+    second = http.get(f"{api_base}/directory/students", params={"limit": 1, "cursor": cursor}, headers=admin)
+    assert second.status_code == 200 and second.json()["items"] != first["items"]
+    i = len(cursor) - 10  # a character of the tag
+    tampered = cursor[:i] + ("A" if cursor[i] != "A" else "B") + cursor[i + 1 :]
+    altered = http.get(f"{api_base}/directory/students", params={"cursor": tampered}, headers=admin)
+    assert altered.status_code == 400 and altered.json()["errors"][0]["field"] == "cursor"
+    service = {"Authorization": f"Bearer {role_tokens['service']}"}
+    foreign = http.get(f"{api_base}/directory/students", params={"cursor": cursor}, headers=service)
+    assert foreign.status_code == 400
+
+
+def test_a_body_that_is_not_json_is_415(api_base, role_tokens, http):
+    answer = http.post(
+        f"{api_base}/directory/students",
+        content=b"email=kim@example.com&name=Kim",
+        headers={
+            "Authorization": f"Bearer {role_tokens['admin']}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert answer.status_code == 415 and answer.headers["content-type"].startswith("application/problem+json")
 
 
 def test_the_banner_curl_commands_work_as_printed(local_stack):

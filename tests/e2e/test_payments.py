@@ -63,7 +63,7 @@ def student(local_stack, api_base, shop) -> tuple[str, Client]:
 @pytest.fixture
 def crm(local_stack, api_base) -> Iterator[tuple[Receiver, Client, str]]:
     """The center's CRM: a webhook receiver on loopback subscribed to the payments' events."""
-    client = Client(api_base, local_stack.token("service", f"svc-crm-{uuid.uuid4().hex[:6]}"))
+    client = Client(api_base, local_stack.token("service", f"svc_crm{uuid.uuid4().hex[:6]}"))
     with Receiver() as receiver:
         events = ["payment_completed", "student_enrolled"]
         hook = client.post("/webhooks", {"url": receiver.url("/crm"), "events": events})

@@ -106,7 +106,7 @@ class Hooks:
 @pytest.fixture
 def hooks(local_stack: RunningStack, api_base: str) -> Iterator[Hooks]:
     with Receiver() as receiver:
-        owner = Hooks(local_stack, api_base, receiver, f"svc-e2e-{uuid.uuid4().hex[:8]}")
+        owner = Hooks(local_stack, api_base, receiver, f"svc_e2e{uuid.uuid4().hex[:8]}")
         try:
             yield owner
         finally:
@@ -424,7 +424,7 @@ def test_a_user_cannot_see_or_change_another_users_webhook(hooks, local_stack, a
     created = hooks.register("/mine")
     webhook_id = created["webhookId"]
     other = httpx.Client(
-        timeout=30, headers={"Authorization": f"Bearer {local_stack.token('service', 'svc-e2e-intruder')}"}
+        timeout=30, headers={"Authorization": f"Bearer {local_stack.token('service', 'svc_e2eintruder')}"}
     )
     base = f"{api_base}/webhooks"
     with other:

@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.client
 
 from offline.template import load_template
+
+# Captured at import, before the test fixtures forbid Scans on request paths: a test may read a
+# whole table to prove that a refused request wrote nothing.
+_UNGUARDED_CALL = botocore.client.BaseClient._make_api_call
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE_NAMES = {"AppTable": "app-table", "IdempotencyTable": "idempotency-table"}
 SIGNING_SECRET_NAME = "school-integration/token-signing-key"
+CURSOR_SECRET_NAME = "school-integration/cursor-key"
 
 
 def table_definitions() -> dict[str, dict[str, Any]]:
@@ -36,3 +42,17 @@ def create_tables() -> None:
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         client.create_table(**kwargs)
+
+
+def table_contents(name: str) -> list[dict[str, Any]]:
+    """Every item of a table (a Scan, for tests only), sorted, to compare before and after."""
+    client = boto3.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"TableName": name}
+    while True:
+        page = _UNGUARDED_CALL(client, "Scan", params)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=repr)

@@ -56,7 +56,7 @@ def test_the_client_amount_must_equal_the_price_exactly():
 
 
 def test_provider_keys_are_scoped_to_caller_and_operation_and_fit_paypal():
-    alice, bob = Principal("stu_alice", Role.STUDENT), Principal("stu_bob", Role.STUDENT)
+    alice, bob = Principal("stu_alice", Role.STUDENT), Principal("stu_bob0", Role.STUDENT)
     keys = {Attempt(p, op, "same-key-123").provider_key for p in (alice, bob) for op in ("confirm", "refund")}
     assert len(keys) == 4
     assert all(len(k) <= 108 for k in keys)

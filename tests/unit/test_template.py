@@ -75,3 +75,19 @@ def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path):
     )
     with pytest.raises(TemplateError, match="duplicate key 'Conditions'"):
         load_template(doubled)
+
+
+def test_every_function_with_a_paged_list_route_may_read_the_cursor_key():
+    import re
+
+    for name, props in FUNCTIONS.items():
+        app = (ROOT / props["CodeUri"] / "app.py").read_text()
+        if not re.search(r"\bcursor: Cursor\b", app):
+            continue
+        readable = [
+            p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+            for p in props.get("Policies") or []
+            if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p
+        ]
+        assert {"Ref": "CursorKeySecret"} in readable, f"{name} pages lists but cannot read CursorKeySecret"
+    assert RESOURCES["CursorKeySecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32

@@ -1,5 +1,6 @@
 """The service's own access tokens: ES256 JWTs with iss, aud, sub, role, iat, exp (at most one
-hour after iat) and jti. The signing key lives in Secrets Manager as
+hour after iat) and jti. The `sub` is an id of the role's kind (principal.subject_fits): a token
+whose subject does not fit its role is never issued and never accepted. The signing key lives in Secrets Manager as
 {"keys": [{"kid": ..., "privateKeyPem": ...}, ...]}: the first key signs, all are published in the
 JWKS so a key can be rotated without invalidating tokens already issued.
 """
@@ -18,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from integration_core.principal import Role
+from integration_core.principal import Role, subject_fits, subject_rule
 
 ALGORITHM = "ES256"
 MAX_TTL_SECONDS = 3600
@@ -90,6 +91,8 @@ def issue_token(
 ) -> str:
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise ValueError(f"a token lives at most {MAX_TTL_SECONDS} seconds")
+    if not subject_fits(role, sub):
+        raise ValueError(f"a {role} token's sub is {subject_rule(role)}, not {sub!r}")
     key_set = load_key_set(secret_json)
     now = int(time.time())
     claims = {
@@ -134,6 +137,8 @@ def verify_token(token: str, key_set: KeySet, issuer: str, audience: str) -> Cla
         raise InvalidToken("unknown role") from None
     if not isinstance(claims["sub"], str) or not claims["sub"]:
         raise InvalidToken("empty subject")
+    if not subject_fits(role, claims["sub"]):
+        raise InvalidToken("subject does not fit its role")
     return Claims(sub=claims["sub"], role=role, jti=claims["jti"], exp=claims["exp"])
 
 

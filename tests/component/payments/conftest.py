@@ -122,7 +122,7 @@ def world(aws, monkeypatch) -> Iterator[PaymentWorld]:
 def directory(aws):
     """A teacher, courses priced in USD, JPY, KWD (Stripe only: PayPal takes no KWD, and Stripe takes
     three-decimal amounts ending in 0) and HUF (PayPal takes it without decimals), and two students."""
-    admin = ("admin-1", "admin")
+    admin = ("adm_office", "admin")
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = invoke("directory", api_event("POST", path, caller=admin, body=body))
@@ -157,7 +157,7 @@ def pay(
     query: dict[str, str] | None = None,
 ):
     headers = {"Idempotency-Key": key} if key else {}
-    caller = (student or "admin-1", role)
+    caller = (student or "adm_office", role)
     return invoke(
         "payments", api_event(method, "/payments" + path, caller=caller, body=body, headers=headers, query=query)
     )

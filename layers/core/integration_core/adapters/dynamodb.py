@@ -1,12 +1,10 @@
 """DynamoDB: the single table through the low-level client (lighter to import than the resource
-API). Pages carry an opaque cursor; transactions are how state changes that belong together
+API). Pages carry an opaque, authenticated cursor (integration_core.cursors) for callers, the raw
+start key for code that pages itself; transactions are how state changes that belong together
 happen at once. No Scan here: every read is GetItem, Query or BatchGetItem."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -17,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integration_core import cursors
 from integration_core.errors import BadRequest, ProviderUnavailable
 
 _serializer = TypeSerializer()
@@ -42,7 +41,13 @@ class ConditionFailed(Exception):
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
-    next_cursor: str | None
+    last_key: dict[str, Any] | None  # raw: for code that pages itself (query(after=...))
+    list_id: str = ""
+
+    @property
+    def next_cursor(self) -> str | None:
+        """The cursor a caller passes for the next page (sealed on first use, for this list and caller)."""
+        return cursors.seal(self.last_key, self.list_id) if self.last_key else None
 
 
 @lru_cache(maxsize=1)
@@ -69,26 +74,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | set):
         return [_plain(v) for v in value]
     return value
-
-
-def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadRequest("cursor is not valid", errors=[{"field": "cursor", "reason": "malformed"}]) from None
-    if not isinstance(key, dict) or not all(
-        isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()
-    ):
-        raise BadRequest("cursor is not valid", errors=[{"field": "cursor", "reason": "malformed"}])
-    return key
 
 
 def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
@@ -148,8 +133,10 @@ class Table:
         index: str | None = None,
         limit: int = 25,
         cursor: str | None = None,
+        after: dict[str, Any] | None = None,
         newest_first: bool = False,
     ) -> Page:
+        """One page; the next starts from `cursor` (a caller's, verified) or `after` (a raw last_key)."""
         pk_name, sk_name = ("GSI1PK", "GSI1SK") if index == "GSI1" else ("PK", "SK")
         condition = "#pk = :pk"
         names = {"#pk": pk_name}
@@ -168,13 +155,16 @@ class Table:
         }
         if index:
             kwargs["IndexName"] = index
-        start = decode_cursor(cursor)
+        # The list a cursor belongs to: the query itself.
+        list_id = "\x1f".join([self.name, index or "", pk, sk_prefix or "", "desc" if newest_first else "asc"])
+        start = cursors.unseal(cursor, list_id) if cursor else after
         if start:
             kwargs["ExclusiveStartKey"] = start
         answer = _call("query", **kwargs)
         return Page(
             items=[from_item(i) for i in answer.get("Items", [])],
-            next_cursor=encode_cursor(answer.get("LastEvaluatedKey")),
+            last_key=answer.get("LastEvaluatedKey"),
+            list_id=list_id,
         )
 
     def batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from pydantic import EmailStr, Field, computed_field, field_validator, model_val
 
 from integration_core import timeutil
 from integration_core.domain.currency_rules import providers_for
-from integration_core.models import ApiModel, LongText, RequestModel, ShortText
+from integration_core.models import ApiModel, LongText, RequestModel, ShortText, unchanged_if_absent
 from integration_core.money import DecimalText, Money
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -48,14 +48,13 @@ class TeacherCreate(PersonCreate):
 
 
 class PersonUpdate(RequestModel):
-    email: EmailStr | None = Field(default=None, max_length=254)
-    name: ShortText | None = None
-    time_zone: str | None = Field(default=None, max_length=64)
+    """Fields left out stay as they are; none of them may be null (a person always has each)."""
 
-    @field_validator("time_zone")
-    @classmethod
-    def _check_zone(cls, value: str | None) -> str | None:
-        return None if value is None else _zone(value)
+    email: EmailStr = unchanged_if_absent(max_length=254)
+    name: ShortText = unchanged_if_absent()
+    time_zone: str = unchanged_if_absent(max_length=64)
+
+    _check_zone = field_validator("time_zone")(_zone)
 
     @model_validator(mode="after")
     def _not_empty(self) -> PersonUpdate:
@@ -94,6 +93,8 @@ class Price(ApiModel):
 
 
 class CourseCreate(RequestModel):
+    multi_line_fields = frozenset({"description"})
+
     id: Annotated[str, Field(pattern=_id_pattern("crs"))] | None = None
     title: ShortText
     description: LongText = ""
@@ -115,25 +116,20 @@ class CourseCreate(RequestModel):
 
 
 class CourseUpdate(RequestModel):
-    title: ShortText | None = None
-    description: LongText | None = None
-    price: PriceIn | None = None
-    time_zone: str | None = Field(default=None, max_length=64)
-    teacher_id: str | None = Field(default=None, pattern=_id_pattern("tch"))
-    published: bool | None = Field(default=None, strict=True)
+    """Fields left out stay as they are; null is refused except for the description, which it
+    clears, and the capacity, which it removes."""
+
+    multi_line_fields = frozenset({"description"})
+
+    title: ShortText = unchanged_if_absent()
+    description: LongText | None = Field(default=None, description="null clears it")
+    price: PriceIn = unchanged_if_absent()
+    time_zone: str = unchanged_if_absent(max_length=64)
+    teacher_id: str = unchanged_if_absent(pattern=_id_pattern("tch"))
+    published: bool = unchanged_if_absent(strict=True)
     capacity: int | None = Field(default=None, strict=True, ge=1, le=MAX_CAPACITY, description="null removes the limit")
 
-    @field_validator("time_zone")
-    @classmethod
-    def _check_zone(cls, value: str | None) -> str | None:
-        return None if value is None else _zone(value)
-
-    @field_validator("published")
-    @classmethod
-    def _published_is_a_choice(cls, value: bool | None) -> bool:
-        if value is None:
-            raise ValueError("must be true or false")
-        return value
+    _check_zone = field_validator("time_zone")(_zone)
 
     @model_validator(mode="after")
     def _not_empty(self) -> CourseUpdate:

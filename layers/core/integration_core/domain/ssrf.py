@@ -3,16 +3,20 @@ here, every address its host resolves to vetted here too; the HTTP adapter then 
 the vetted address, so a DNS answer that changes between the check and the connection (rebinding)
 cannot reach an internal service.
 
-Refused: anything but https; credentials in the URL; hosts spelling an IPv4 address in decimal,
-octal, hex or short form; and addresses that are loopback, private, link-local (169.254.169.254
-included), CGNAT, multicast, reserved, unspecified, IPv4-mapped/compatible, 6to4, Teredo, NAT64 or
-otherwise not globally routable. Loopback (and plain http to it) is allowed only when the deployment
-says so explicitly: the local stack sets WEBHOOKS_ALLOW_LOOPBACK=true."""
+Refused: anything but https; credentials in the URL; hosts that are not ASCII (full-width or other
+non-ASCII digits and letters, which resolvers and HTTP clients normalise, so that 127.0.0.1 spelled
+in full-width digits would reach loopback; an international name is taken in its xn-- form); hosts
+spelling an IPv4 address in decimal, octal, hex or short form; and addresses that are loopback,
+private, link-local (169.254.169.254 included), CGNAT, multicast, reserved, unspecified,
+IPv4-mapped/compatible, 6to4, Teredo, NAT64 or otherwise not globally routable. Loopback (and
+plain http to it) is allowed only when the deployment says so explicitly: the local stack sets
+WEBHOOKS_ALLOW_LOOPBACK=true."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -86,7 +90,7 @@ def vet_url(url: str, allow_loopback: bool = False) -> Target:
     """The URL's own shape; the addresses its host resolves to are vetted at every connection."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl("invalid_url", f"the URL is longer than {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
         raise UnsafeUrl("invalid_url", "the URL contains whitespace or control characters")
     try:
         parts = urlsplit(url)
@@ -101,6 +105,10 @@ def vet_url(url: str, allow_loopback: bool = False) -> Target:
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise UnsafeUrl("invalid_url", "the URL has no host")
+    if not host.isascii():
+        raise UnsafeUrl(
+            "invalid_url", "the host must be ASCII: write an international name in its xn-- form, digits as 0-9"
+        )
     literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     if ":" in host:
         try:

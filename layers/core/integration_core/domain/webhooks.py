@@ -10,12 +10,17 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from integration_core.models import ApiModel, RequestModel
+from integration_core.ids import id_pattern
+from integration_core.models import ApiModel, RequestModel, unchanged_if_absent
 
 WEBHOOK_ID_PATTERN = r"^whk_[a-z0-9]{4,40}$"
 DELIVERY_ID_PATTERN = r"^dlv_[a-z0-9]{4,40}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
-USER_ID_PATTERN = r"^[A-Za-z0-9_.:@|-]{1,128}$"
+# Webhooks belong to admins and services: an owner is a caller's id (adm_..., svc_...).
+OWNER_ID_PATTERN = id_pattern("admin", "service")
+# GET /webhooks/{userId} shares its path with reading one webhook (whk_...); any caller's id is
+# taken there, so that a student or teacher asking is refused for their role (403), not their id.
+USER_ID_PATTERN = id_pattern("student", "teacher", "admin", "service", "webhook")
 MAX_EVENTS_PER_WEBHOOK = 50
 RESPONSE_EXCERPT_BYTES = 2048
 
@@ -60,10 +65,12 @@ def _unique_events(events: list[str] | None) -> list[str] | None:
 
 # ---------------------------------------------------------------- subscriptions
 class WebhookCreate(RequestModel):
+    multi_line_fields = frozenset({"description"})
+
     url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver")
     events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
     user_id: str | None = Field(
-        default=None, pattern=USER_ID_PATTERN, description="Owner; admins only, default the caller"
+        default=None, pattern=OWNER_ID_PATTERN, description="Owner (adm_..., svc_...); admins only, default the caller"
     )
     description: str | None = Field(default=None, max_length=500)
     is_active: bool = True
@@ -75,12 +82,17 @@ class WebhookCreate(RequestModel):
 
 
 class WebhookUpdate(RequestModel):
-    url: str | None = Field(default=None, min_length=8, max_length=2048)
-    events: list[EventName] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
-    description: str | None = Field(default=None, max_length=500)
-    is_active: bool | None = None
-    active: bool | None = Field(default=None, description="The original's name for isActive")
-    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000)
+    """Fields left out stay as they are; null clears the description or the rate limit, and is
+    refused for the others."""
+
+    multi_line_fields = frozenset({"description"})
+
+    url: str = unchanged_if_absent(min_length=8, max_length=2048)
+    events: list[EventName] = unchanged_if_absent(min_length=1, max_length=MAX_EVENTS_PER_WEBHOOK)
+    description: str | None = Field(default=None, max_length=500, description="null clears it")
+    is_active: bool = unchanged_if_absent()
+    active: bool = unchanged_if_absent(description="The original's name for isActive")
+    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000, description="null removes the limit")
 
     _unique = field_validator("events")(_unique_events)
 
@@ -311,6 +323,8 @@ class TestResult(ApiModel):
 
 
 class VerifyRequest(RequestModel):
+    verbatim_fields = frozenset({"payload"})  # the bytes a signature was computed over, whatever they hold
+
     payload: str = Field(max_length=256_000, description="The raw body exactly as received")
     headers: dict[str, str] = Field(
         default_factory=dict, description="webhook-id, webhook-timestamp, webhook-signature, or X-Webhook-Signature"

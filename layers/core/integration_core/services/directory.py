@@ -88,7 +88,7 @@ def _load(kind: str, entity_id: str) -> dict[str, Any]:
 def _may_read_person(principal: Principal, kind: str, person_id: str) -> None:
     if principal.role in READERS:
         return
-    if principal.role.value == kind and principal.sub == person_id:
+    if principal.role.value == kind and principal.owns(person_id):
         return
     raise Forbidden(f"you may only read your own {kind} record")
 
@@ -240,7 +240,7 @@ def enrollment(student_id: str, course_id: str, *, consistent: bool = False) -> 
 def _may_read_course(principal: Principal, course: dict[str, Any]) -> None:
     if principal.role in READERS:
         return
-    if principal.role is Role.TEACHER and course["teacher_id"] == principal.sub:
+    if principal.role is Role.TEACHER and principal.owns(course["teacher_id"]):
         return
     if principal.role is Role.STUDENT and is_enrolled(principal.sub, course["id"]):
         return
@@ -313,6 +313,8 @@ def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -
     principal.require(Role.ADMIN)
     current = load_course(course_id)
     fields = changes.model_dump(exclude_unset=True, exclude={"price"}, by_alias=False)
+    if "description" in fields and fields["description"] is None:
+        fields["description"] = ""  # null clears the description (the one course field that may be empty)
     if changes.price is not None:
         fields["price"] = _price(changes.price)
     removes: tuple[str, ...] = ()
@@ -358,7 +360,7 @@ def delete_course(principal: Principal, course_id: str) -> None:
     while True:
         for chunk in range(0, len(sessions.items), 25):
             db.transact([db.delete_op(s["PK"], s["SK"]) for s in sessions.items[chunk : chunk + 25]])
-        if not sessions.next_cursor:
+        if not sessions.last_key:
             break
         sessions = db.query(keys.entity_pk("course", course_id), sk_prefix="SESSION#", limit=100)
     db.transact(

@@ -123,14 +123,14 @@ def publish(event_type: str, data: dict, *, event_id: str | None = None, cause: 
 
 def subscriber_ids(db: Table, event_type: str, report: FanOutReport | None = None) -> list[str]:
     found: list[str] = []
-    cursor: str | None = None
+    after: dict[str, Any] | None = None
     while True:
-        page = db.query(keys.subscriptions_pk(event_type), limit=100, cursor=cursor)
+        page = db.query(keys.subscriptions_pk(event_type), limit=100, after=after)
         if report:
             report.count("Query")
         found += [item["webhook_id"] for item in page.items]
-        cursor = page.next_cursor
-        if not cursor:
+        after = page.last_key
+        if not after:
             return found
 
 
@@ -241,15 +241,15 @@ def stranded_event_ids(limit: int = 1000) -> list[str]:
     db = _db()
     cutoff = timeutil.utc_now().timestamp() - webhook_settings().sweep_grace_seconds
     found: list[str] = []
-    cursor: str | None = None
+    after: dict[str, Any] | None = None
     while len(found) < limit:
-        page = db.query(keys.OUTBOX, index=keys.GSI1, limit=100, cursor=cursor)
+        page = db.query(keys.OUTBOX, index=keys.GSI1, limit=100, after=after)
         for item in page.items:
             if timeutil.parse_iso(item["created_at"]).timestamp() > cutoff:
                 return found
             found.append(item["event_id"])
-        cursor = page.next_cursor
-        if not cursor:
+        after = page.last_key
+        if not after:
             break
     return found[:limit]
 

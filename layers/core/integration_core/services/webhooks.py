@@ -82,7 +82,7 @@ def _owned(principal: Principal, webhook_id: str) -> dict[str, Any]:
 def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
     principal.require(*OWNERS)
     owner = data.user_id or principal.sub
-    if owner != principal.sub and not principal.is_admin:
+    if not (principal.is_admin or principal.owns(owner)):
         raise Forbidden("only admins register webhooks for someone else")
     _check_events(data.events)
     _check_url(data.url)
@@ -128,6 +128,7 @@ def registered(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 
 def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    principal.require(*OWNERS)
     principal.require_owner_or_admin(user_id)
     page = _db().query(keys.user_webhooks_pk(user_id), index=keys.GSI1, limit=limit, cursor=cursor)
     return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
@@ -344,17 +345,17 @@ def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dic
     db = _db()
     since = timeutil.iso_utc(request.since)
     markers: list[dict[str, Any]] = []
-    cursor: str | None = None
+    after: dict[str, Any] | None = None
     more = False
     while True:
-        page = db.query(keys.webhook_pk(webhook_id), sk_prefix="FAILED#", limit=100, cursor=cursor, newest_first=True)
+        page = db.query(keys.webhook_pk(webhook_id), sk_prefix="FAILED#", limit=100, after=after, newest_first=True)
         fresh = [m for m in page.items if m["created_at"] >= since]
         markers += fresh
         if len(markers) > REPLAY_LIMIT:
             more, markers = True, markers[:REPLAY_LIMIT]
             break
-        cursor = page.next_cursor
-        if not cursor or len(fresh) < len(page.items):
+        after = page.last_key
+        if not after or len(fresh) < len(page.items):
             break
     heads = db.batch_get([(keys.delivery_pk(m["delivery_id"]), keys.DELIVERY) for m in markers])
     replayed = [h for h in heads if h["status"] == DeliveryStatus.FAILED and _requeue(db, h)]
@@ -393,7 +394,7 @@ def statistics(principal: Principal, webhook_id: str) -> dict[str, Any]:
 def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> dict[str, Any]:
     """Valid or not, with the reason; another owner's webhook answers as unknown (no existence leak)."""
     item = _db().get(keys.webhook_pk(webhook_id), keys.PROFILE, consistent=True)
-    if item is None or not (principal.is_admin or item["user_id"] == principal.sub):
+    if item is None or not (principal.is_admin or principal.owns(item["user_id"])):
         return {"valid": False, "scheme": None, "reason": signatures.Invalid.UNKNOWN_WEBHOOK.value}
     headers = dict(request.headers)
     if request.signature:
@@ -430,9 +431,9 @@ def auto_disable(limit: int = 500) -> list[str]:
     period = webhook_settings().disable_after_seconds
     cutoff = timeutil.utc_now().timestamp() - period
     disabled: list[str] = []
-    cursor: str | None = None
+    after: dict[str, Any] | None = None
     while len(disabled) < limit:
-        page = db.query(keys.FAILING_WEBHOOKS, index=keys.GSI1, limit=100, cursor=cursor)
+        page = db.query(keys.FAILING_WEBHOOKS, index=keys.GSI1, limit=100, after=after)
         for stats in page.items:
             if timeutil.parse_iso(stats["failing_since"]).timestamp() > cutoff:
                 return disabled
@@ -444,7 +445,7 @@ def auto_disable(limit: int = 500) -> list[str]:
             if webhook_store.disable(db, webhook, reason):
                 disabled.append(webhook["webhook_id"])
                 logger.warning("webhook auto-disabled", extra={"webhook_id": webhook["webhook_id"], "reason": reason})
-        cursor = page.next_cursor
-        if not cursor:
+        after = page.last_key
+        if not after:
             break
     return disabled

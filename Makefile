@@ -111,7 +111,7 @@ e2e: $(FUNCTION_STAMP)
 test: lint template-check $(FUNCTION_STAMP)
 	$(PY) -m pytest tests -q
 
-# make test fuzzes every operation with 25 requests, the same each run; this runs new ones, more.
+# make test fuzzes every operation with 40 requests, the same each run; this runs new ones, more.
 FUZZ_EXAMPLES ?= 400
 fuzz: $(FUNCTION_STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest tests/fuzz -q --timeout=1800

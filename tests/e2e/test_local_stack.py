@@ -5,6 +5,7 @@ matrix, every route served, and the banner's sample commands."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -221,6 +222,22 @@ def test_a_body_that_is_not_json_is_415(api_base, role_tokens, http):
         },
     )
     assert answer.status_code == 415 and answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_make_token_without_sub_mints_the_banners_caller_of_the_role(local_stack, api_base, http):
+    done = subprocess.run(
+        ["make", "-s", "token", "ROLE=student"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "OFFLINE_STATE_DIR": str(local_stack.state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == "stu_ana00001"
+    own = http.get(f"{api_base}/directory/students/stu_ana00001", headers={"Authorization": f"Bearer {token}"})
+    assert own.status_code == 200, own.text
 
 
 def test_the_banner_curl_commands_work_as_printed(local_stack):

@@ -20,6 +20,7 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "TABLE_NAME": "app-table",
         "IDEMPOTENCY_TABLE_NAME": "idempotency-table",
+        "EVENT_BUS_NAME": "domain-events",
         "SIGNING_KEY_SECRET_NAME": "school-integration/token-signing-key",
         "TOKEN_ISSUER": "https://integration.school.example",
         "TOKEN_AUDIENCE": "school-integration-api",
@@ -38,7 +39,7 @@ import botocore.client  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from tests.support.aws import SIGNING_SECRET_NAME, create_tables  # noqa: E402
+from tests.support.aws import SIGNING_SECRET_NAME, create_event_bus, create_tables  # noqa: E402
 
 _real_api_call = botocore.client.BaseClient._make_api_call
 
@@ -74,6 +75,7 @@ def aws():
     with mock_aws():
         _reset_caches()
         create_tables()
+        create_event_bus()
         secret = tokens.generate_signing_key_secret()
         boto3.client("secretsmanager").create_secret(Name=SIGNING_SECRET_NAME, SecretString=secret)
         yield {"signing_secret": secret}

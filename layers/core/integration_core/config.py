@@ -22,6 +22,7 @@ class Settings:
     signing_key_secret_name: str
     idempotency_table_name: str
     catalog_public: bool  # the course catalog needs no token (the CatalogPublic parameter)
+    event_bus_name: str  # dispatched domain events go on this bus too, for internal consumers
 
 
 @lru_cache(maxsize=1)
@@ -35,4 +36,5 @@ def settings() -> Settings:
         signing_key_secret_name=env.get("SIGNING_KEY_SECRET_NAME", ""),
         idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", ""),
         catalog_public=env.get("CATALOG_PUBLIC", "").lower() == "true",
+        event_bus_name=env.get("EVENT_BUS_NAME", ""),
     )

@@ -169,3 +169,40 @@ def test_the_sample_event_of_the_function_is_consumed(aws):
         sample_event("directory_events/payment_refunded.json"), LambdaContext()
     )
     assert answer == {"batchItemFailures": []}
+
+
+def test_an_event_the_bus_missed_stays_in_the_outbox_and_the_sweeper_puts_it_there_once(bought, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from integration_core import keys
+    from integration_core.adapters import eventbridge
+    from integration_core.services import directory, events
+    from integration_core.webhook_config import webhook_settings
+
+    class Unreachable:
+        def put_events(self, **_):
+            raise EndpointConnectionError(endpoint_url="https://events.eu-west-1.amazonaws.com")
+
+    real = eventbridge.client
+    monkeypatch.setattr(eventbridge, "client", lambda: Unreachable())
+    refunded(bought)  # the refund stands; the webhooks got it; the bus did not
+    assert deliver_bus_events() == []
+    assert enrolled(bought) == [bought["student"]]
+    db = directory._db()
+    item = db.get(keys.event_pk("evt_refull0001"), keys.EVENT, consistent=True)
+    assert "dispatched_at" in item and "bus_at" not in item and item["GSI1PK"] == keys.OUTBOX
+    webhooks_done_at = item["dispatched_at"]
+
+    monkeypatch.setattr(eventbridge, "client", real)
+    monkeypatch.setenv("WEBHOOK_SWEEP_GRACE_SECONDS", "0")
+    webhook_settings.cache_clear()
+    try:
+        assert events.sweep() == 1
+        assert events.sweep() == 0  # out of the outbox now: not put on the bus twice
+    finally:
+        webhook_settings.cache_clear()
+    item = db.get(keys.event_pk("evt_refull0001"), keys.EVENT, consistent=True)
+    assert "bus_at" in item and "GSI1PK" not in item
+    assert item["dispatched_at"] == webhooks_done_at  # the webhook part was not redone
+    assert deliver_bus_events() == [{"batchItemFailures": []}]
+    assert enrolled(bought) == [] and len(unenrolled_events(bought)) == 1

@@ -33,6 +33,7 @@ SAMPLES = {
     "WebhookMaintenanceFunction": "webhook_maintenance/sweep.json",
     "PaymentsFunction": "payments/get_history.json",
     "PaymentCallbacksFunction": "payment_callbacks/stripe_event.json",
+    "DirectoryEventsFunction": "directory_events/payment_refunded.json",
 }
 
 # The probe: time the import of the handler, then one invocation, in a fresh interpreter.

@@ -221,6 +221,7 @@ class Provisioner:
             "AWS::SNS::Topic": self._topic,
             "AWS::S3::Bucket": self._bucket,
             "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Rule": self._event_rule,
             "AWS::SSM::Parameter": self._ssm_parameter,
         }
 
@@ -416,6 +417,30 @@ class Provisioner:
         name = self._name(logical_id, props.get("Name"))
         arn = self._client("events").create_event_bus(Name=name)["EventBusArn"]
         return Refs(ref=name, attrs={"Arn": arn, "Name": name})
+
+    def _event_rule(self, logical_id: str, props: dict[str, Any]) -> Refs:
+        """A rule on a bus with its targets: moto matches each PutEvents against the rule's pattern
+        and sends what matches to SQS targets itself, inside the embedded AWS (the queue's pollers
+        then invoke the function, as an event source mapping does)."""
+        events = self._client("events")
+        name = self._name(logical_id, props.get("Name"))
+        bus = str(props.get("EventBusName") or "default")
+        args: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if props.get("EventPattern") is not None:
+            pattern = props["EventPattern"]
+            args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        if props.get("ScheduleExpression"):
+            args["ScheduleExpression"] = props["ScheduleExpression"]
+        arn = events.put_rule(**args)["RuleArn"]
+        targets = [
+            {"Id": t["Id"], "Arn": t["Arn"], **({"Input": t["Input"]} if "Input" in t else {})}
+            for t in props.get("Targets") or []
+        ]
+        if targets:
+            failed = events.put_targets(Rule=name, EventBusName=bus, Targets=targets).get("FailedEntries") or []
+            if failed:
+                raise ValueError(f"targets refused: {failed}")
+        return Refs(ref=f"{bus}|{name}", attrs={"Arn": arn})
 
     def _ssm_parameter(self, logical_id: str, props: dict[str, Any]) -> Refs:
         name = self._name(logical_id, props.get("Name"))

@@ -21,6 +21,7 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "TABLE_NAME": "app-table",
         "IDEMPOTENCY_TABLE_NAME": "idempotency-table",
+        "EVENT_BUS_NAME": "domain-events",
         "SIGNING_KEY_SECRET_NAME": "school-integration/token-signing-key",
         "CURSOR_KEY_SECRET_NAME": "school-integration/cursor-key",
         "TOKEN_ISSUER": "https://integration.school.example",
@@ -40,7 +41,7 @@ import botocore.client  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from tests.support.aws import CURSOR_SECRET_NAME, SIGNING_SECRET_NAME, create_tables  # noqa: E402
+from tests.support.aws import CURSOR_SECRET_NAME, SIGNING_SECRET_NAME, create_event_bus, create_tables  # noqa: E402
 
 _real_api_call = botocore.client.BaseClient._make_api_call
 
@@ -76,6 +77,7 @@ def aws():
     with mock_aws():
         _reset_caches()
         create_tables()
+        create_event_bus()
         secret = tokens.generate_signing_key_secret()
         boto3.client("secretsmanager").create_secret(Name=SIGNING_SECRET_NAME, SecretString=secret)
         boto3.client("secretsmanager").create_secret(Name=CURSOR_SECRET_NAME, SecretString=secrets.token_urlsafe(48))

@@ -372,6 +372,50 @@ def test_one_course_is_paid_once_and_a_full_refund_ends_the_enrollment(local_sta
 
     full = shop["admin"].post("/payments/refund", {"transactionId": first["paymentId"], "provider": "stripe"})
     assert full.status_code == 201 and full.json()["paymentStatus"] == "refunded", full.text
-    assert me.get("/directory/enrollments", studentId=student_id).json()["items"] == []
-    unenrolled = published(local_stack, "student_unenrolled", first["paymentId"])
+    # The directory ends the enrollment when payment_refunded reaches it over the bus (asynchronously).
+    assert wait_for(lambda: me.get("/directory/enrollments", studentId=student_id).json()["items"] == [])
+    unenrolled = wait_for(lambda: published(local_stack, "student_unenrolled", first["paymentId"]))
     assert unenrolled and json.loads(unenrolled["data_json"])["reason"] == "refunded"
+
+
+def _queue_empty(local_stack, logical_id: str) -> bool:
+    sqs = local_stack.client("sqs")
+    url = local_stack.state["resources"][logical_id]["ref"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_full_refund_reaches_the_directory_over_the_bus_and_a_receiver_hears_of_it_once(
+    local_stack, api_base, shop, student
+):
+    student_id, me = student
+    course = shop["courses"]["JPY"]
+    lms = Client(api_base, local_stack.token("service", f"svc-lms-{uuid.uuid4().hex[:6]}"))
+    with Receiver() as receiver:
+        hook = lms.post("/webhooks", {"url": receiver.url("/lms"), "events": ["student_unenrolled"]})
+        assert hook.status_code == 201, hook.text
+        started = me.post("/payments/stripe/initialize", {"courseId": course}).json()
+        card = {"provider": "stripe", "paymentMethod": "pm_card_visa"}
+        assert me.post("/payments/confirm", {"transactionId": started["paymentIntentId"], **card}).status_code == 200
+        half = shop["admin"].post(
+            "/payments/refund", {"transactionId": started["paymentId"], "provider": "stripe", "amount": "7500"}
+        )
+        assert half.status_code == 201 and half.json()["paymentStatus"] == "partially_refunded", half.text
+        rest = shop["admin"].post("/payments/refund", {"transactionId": started["paymentId"], "provider": "stripe"})
+        assert rest.status_code == 201 and rest.json()["paymentStatus"] == "refunded", rest.text
+
+        [heard] = receiver.wait_for("/lms", 1, timeout=30)
+        body = json.loads(heard.body)
+        assert body["eventType"] == "student_unenrolled"
+        assert (body["data"]["reason"], body["data"]["paymentId"], body["data"]["courseId"]) == (
+            "refunded",
+            started["paymentId"],
+            course,
+        )
+        assert me.get("/directory/enrollments", studentId=student_id).json()["items"] == []
+        # Both refund events were handled (none waits or is retried) and nothing was dead-lettered:
+        # the receiver heard of the unenrollment once, and only once.
+        assert wait_for(lambda: _queue_empty(local_stack, "DirectoryEventsQueue"), 30)
+        assert _queue_empty(local_stack, "DirectoryEventsDeadLetterQueue")
+        assert len(receiver.at("/lms")) == 1
+        httpx.delete(f"{api_base}/webhooks/{hook.json()['webhookId']}", headers=lms.headers, timeout=30)

@@ -3,6 +3,7 @@ tests: boto3 talks to moto, and the resources come from template.yaml itself."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,47 @@ def table_contents(name: str) -> list[dict[str, Any]]:
             break
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return sorted(items, key=repr)
+
+
+EVENT_BUS_NAME = "domain-events"
+ACCOUNT = "123456789012"  # moto's
+
+
+def _logical(value: Any) -> str:
+    """The logical id a `!Ref X` / `!GetAtt X.Arn` of the loaded template names."""
+    return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+
+
+def consumer_queues() -> dict[str, str]:
+    """Each internal event consumer's queue, by the function its SQS event feeds: function logical
+    id -> queue logical id (the queue's name in moto)."""
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] == "SQS" and _logical(event["Properties"]["Queue"]) != "WebhookQueue":
+                found[logical_id] = _logical(event["Properties"]["Queue"])
+    return found
+
+
+def create_event_bus() -> None:
+    """The template's bus and, for each rule on it, the rule (its own pattern) and its target queue."""
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name=EVENT_BUS_NAME)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        props = resource["Properties"]
+        events.put_rule(Name=logical_id, EventBusName=EVENT_BUS_NAME, EventPattern=json.dumps(props["EventPattern"]))
+        for target in props["Targets"]:
+            queue = _logical(target["Arn"])
+            arn = f"arn:aws:sqs:{boto3.session.Session().region_name}:{ACCOUNT}:{queue}"
+            sqs.create_queue(QueueName=queue)
+            events.put_targets(
+                Rule=logical_id,
+                EventBusName=EVENT_BUS_NAME,
+                Targets=[{"Id": target["Id"], "Arn": arn}],
+            )

@@ -23,6 +23,7 @@ class Settings:
     idempotency_table_name: str
     catalog_public: bool  # the course catalog needs no token (the CatalogPublic parameter)
     cursor_key_secret_name: str
+    event_bus_name: str  # dispatched domain events go on this bus too, for internal consumers
 
 
 @lru_cache(maxsize=1)
@@ -37,4 +38,5 @@ def settings() -> Settings:
         idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", ""),
         catalog_public=env.get("CATALOG_PUBLIC", "").lower() == "true",
         cursor_key_secret_name=env.get("CURSOR_KEY_SECRET_NAME", ""),
+        event_bus_name=env.get("EVENT_BUS_NAME", ""),
     )

@@ -29,6 +29,7 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - payment/subscription lookup: PK `PAYREF#<payId, sbsId or provider:providerId>`, SK `REF`
 - plan: PK `PLAN#<plnId>`, SK `PROFILE`; GSI1 `TYPE#plan` / `<createdAt>#<id>`
 - provider event applied (TTL 90 d): PK `PROVIDER_EVENT#<provider>#<eventId>`, SK `EVENT`
+- domain event handled by an internal consumer (TTL 90 d): PK `HANDLED#<consumer>#<evtId>`, SK `HANDLED`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -59,6 +60,8 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - was this provider event applied: GetItem, and a conditional put in the same transaction as the
   change it causes
 - plans: GetItem (PLAN#<id>, PROFILE); all plans: Query GSI1 TYPE#plan
+- did this consumer handle this event (internal event handlers): GetItem HANDLED#<consumer>#<evtId>,
+  and a conditional put in the same transaction as the change the handler makes
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -151,3 +154,11 @@ def attempt_sk(number: int) -> str:
 
 def failed_sk(created_at: str, delivery_id: str) -> str:
     return f"FAILED#{created_at}#{delivery_id}"
+
+
+# ---------------------------------------------------------------- internal event handlers
+HANDLED = "HANDLED"
+
+
+def handled_pk(consumer: str, event_id: str) -> str:
+    return f"HANDLED#{consumer}#{event_id}"

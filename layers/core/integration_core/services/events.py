@@ -6,6 +6,9 @@ one delivery per active subscribed webhook (ids derived from event and webhook, 
 no-op), enqueues them on SQS in batches and only then takes the event out of the outbox. If the
 process dies in between, the scheduled `sweep` finds the event still in the outbox and dispatches
 it again: no recorded event is lost, and duplicates collapse in the dispatcher.
+
+Every dispatched event also goes on the event bus (EVENT_BUS_NAME) once, for the capabilities that
+react to it (integration_core.internal_events); the webhook fan-out stays direct, not behind the bus.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integration_core import keys, timeutil
-from integration_core.adapters import sqs
+from integration_core.adapters import eventbridge, sqs
 from integration_core.adapters.dynamodb import ConditionFailed, Table, table
 from integration_core.config import settings
 from integration_core.domain.events import TEST_EVENT, validate_data
@@ -28,6 +31,7 @@ from integration_core.observability import logger
 from integration_core.webhook_config import webhook_settings
 
 TRANSACTION_LIMIT = 100
+BUS_SOURCE = "school.integration"  # the source of every domain event on the bus
 
 
 @dataclass
@@ -189,45 +193,94 @@ def _create_deliveries(db: Table, items: list[dict[str, Any]], report: FanOutRep
                 report.count("PutItem")
 
 
-def fan_out(event_ids: list[str]) -> FanOutReport:
-    db = _db()
+def bus_entry(event: dict[str, Any]) -> eventbridge.BusEntry:
+    """The event as internal consumers get it from the bus: detail-type is the event type (what
+    each consumer's rule matches), detail the same envelope a webhook receiver gets, plus the cause."""
+    return eventbridge.BusEntry(
+        id=event["event_id"],
+        source=BUS_SOURCE,
+        detail_type=event["event_type"],
+        detail={
+            "eventId": event["event_id"],
+            "eventType": event["event_type"],
+            "timestamp": event["created_at"],
+            "data": json.loads(event["data_json"]),
+            "cause": event.get("cause"),
+        },
+    )
+
+
+def _fan_out_to_webhooks(db: Table, event: dict[str, Any], report: FanOutReport) -> int:
+    """Create and enqueue the event's deliveries; returns how many."""
     config = webhook_settings()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    webhook_ids = subscriber_ids(db, event["event_type"], report)
+    deliveries = [delivery_item(delivery_id_for(event["event_id"], w), w, event, now) for w in webhook_ids]
+    _create_deliveries(db, deliveries, report)
+    messages = [
+        sqs.Outgoing(
+            d["delivery_id"],
+            queue_message(d["delivery_id"], d["webhook_id"], d["event_id"]),
+            config.retry_schedule[0],
+        )
+        for d in deliveries
+    ]
+    if messages:
+        report.sqs_calls += sqs.send_batch(config.queue_url, messages)
+    return len(deliveries)
+
+
+def fan_out(event_ids: list[str]) -> FanOutReport:
+    """Each recorded event goes to its webhooks (directly: deliveries and the queue) and onto the
+    event bus for internal consumers. It leaves the outbox only once both are done; the item records
+    each part (`dispatched_at`, `bus_at`), so a later dispatch (the sweeper) redoes only what is missing."""
+    db = _db()
+    bus_name = settings().event_bus_name
     report = FanOutReport()
     unique = list(dict.fromkeys(event_ids))
     for start in range(0, len(unique), 100):
         events = db.batch_get([(keys.event_pk(e), keys.EVENT) for e in unique[start : start + 100]])
         report.count("BatchGetItem")
-        for event in events:
-            if "GSI1PK" not in event:
-                continue  # already fanned out
+        pending = [e for e in events if "GSI1PK" in e]  # the others are fanned out already
+        counts: dict[str, int] = {}
+        for event in pending:
+            if "dispatched_at" not in event:
+                counts[event["event_id"]] = _fan_out_to_webhooks(db, event, report)
+        unsent = [e for e in pending if "bus_at" not in e]
+        # No bus configured (a deployment without internal consumers): the webhooks are everything.
+        on_bus = eventbridge.put(bus_name, [bus_entry(e) for e in unsent]) if bus_name and unsent else set()
+        for event in pending:
+            event_id = event["event_id"]
             now = timeutil.iso_utc(timeutil.utc_now())
-            webhook_ids = subscriber_ids(db, event["event_type"], report)
-            deliveries = [delivery_item(delivery_id_for(event["event_id"], w), w, event, now) for w in webhook_ids]
-            _create_deliveries(db, deliveries, report)
-            messages = [
-                sqs.Outgoing(
-                    d["delivery_id"],
-                    queue_message(d["delivery_id"], d["webhook_id"], d["event_id"]),
-                    config.retry_schedule[0],
+            sets: list[str] = []
+            values: dict[str, Any] = {":now": now}
+            if event_id in counts:
+                sets += ["dispatched_at = :now", "delivery_count = :n"]
+                values[":n"] = counts[event_id]
+            reached_bus = event_id in on_bus or not bus_name or "bus_at" in event
+            condition = None
+            if event_id in on_bus:
+                sets.append("bus_at = :now")
+                condition = "attribute_not_exists(bus_at)"  # recorded once
+            elif not reached_bus:
+                logger.warning("event kept in the outbox for the bus", extra={"event_id": event_id})
+            update = f"SET {', '.join(sets)}" if sets else ""
+            if reached_bus:
+                # Out of the outbox only once everything is enqueued; until then the sweeper sees it.
+                update += " REMOVE GSI1PK, GSI1SK"
+            if update:
+                used = {k: v for k, v in values.items() if k in update}  # DynamoDB refuses unused values
+                with contextlib.suppress(ConditionFailed):  # another dispatch recorded the bus first
+                    expression = {"values": used} if used else {}
+                    db.update(keys.event_pk(event_id), keys.EVENT, update.strip(), condition, **expression)
+                report.count("UpdateItem")
+            if event_id in counts:
+                report.events += 1
+                report.deliveries += counts[event_id]
+                logger.info(
+                    "event fanned out",
+                    extra={"event_id": event_id, "event_type": event["event_type"], "deliveries": counts[event_id]},
                 )
-                for d in deliveries
-            ]
-            if messages:
-                report.sqs_calls += sqs.send_batch(config.queue_url, messages)
-            # Out of the outbox only once everything is enqueued; until then the sweeper sees it.
-            db.update(
-                keys.event_pk(event["event_id"]),
-                keys.EVENT,
-                "SET dispatched_at = :now, delivery_count = :n REMOVE GSI1PK, GSI1SK",
-                values={":now": now, ":n": len(deliveries)},
-            )
-            report.count("UpdateItem")
-            report.events += 1
-            report.deliveries += len(deliveries)
-            logger.info(
-                "event fanned out",
-                extra={"event_id": event["event_id"], "event_type": event["event_type"], "deliveries": len(deliveries)},
-            )
     return report
 
 

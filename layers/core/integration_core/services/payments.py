@@ -794,39 +794,12 @@ def confirm(principal: Principal, data: ConfirmPayment, attempt: Attempt) -> dic
 
 
 # ---------------------------------------------------------------- refunds
-def _ends_enrollment(db: Table, item: dict[str, Any], status: PaymentStatus, now: str) -> list[dict]:
-    """The writes that end the enrollment this payment bought, when this refund makes it a full one
-    and the school's rule says so (`FullRefundEndsEnrollment`); none otherwise (a partial refund, an
-    enrollment bought by another payment or made by an admin, or none left)."""
-    course_id = item.get("course_id")
-    if status is not PaymentStatus.REFUNDED or not course_id or not payment_settings().full_refund_ends_enrollment:
-        return []
-    student_id, pay_id = item["student_id"], item["payment_id"]
-    enrollment = _directory().enrollment(student_id, course_id, consistent=True)
-    if enrollment is None or enrollment.get("payment_id") != pay_id:
-        return []
-    _, event_ops = _event(
-        db,
-        "student_unenrolled",
-        {
-            "studentId": student_id,
-            "courseId": course_id,
-            "unenrolledAt": now,
-            "reason": "refunded",
-            "paymentId": pay_id,
-        },
-        stable_id("event", "student_unenrolled", pay_id),
-        f"refund:{pay_id}",
-    )
-    return _directory().unenrollment_operations(db, course_id, student_id, pay_id) + event_ops
-
-
 def _apply_refund(
     item: dict[str, Any], refund_id: str, amount_minor: int, reason: str | None, cause: str | None
 ) -> tuple[dict[str, Any], bool]:
     """One refund, once: its own record (keyed by the provider's refund id), the payment's refunded
-    total and status, `payment_refunded`, and, for a full refund, the end of the enrollment it paid
-    for with `student_unenrolled` (see `_ends_enrollment`), in one transaction."""
+    total and status and `payment_refunded`, in one transaction. A full refund ends the enrollment
+    it paid for when the directory handles that event (services/directory_reactions.py)."""
     db = _db()
     for _ in range(5):
         refunded = int(item.get("refunded_minor", 0))
@@ -882,23 +855,18 @@ def _apply_refund(
                 ":paid": RANK[PaymentStatus.SUCCEEDED],
             },
         )
-        unenroll = _ends_enrollment(db, item, status, now)
-        ops = [db.put_op(record, "attribute_not_exists(PK)"), update, *event_ops, *unenroll]
+        ops = [db.put_op(record, "attribute_not_exists(PK)"), update, *event_ops]
         try:
             db.transact(ops)
         except ConditionFailed as failed:
             if failed.reasons[:1] == ["ConditionalCheckFailed"]:
                 return reload(item), False  # this refund was applied already
-            # Another refund moved the total, or the enrollment changed meanwhile: read and recompute.
+            # Another refund moved the total meanwhile: read and recompute.
             item = reload(item)
             if RANK[PaymentStatus(item["status"])] < RANK[PaymentStatus.SUCCEEDED]:
                 raise Conflict("the payment has not succeeded yet; nothing to refund") from None
             continue
-        event_ids = [event_id]
-        if unenroll:
-            event_ids.append(stable_id("event", "student_unenrolled", item["payment_id"]))
-            logger.info("full refund ended the enrollment", extra={"payment_id": item["payment_id"]})
-        _publish(event_ids)
+        _publish([event_id])
         return reload(item), True
     raise Conflict("the payment changed too often meanwhile; try again")
 

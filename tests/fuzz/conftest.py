@@ -22,6 +22,7 @@ from offline.sandbox.callbacks import Callbacks
 from offline.sandbox.providers.paypal import PayPal
 from offline.sandbox.providers.stripe import Stripe
 from offline.sandbox.server import Sandbox
+from tests.component.payments.conftest import function_url_event
 from tests.support.aws import CURSOR_SECRET_NAME, SIGNING_SECRET_NAME, create_tables
 from tests.support.inprocess_api import WsgiApi
 from tests.support.lambdas import LambdaContext, load_function
@@ -62,16 +63,7 @@ def _providers(patch: pytest.MonkeyPatch) -> list[Server]:
     callbacks = load_function("payment_callbacks")
 
     def callback_app(request: Request) -> Response:
-        event = {
-            "version": "2.0",
-            "rawPath": request.path,
-            "rawQueryString": request.query,
-            "headers": {k.lower(): v for k, v in request.headers},
-            "requestContext": {"http": {"method": request.method, "path": request.path, "sourceIp": "127.0.0.1"}},
-            "body": request.body.decode(),
-            "isBase64Encoded": False,
-        }
-        result = callbacks.handler(event, LambdaContext())
+        result = callbacks.handler(function_url_event(request), LambdaContext())
         return Response(result["statusCode"], list(result.get("headers", {}).items()), result["body"].encode())
 
     callback_server = Server("callbacks", 0, callback_app)

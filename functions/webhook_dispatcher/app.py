@@ -5,25 +5,12 @@ Thin: the delivery rules live in integration_core.services.delivery."""
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from integration_core.domain.webhooks import DELIVERY_ID_PATTERN, EVENT_ID_PATTERN, WEBHOOK_ID_PATTERN
+from integration_core.domain.webhooks import DeliveryMessage
 from integration_core.observability import logger, metrics
 from integration_core.services.delivery import QueuedDelivery, process_batch
-
-
-class DeliveryMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    delivery_id: str = Field(alias="deliveryId", pattern=DELIVERY_ID_PATTERN)
-    webhook_id: str = Field(alias="webhookId", pattern=WEBHOOK_ID_PATTERN)
-    event_id: str = Field(alias="eventId", pattern=EVENT_ID_PATTERN)
-
-
-class RetryLater(Exception):
-    """Marks a record as a batch item failure: SQS shows it again when its visibility ends."""
 
 
 def _queued(record: dict) -> QueuedDelivery | None:
@@ -64,10 +51,5 @@ def handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=result.delivered)
     metrics.add_metric(name="WebhookRetried", unit=MetricUnit.Count, value=result.retried)
     metrics.add_metric(name="WebhookDeadLettered", unit=MetricUnit.Count, value=result.dead)
-
-    def outcome(record: SQSRecord) -> None:
-        if record.message_id in later:
-            raise RetryLater(record.message_id)
-
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=outcome, processor=processor, context=context)
+    # The partial batch response (ReportBatchItemFailures): only these messages come back.
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in raw if r["messageId"] in later]}

@@ -457,7 +457,7 @@ def test_410_disables_the_webhook_and_reenabling_restores_it(hooks):
 
 
 def test_a_dispatcher_dying_between_recording_a_410_and_disabling_disables_on_the_redelivery(hooks, monkeypatch):
-    from integration_core.services import webhook_store
+    from integration_core.stores import webhooks as webhook_store
 
     created = hooks.register()
     hooks.receiver.script("/hook", Answer(410))

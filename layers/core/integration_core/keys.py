@@ -89,12 +89,21 @@ def email_lock_pk(kind: str, email: str) -> str:
     return f"EMAIL#{kind}#{email.lower()}"
 
 
+COURSE_LINK_PREFIX = "COURSE#"
+SESSION_PREFIX = "SESSION#"
+ENROLLMENT_PREFIX = "ENROLLMENT#"
+
+
 def course_link_sk(course_id: str) -> str:
-    return f"COURSE#{course_id}"
+    return f"{COURSE_LINK_PREFIX}{course_id}"
+
+
+def course_id_of_link(sk: str) -> str:
+    return sk.removeprefix(COURSE_LINK_PREFIX)
 
 
 def session_sk(session_id: str) -> str:
-    return f"SESSION#{session_id}"
+    return f"{SESSION_PREFIX}{session_id}"
 
 
 def sessions_pk(course_id: str) -> str:
@@ -102,7 +111,7 @@ def sessions_pk(course_id: str) -> str:
 
 
 def enrollment_sk(other_id: str) -> str:
-    return f"ENROLLMENT#{other_id}"
+    return f"{ENROLLMENT_PREFIX}{other_id}"
 
 
 CATALOG = "CATALOG"
@@ -148,12 +157,16 @@ def deliveries_pk(webhook_id: str) -> str:
     return f"DELIVERIES#{webhook_id}"
 
 
+ATTEMPT_PREFIX = "ATTEMPT#"
+FAILED_PREFIX = "FAILED#"
+
+
 def attempt_sk(number: int) -> str:
-    return f"ATTEMPT#{number:04d}"
+    return f"{ATTEMPT_PREFIX}{number:04d}"
 
 
 def failed_sk(created_at: str, delivery_id: str) -> str:
-    return f"FAILED#{created_at}#{delivery_id}"
+    return f"{FAILED_PREFIX}{created_at}#{delivery_id}"
 
 
 # ---------------------------------------------------------------- internal event handlers

@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel, unchanged_if_absent
@@ -25,6 +25,20 @@ MAX_EVENTS_PER_WEBHOOK = 50
 RESPONSE_EXCERPT_BYTES = 2048
 
 EventName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class DeliveryMessage(BaseModel):
+    """The one message on the delivery queue (and its DLQ): which delivery of which webhook and
+    event to attempt. Fan-out, retry, replay and the dispatcher's re-sends build it; the
+    dispatcher parses it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    delivery_id: str = Field(alias="deliveryId", pattern=DELIVERY_ID_PATTERN)
+    webhook_id: str = Field(alias="webhookId", pattern=WEBHOOK_ID_PATTERN)
+    event_id: str = Field(alias="eventId", pattern=EVENT_ID_PATTERN)
+
+    def body(self) -> dict[str, str]:
+        return self.model_dump(by_alias=True)
 
 
 class DeliveryStatus(StrEnum):

@@ -20,7 +20,6 @@ receive count says so, else sent there directly).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -31,13 +30,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from integration_core import keys, timeutil
+from integration_core import timeutil
 from integration_core.adapters import sqs
-from integration_core.adapters.dynamodb import ConditionFailed, Table
+from integration_core.adapters.dynamodb import Table
 from integration_core.adapters.webhook_http import HttpOutcome, WebhookSender
 from integration_core.domain.signatures import signature_headers
 from integration_core.domain.webhooks import (
     RESPONSE_EXCERPT_BYTES,
+    DeliveryMessage,
     DeliveryStatus,
     ErrorClass,
     next_delay,
@@ -46,7 +46,8 @@ from integration_core.domain.webhooks import (
 from integration_core.ids import stable_id
 from integration_core.observability import logger
 from integration_core.services import events as outbox
-from integration_core.services import webhook_store
+from integration_core.stores import webhooks as webhook_store
+from integration_core.stores.common import Outcome
 from integration_core.webhook_config import webhook_settings
 
 CHUNK = 25  # 25 deliveries: at most 3 + 1 operations each, within one 100-item transaction
@@ -63,6 +64,11 @@ class QueuedDelivery:
     delivery_id: str
     webhook_id: str
     event_id: str
+
+    @property
+    def message(self) -> DeliveryMessage:
+        """The queue message to send again (a fresh retry, or to the DLQ)."""
+        return DeliveryMessage(deliveryId=self.delivery_id, webhookId=self.webhook_id, eventId=self.event_id)
 
 
 @dataclass
@@ -202,34 +208,29 @@ def _decide(job: Job) -> None:
     job.status = DeliveryStatus.PENDING if job.delay is not None else DeliveryStatus.FAILED
 
 
-def _delivery_ops(store: Table, job: Job, expires_at: int) -> list[dict]:
+def _attempt_record(job: Job, expires_at: int) -> webhook_store.AttemptRecord:
     outcome = job.outcome
     assert outcome is not None
-    delivery = job.delivery
     number = job.attempt_number
     # The attempt's own times, not the recording's: a slow neighbour in the batch changes neither.
     now = timeutil.iso_utc(_answered_at(job))
+    excerpt = (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None
     attempt = {
-        "PK": keys.delivery_pk(delivery["delivery_id"]),
-        "SK": keys.attempt_sk(number),
-        "kind": "attempt",
-        "attempt": number,
         "at": timeutil.iso_utc(_attempted_at(job)),
         "success": outcome.success,
         "status_code": outcome.status_code,
-        "latency_ms": _number(outcome.latency_ms),
+        "latency_ms": outcome.latency_ms,
         "error_class": outcome.error_class.value if outcome.error_class else None,
         "error": outcome.error,
-        "response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
-        "expiresAt": expires_at,
+        "response_body": excerpt,
     }
-    sets = {
+    sets: dict[str, Any] = {
         "attempts": number,
         "status": job.status.value,
         "updated_at": now,
         "last_status_code": outcome.status_code,
         "last_error": outcome.error,
-        "last_response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
+        "last_response_body": excerpt,
     }
     removes = []
     if job.status is DeliveryStatus.SUCCEEDED:
@@ -239,38 +240,19 @@ def _delivery_ops(store: Table, job: Job, expires_at: int) -> list[dict]:
         sets["next_attempt_at"] = timeutil.iso_utc(_answered_at(job) + timedelta(seconds=job.delay))
     else:
         removes.append("next_attempt_at")
-    sets = {k: v for k, v in sets.items() if v is not None}
-    removes += [k for k in ("last_status_code", "last_error", "last_response_body") if k not in sets]
-    update = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
-    if removes:
-        update += " REMOVE " + ", ".join(f"#{k}" for k in removes)
-    names = {f"#{k}": k for k in [*sets, *removes]} | {"#st": "status", "#at": "attempts"}
-    values = {f":{k}": v for k, v in sets.items()} | {":prev": number - 1, ":pending": DeliveryStatus.PENDING.value}
-    ops = [
-        store.put_op(attempt, "attribute_not_exists(PK)"),
-        store.update_op(
-            keys.delivery_pk(delivery["delivery_id"]),
-            keys.DELIVERY,
-            update,
-            "#at = :prev AND #st = :pending",
-            names=names,
-            values=values,
-        ),
-    ]
-    if job.status is DeliveryStatus.FAILED:
-        marker = {
-            "PK": keys.webhook_pk(delivery["webhook_id"]),
-            "SK": keys.failed_sk(delivery["created_at"], delivery["delivery_id"]),
-            "kind": "failed_delivery",
-            "delivery_id": delivery["delivery_id"],
-            "created_at": delivery["created_at"],
-        }
-        ops.append(store.put_op(marker))
-    return ops
+    return webhook_store.AttemptRecord(
+        delivery=job.delivery,
+        number=number,
+        attempt=attempt,
+        sets=sets,
+        removes=removes,
+        failed=job.status is DeliveryStatus.FAILED,
+        expires_at=expires_at,
+    )
 
 
-def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str, worst: float | None = None) -> dict:
-    """One update for all of a webhook's outcomes in this batch (counters by ADD, so concurrent
+def _stats_change(webhook_id: str, jobs: list[Job], now: str, worst: float | None = None) -> webhook_store.StatsChange:
+    """One change for all of a webhook's outcomes in this batch (counters by ADD, so concurrent
     batches compose). With `worst`, the worst latency is set to it on condition that it is higher
     than the one stored (a concurrent batch may have stored a higher one since it was read)."""
     adds: dict[str, float] = defaultdict(float)
@@ -293,8 +275,7 @@ def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str, worst: f
         adds["latency_total_ms"] += job.outcome.latency_ms if job.outcome else 0
         adds["latency_count"] += 1
     sets: dict[str, Any] = {}
-    removes: list[str] = []
-    if_absent: dict[str, Any] = {}
+    failing = None
     successes = [i for i, j in enumerate(receiver_jobs) if j.outcome and j.outcome.success]
     failures_after = len(receiver_jobs) - 1 - successes[-1] if successes else 0
     if successes:
@@ -304,37 +285,10 @@ def _stats_op(store: Table, webhook_id: str, jobs: list[Job], now: str, worst: f
         adds["consecutive_failures"] += len(receiver_jobs)
     if receiver_jobs and (not successes or failures_after):
         sets["last_failure_at"] = now
-        if_absent = {"failing_since": now, "GSI1PK": keys.FAILING_WEBHOOKS, "GSI1SK": f"{now}#{webhook_id}"}
-        if successes:  # failing again since now
-            sets |= if_absent
-            if_absent = {}
+        failing = "restart" if successes else "start"  # after a success: failing again since now
     elif successes:
-        removes = ["failing_since", "GSI1PK", "GSI1SK"]
-    condition = None
-    if worst is not None:
-        sets["worst_latency_ms"] = _number(worst)
-        condition = "attribute_not_exists(#worst_latency_ms) OR #worst_latency_ms < :worst_latency_ms"
-    adds = {k: v for k, v in adds.items() if v}
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    clauses = []
-    for k, v in sets.items():
-        names[f"#{k}"], values[f":{k}"] = k, v
-        clauses.append(f"#{k} = :{k}")
-    for k, v in if_absent.items():
-        names[f"#{k}"], values[f":{k}"] = k, v
-        clauses.append(f"#{k} = if_not_exists(#{k}, :{k})")
-    update = ("SET " + ", ".join(clauses)) if clauses else ""
-    if removes:
-        update += " REMOVE " + ", ".join(f"#{k}" for k in removes)
-        names |= {f"#{k}": k for k in removes}
-    if adds:
-        update += " ADD " + ", ".join(f"#{k} :{k}" for k in adds)
-        names |= {f"#{k}": k for k in adds}
-        values |= {f":{k}": int(v) if float(v).is_integer() else _number(v) for k, v in adds.items()}
-    return store.update_op(
-        keys.webhook_pk(webhook_id), keys.STATS, update.strip(), condition, names=names, values=values
-    )
+        failing = "stop"
+    return webhook_store.StatsChange(webhook_id, dict(adds), sets, failing, worst)
 
 
 def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | None = None) -> set[str]:
@@ -354,23 +308,16 @@ def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | Non
     for job in jobs:
         by_webhook[job.webhook["webhook_id"]].append(job)
     rising = _rising_worst(jobs, stats) if stats is not None else {}
-    delivery_ops = [op for job in jobs for op in _delivery_ops(store, job, expires_at)]
-    attempts = sorted(f"{j.delivery['delivery_id']}:{j.attempt_number}" for j in jobs)
+    attempts = [_attempt_record(job, expires_at) for job in jobs]
+    tokens = sorted(f"{j.delivery['delivery_id']}:{j.attempt_number}" for j in jobs)
     while True:
-        stats_ops = [_stats_op(store, w, group, now, rising.get(w)) for w, group in by_webhook.items()]
-        # The token makes an SDK retry after a lost answer a no-op instead of a failed condition.
-        token = stable_id("delivery", *attempts, *(f"worst:{w}" for w in sorted(rising)))
-        try:
-            store.transact(delivery_ops + stats_ops, token=token)
-        except ConditionFailed as failed:
-            # One reason per operation: the deliveries' first, then one statistics update per webhook.
-            delivery_reasons, stats_reasons = failed.reasons[: len(delivery_ops)], failed.reasons[len(delivery_ops) :]
-            outrun = {
-                w for w, reason in zip(by_webhook, stats_reasons, strict=False) if reason == "ConditionalCheckFailed"
-            }
-            if outrun and "ConditionalCheckFailed" not in delivery_reasons:
-                rising = {w: latency for w, latency in rising.items() if w not in outrun}
-                continue
+        changes = [_stats_change(w, group, now, rising.get(w)) for w, group in by_webhook.items()]
+        token = stable_id("delivery", *tokens, *(f"worst:{w}" for w in sorted(rising)))
+        recorded = webhook_store.record_wave(store, attempts, changes, now, token)
+        if recorded.outcome is Outcome.RACED and recorded.outrun:
+            rising = {w: latency for w, latency in rising.items() if w not in recorded.outrun}
+            continue
+        if recorded.outcome is Outcome.RACED:
             break
         if stats is None:
             _raise_worst_latency(store, jobs, {})
@@ -379,12 +326,10 @@ def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | Non
         return set()  # recorded already by another run
     applied: set[str] = set()
     for job in jobs:
-        ops = [*_delivery_ops(store, job, expires_at), _stats_op(store, job.webhook["webhook_id"], [job], now)]
-        try:
-            store.transact(ops)
+        change = _stats_change(job.webhook["webhook_id"], [job], now)
+        if webhook_store.record_one(store, _attempt_record(job, expires_at), change, now):
             applied.add(job.delivery["delivery_id"])
-        except ConditionFailed:
-            pass  # another run recorded this attempt already
+        # else: another run recorded this attempt already
     _raise_worst_latency(store, [j for j in jobs if j.delivery["delivery_id"] in applied], stats or {})
     return applied
 
@@ -409,14 +354,7 @@ def _rising_worst(jobs: list[Job], stats: dict[str, dict[str, Any]]) -> dict[str
 
 def _raise_worst_latency(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]]) -> None:
     for webhook_id, latency in _rising_worst(jobs, stats).items():
-        with contextlib.suppress(ConditionFailed):  # a concurrent batch saw a slower one
-            store.update(
-                keys.webhook_pk(webhook_id),
-                keys.STATS,
-                "SET worst_latency_ms = :l",
-                "attribute_not_exists(worst_latency_ms) OR worst_latency_ms < :l",
-                values={":l": _number(latency)},
-            )
+        webhook_store.raise_worst_latency(store, webhook_id, latency)
 
 
 def _gone_but_active(delivery: dict[str, Any], webhook: dict[str, Any]) -> bool:
@@ -443,11 +381,7 @@ def _later(record: QueuedDelivery, delay: int, result: BatchResult, visibility: 
     policy take it on the next receive, a fresh message is sent instead and this one is dropped."""
     config = webhook_settings()
     if record.receive_count >= config.max_receive_count:
-        sqs.send(
-            config.queue_url,
-            {"deliveryId": record.delivery_id, "webhookId": record.webhook_id, "eventId": record.event_id},
-            delay,
-        )
+        sqs.send(config.queue_url, record.message.body(), delay)
         return
     visibility[record.message_id] = (record.receipt_handle, delay)
     result.failed_message_ids.append(record.message_id)
@@ -460,8 +394,7 @@ def _to_dlq(record: QueuedDelivery, result: BatchResult, visibility: dict[str, t
         visibility[record.message_id] = (record.receipt_handle, 0)
         result.failed_message_ids.append(record.message_id)
     else:
-        body = {"deliveryId": record.delivery_id, "webhookId": record.webhook_id, "eventId": record.event_id}
-        sqs.send(config.dlq_url, body)
+        sqs.send(config.dlq_url, record.message.body())
 
 
 def process_batch(records: list[QueuedDelivery], sender: WebhookSender | None = None) -> BatchResult:
@@ -476,24 +409,16 @@ def process_batch(records: list[QueuedDelivery], sender: WebhookSender | None = 
 def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result: BatchResult) -> None:
     store = webhook_store.db()
     config = webhook_settings()
-    wanted: list[tuple[str, str]] = []
-    for r in records:
-        wanted += [
-            (keys.delivery_pk(r.delivery_id), keys.DELIVERY),
-            (keys.webhook_pk(r.webhook_id), keys.PROFILE),
-            (keys.webhook_pk(r.webhook_id), keys.STATS),
-            (keys.event_pk(r.event_id), keys.EVENT),
-        ]
-    found = {(i["PK"], i["SK"]): i for i in store.batch_get(list(dict.fromkeys(wanted)))}
+    found = webhook_store.read_batch(store, [(r.delivery_id, r.webhook_id, r.event_id) for r in records])
     jobs: list[Job] = []
     seen: set[str] = set()
     counts: dict[str, int] = {}
     visibility: dict[str, tuple[str, int]] = {}
     gone: dict[str, dict[str, Any]] = {}
     for r in records:
-        delivery = found.get((keys.delivery_pk(r.delivery_id), keys.DELIVERY))
-        webhook = found.get((keys.webhook_pk(r.webhook_id), keys.PROFILE))
-        event = found.get((keys.event_pk(r.event_id), keys.EVENT))
+        delivery = found.deliveries.get(r.delivery_id)
+        webhook = found.webhooks.get(r.webhook_id)
+        event = found.events.get(r.event_id)
         if delivery is not None and webhook is not None and _gone_but_active(delivery, webhook):
             gone[webhook["webhook_id"]] = webhook  # a run died between recording a 410 and disabling
         if delivery is None or delivery["status"] != DeliveryStatus.PENDING or r.delivery_id in seen:
@@ -507,7 +432,7 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result:
             _later(r, THROTTLE_DELAY, result, visibility)
             continue
         jobs.append(Job(r, delivery, webhook, event))
-    stats = {r.webhook_id: found.get((keys.webhook_pk(r.webhook_id), keys.STATS), {}) for r in records}
+    stats = {r.webhook_id: found.stats.get(r.webhook_id, {}) for r in records}
     # Throttled messages are put off now, not after the batch's slowest receiver.
     _flush_visibility(config.queue_url, visibility)
     for wave in _send_in_waves(sender, jobs):

@@ -13,21 +13,22 @@ react to it (integration_core.internal_events); the webhook fan-out stays direct
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from integration_core import keys, timeutil
+from integration_core import timeutil
 from integration_core.adapters import eventbridge, sqs
-from integration_core.adapters.dynamodb import ConditionFailed, Table, table
+from integration_core.adapters.dynamodb import Table, table
 from integration_core.config import settings
 from integration_core.domain.events import TEST_EVENT, validate_data
 from integration_core.domain.events import event_type as catalog_entry
-from integration_core.domain.webhooks import DeliveryStatus
+from integration_core.domain.webhooks import DeliveryMessage
 from integration_core.errors import Conflict, Unprocessable, field_error, invalid
 from integration_core.ids import new_id, stable_id
 from integration_core.observability import logger
+from integration_core.stores import outbox as outbox_store
+from integration_core.stores.common import Outcome
 from integration_core.webhook_config import webhook_settings
 
 TRANSACTION_LIMIT = 100
@@ -61,28 +62,10 @@ def event_operations(
     validate_data(event_type, data)
     event_id = event_id or new_id("event")
     now = timeutil.iso_utc(timeutil.utc_now())
-    return event_id, [
-        db.put_op(event_item(event_id, event_type, data, now, cause, outbox=True), "attribute_not_exists(PK)")
-    ]
+    return event_id, outbox_store.event_operations(db, event_item(event_id, event_type, data, now, cause, outbox=True))
 
 
-def event_item(
-    event_id: str, event_type: str, data: dict, created_at: str, cause: str | None, *, outbox: bool
-) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "PK": keys.event_pk(event_id),
-        "SK": keys.EVENT,
-        "kind": "event",
-        "event_id": event_id,
-        "event_type": event_type,
-        # JSON text keeps the data exactly as published (floats, nesting) without DynamoDB's number rules.
-        "data_json": json.dumps(data, separators=(",", ":"), ensure_ascii=False),
-        "cause": cause,
-        "created_at": created_at,
-    }
-    if outbox:
-        item |= {"GSI1PK": keys.OUTBOX, "GSI1SK": f"{created_at}#{event_id}"}
-    return item
+event_item = outbox_store.event_item
 
 
 def publish_event(
@@ -92,12 +75,10 @@ def publish_event(
     db = _db()
     event_id, operations = event_operations(db, event_type, data, event_id=event_id, cause=cause)
     duplicate = False
-    try:
-        db.transact(operations)
-    except ConditionFailed:
-        existing = db.get(keys.event_pk(event_id), keys.EVENT, consistent=True) or {}
+    if outbox_store.record_event(db, operations) is Outcome.ALREADY_EXISTS:
+        existing = outbox_store.event(db, event_id, consistent=True) or {}
         if existing.get("event_type") != event_type or json.loads(existing.get("data_json", "null")) != data:
-            raise Conflict(f"event id {event_id} was already used for a different event") from None
+            raise Conflict(f"event id {event_id} was already used for a different event")
         duplicate = True
     # A repeat dispatches again too: if the first publisher died before fanning out, this finishes it.
     dispatch([event_id])
@@ -126,16 +107,7 @@ def publish(event_type: str, data: dict, *, event_id: str | None = None, cause: 
 
 
 def subscriber_ids(db: Table, event_type: str, report: FanOutReport | None = None) -> list[str]:
-    found: list[str] = []
-    after: dict[str, Any] | None = None
-    while True:
-        page = db.query(keys.subscriptions_pk(event_type), limit=100, after=after)
-        if report:
-            report.count("Query")
-        found += [item["webhook_id"] for item in page.items]
-        after = page.last_key
-        if not after:
-            return found
+    return outbox_store.subscriber_ids(db, event_type, report.count if report else None)
 
 
 def delivery_id_for(event_id: str, webhook_id: str) -> str:
@@ -143,22 +115,7 @@ def delivery_id_for(event_id: str, webhook_id: str) -> str:
 
 
 def delivery_item(delivery_id: str, webhook_id: str, event: dict[str, Any], now: str) -> dict[str, Any]:
-    return {
-        "PK": keys.delivery_pk(delivery_id),
-        "SK": keys.DELIVERY,
-        "GSI1PK": keys.deliveries_pk(webhook_id),
-        "GSI1SK": f"{now}#{delivery_id}",
-        "kind": "delivery",
-        "delivery_id": delivery_id,
-        "webhook_id": webhook_id,
-        "event_id": event["event_id"],
-        "event_type": event["event_type"],
-        "status": DeliveryStatus.PENDING.value,
-        "attempts": 0,
-        "series_start": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return outbox_store.delivery_record(delivery_id, webhook_id, event, now)
 
 
 def payload(webhook_id: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -172,25 +129,8 @@ def payload(webhook_id: str, event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def queue_message(delivery_id: str, webhook_id: str, event_id: str) -> dict[str, str]:
-    return {"deliveryId": delivery_id, "webhookId": webhook_id, "eventId": event_id}
-
-
-def _create_deliveries(db: Table, items: list[dict[str, Any]], report: FanOutReport) -> None:
-    """Conditional puts, 100 per transaction; a chunk that meets an existing delivery (a repeated
-    dispatch) is written item by item so the existing ones keep their state."""
-    for start in range(0, len(items), TRANSACTION_LIMIT):
-        chunk = items[start : start + TRANSACTION_LIMIT]
-        try:
-            token = stable_id("delivery", *(item["delivery_id"] for item in chunk))
-            db.transact([db.put_op(item, "attribute_not_exists(PK)") for item in chunk], token=token)
-            report.count("TransactWriteItems")
-        except ConditionFailed:
-            report.count("TransactWriteItems")
-            for item in chunk:
-                with contextlib.suppress(ConditionFailed):  # it exists: keep its state
-                    db.put(item, "attribute_not_exists(PK)")
-                report.count("PutItem")
+def queue_message(delivery_id: str, webhook_id: str, event_id: str) -> DeliveryMessage:
+    return DeliveryMessage(deliveryId=delivery_id, webhookId=webhook_id, eventId=event_id)
 
 
 def bus_entry(event: dict[str, Any]) -> eventbridge.BusEntry:
@@ -216,11 +156,11 @@ def _fan_out_to_webhooks(db: Table, event: dict[str, Any], report: FanOutReport)
     now = timeutil.iso_utc(timeutil.utc_now())
     webhook_ids = subscriber_ids(db, event["event_type"], report)
     deliveries = [delivery_item(delivery_id_for(event["event_id"], w), w, event, now) for w in webhook_ids]
-    _create_deliveries(db, deliveries, report)
+    outbox_store.create_deliveries(db, deliveries, report.count)
     messages = [
         sqs.Outgoing(
             d["delivery_id"],
-            queue_message(d["delivery_id"], d["webhook_id"], d["event_id"]),
+            queue_message(d["delivery_id"], d["webhook_id"], d["event_id"]).body(),
             config.retry_schedule[0],
         )
         for d in deliveries
@@ -239,40 +179,22 @@ def fan_out(event_ids: list[str]) -> FanOutReport:
     report = FanOutReport()
     unique = list(dict.fromkeys(event_ids))
     for start in range(0, len(unique), 100):
-        events = db.batch_get([(keys.event_pk(e), keys.EVENT) for e in unique[start : start + 100]])
+        found = outbox_store.events(unique[start : start + 100], db)
         report.count("BatchGetItem")
-        pending = [e for e in events if "GSI1PK" in e]  # the others are fanned out already
-        counts: dict[str, int] = {}
-        for event in pending:
-            if "dispatched_at" not in event:
-                counts[event["event_id"]] = _fan_out_to_webhooks(db, event, report)
+        pending = [e for e in found.values() if e["in_outbox"]]  # the others are fanned out already
+        counts = {e["event_id"]: _fan_out_to_webhooks(db, e, report) for e in pending if "dispatched_at" not in e}
         unsent = [e for e in pending if "bus_at" not in e]
         # No bus configured (a deployment without internal consumers): the webhooks are everything.
         on_bus = eventbridge.put(bus_name, [bus_entry(e) for e in unsent]) if bus_name and unsent else set()
         for event in pending:
             event_id = event["event_id"]
-            now = timeutil.iso_utc(timeutil.utc_now())
-            sets: list[str] = []
-            values: dict[str, Any] = {":now": now}
-            if event_id in counts:
-                sets += ["dispatched_at = :now", "delivery_count = :n"]
-                values[":n"] = counts[event_id]
             reached_bus = event_id in on_bus or not bus_name or "bus_at" in event
-            condition = None
-            if event_id in on_bus:
-                sets.append("bus_at = :now")
-                condition = "attribute_not_exists(bus_at)"  # recorded once
-            elif not reached_bus:
+            if not reached_bus:
                 logger.warning("event kept in the outbox for the bus", extra={"event_id": event_id})
-            update = f"SET {', '.join(sets)}" if sets else ""
-            if reached_bus:
-                # Out of the outbox only once everything is enqueued; until then the sweeper sees it.
-                update += " REMOVE GSI1PK, GSI1SK"
-            if update:
-                used = {k: v for k, v in values.items() if k in update}  # DynamoDB refuses unused values
-                with contextlib.suppress(ConditionFailed):  # another dispatch recorded the bus first
-                    expression = {"values": used} if used else {}
-                    db.update(keys.event_pk(event_id), keys.EVENT, update.strip(), condition, **expression)
+            now = timeutil.iso_utc(timeutil.utc_now())
+            if outbox_store.mark_dispatched(
+                db, event_id, now, counts.get(event_id), on_bus=event_id in on_bus, done=reached_bus
+            ):
                 report.count("UpdateItem")
             if event_id in counts:
                 report.events += 1
@@ -294,17 +216,11 @@ def stranded_event_ids(limit: int = 1000) -> list[str]:
     db = _db()
     cutoff = timeutil.utc_now().timestamp() - webhook_settings().sweep_grace_seconds
     found: list[str] = []
-    after: dict[str, Any] | None = None
-    while len(found) < limit:
-        page = db.query(keys.OUTBOX, index=keys.GSI1, limit=100, after=after)
-        for item in page.items:
-            if timeutil.parse_iso(item["created_at"]).timestamp() > cutoff:
-                return found
-            found.append(item["event_id"])
-        after = page.last_key
-        if not after:
+    for item in outbox_store.in_outbox(db):
+        if len(found) >= limit or timeutil.parse_iso(item["created_at"]).timestamp() > cutoff:
             break
-    return found[:limit]
+        found.append(item["event_id"])
+    return found
 
 
 def sweep(limit: int = 1000) -> int:

@@ -10,9 +10,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from integration_core import keys, timeutil
+from integration_core import timeutil
 from integration_core.adapters import sqs
-from integration_core.adapters.dynamodb import ConditionFailed, Table
 from integration_core.domain import signatures
 from integration_core.domain.events import CATALOG, TEST_EVENT
 from integration_core.domain.ssrf import UnsafeUrl
@@ -29,16 +28,18 @@ from integration_core.ids import new_id
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 from integration_core.services import events as outbox
-from integration_core.services import webhook_store
-from integration_core.services.webhook_store import public, subscription_ops
+from integration_core.stores import outbox as outbox_store
+from integration_core.stores import webhooks as webhook_store
+from integration_core.stores.common import Outcome
+from integration_core.stores.webhooks import WebhookStore, public
 from integration_core.webhook_config import webhook_settings
 
 OWNERS = (Role.ADMIN, Role.SERVICE)
 REPLAY_LIMIT = 100
 
 
-def _db() -> Table:
-    return webhook_store.db()
+def _store() -> WebhookStore:
+    return webhook_store.store()
 
 
 def _now() -> str:
@@ -66,7 +67,7 @@ def _check_events(events: list[str]) -> None:
 
 
 def _load(webhook_id: str) -> dict[str, Any]:
-    item = _db().get(keys.webhook_pk(webhook_id), keys.PROFILE, consistent=True)
+    item = _store().webhook(webhook_id)
     if item is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
     return item
@@ -86,15 +87,9 @@ def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
         raise Forbidden("only admins register webhooks for someone else")
     _check_events(data.events)
     _check_url(data.url)
-    db = _db()
     webhook_id = new_id("webhook")
     now = _now()
     item = {
-        "PK": keys.webhook_pk(webhook_id),
-        "SK": keys.PROFILE,
-        "GSI1PK": keys.user_webhooks_pk(owner),
-        "GSI1SK": f"{now}#{webhook_id}",
-        "kind": "webhook",
         "webhook_id": webhook_id,
         "user_id": owner,
         "url": data.url,
@@ -106,17 +101,7 @@ def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
-    stats = {
-        "PK": keys.webhook_pk(webhook_id),
-        "SK": keys.STATS,
-        "kind": "webhook_stats",
-        "webhook_id": webhook_id,
-        **dict.fromkeys(("total", "succeeded", "failed", "pending", "consecutive_failures"), 0),
-    }
-    ops = [db.put_op(item, "attribute_not_exists(PK)"), db.put_op(stats)]
-    if data.is_active:
-        ops += subscription_ops(db, webhook_id, data.events, add=True)
-    db.transact(ops, token=webhook_id)  # a retried call after a lost answer must not fail its own condition
+    _store().create(item)
     logger.info("webhook registered", extra={"webhook_id": webhook_id, "user_id": owner, "events": data.events})
     return {**public(item), "secret": item["secret"]}
 
@@ -130,8 +115,8 @@ def registered(principal: Principal, webhook_id: str) -> dict[str, Any]:
 def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     principal.require(*OWNERS)
     principal.require_owner_or_admin(user_id)
-    page = _db().query(keys.user_webhooks_pk(user_id), index=keys.GSI1, limit=limit, cursor=cursor)
-    return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
+    page = _store().webhooks_of(user_id, limit, cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 def get(principal: Principal, webhook_id: str) -> dict[str, Any]:
@@ -149,40 +134,17 @@ def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> dic
     now = _now()
     reenabled = fields.get("is_active") is True and not current["is_active"]
     fields["updated_at"] = now
-    db = _db()
     sets = {k: v for k, v in fields.items() if v is not None}
     removes = [k for k, v in fields.items() if v is None]
     if reenabled:
         removes += ["disabled_reason", "disabled_at"]
-    update_expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
-    if removes:
-        update_expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
-    names = {f"#{k}": k for k in [*sets, *removes]} | {"#seen": "updated_at"}
-    values = {f":{k}": v for k, v in sets.items()} | {":seen": current["updated_at"]}
-    ops = [
-        db.update_op(
-            keys.webhook_pk(webhook_id), keys.PROFILE, update_expression, "#seen = :seen", names=names, values=values
-        )
-    ]
     was = set(current["events"]) if current["is_active"] else set()
     will_active = fields.get("is_active", current["is_active"])
     will = set(fields.get("events") or current["events"]) if will_active else set()
-    ops += subscription_ops(db, webhook_id, sorted(was - will), add=False)
-    ops += subscription_ops(db, webhook_id, sorted(will - was), add=True)
-    if reenabled:
-        # A fresh start for auto-disable: the failing period counts again from the next failure.
-        ops.append(
-            db.update_op(
-                keys.webhook_pk(webhook_id),
-                keys.STATS,
-                "SET consecutive_failures = :zero REMOVE failing_since, GSI1PK, GSI1SK",
-                values={":zero": 0},
-            )
-        )
-    try:
-        db.transact(ops)
-    except ConditionFailed:
-        raise Conflict(f"webhook {webhook_id} changed meanwhile; read it again") from None
+    # Re-enabled: a fresh start for auto-disable, the failing period counts again from the next failure.
+    outcome = _store().update(current, sets, removes, sorted(will - was), sorted(was - will), reset_failing=reenabled)
+    if outcome is Outcome.RACED:
+        raise Conflict(f"webhook {webhook_id} changed meanwhile; read it again")
     result = {**current, **sets}
     for name in removes:
         result.pop(name, None)
@@ -190,15 +152,7 @@ def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> dic
 
 
 def delete(principal: Principal, webhook_id: str) -> None:
-    current = _owned(principal, webhook_id)
-    db = _db()
-    ops = [
-        db.delete_op(keys.webhook_pk(webhook_id), keys.PROFILE),
-        db.delete_op(keys.webhook_pk(webhook_id), keys.STATS),
-    ]
-    if current["is_active"]:
-        ops += subscription_ops(db, webhook_id, current["events"], add=False)
-    db.transact(ops)
+    _store().delete(_owned(principal, webhook_id))
 
 
 def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
@@ -207,17 +161,8 @@ def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
     secret = signatures.new_secret()
     now = timeutil.utc_now()
     valid_until = int(now.timestamp()) + overlap
-    try:
-        _db().update(
-            keys.webhook_pk(webhook_id),
-            keys.PROFILE,
-            "SET secret = :new, previous_secret = :old, previous_secret_expires_at = :until, "
-            "secret_rotated_at = :now, updated_at = :now",
-            "secret = :old",
-            values={":new": secret, ":old": current["secret"], ":until": valid_until, ":now": timeutil.iso_utc(now)},
-        )
-    except ConditionFailed:
-        raise Conflict("the secret was rotated meanwhile; try again") from None
+    if _store().rotate_secret(current, secret, valid_until, timeutil.iso_utc(now)) is Outcome.RACED:
+        raise Conflict("the secret was rotated meanwhile; try again")
     return {
         "webhook_id": webhook_id,
         "secret": secret,
@@ -231,14 +176,13 @@ def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
     from integration_core.services import delivery as dispatcher  # the sender: see _check_url
 
     webhook = _owned(principal, webhook_id)
-    db = _db()
     now = _now()
     event_id = new_id("event")
     data = {"message": "This is a test event.", "webhookId": webhook_id, "requestedBy": principal.sub}
-    event = outbox.event_item(event_id, TEST_EVENT, data, now, f"test requested by {principal.sub}", outbox=False)
+    event = outbox_store.event_record(event_id, TEST_EVENT, data, now, f"test requested by {principal.sub}")
     delivery_id = outbox.delivery_id_for(event_id, webhook_id)
-    delivery = outbox.delivery_item(delivery_id, webhook_id, event, now)
-    db.transact([db.put_op(event, "attribute_not_exists(PK)"), db.put_op(delivery, "attribute_not_exists(PK)")])
+    delivery = outbox_store.delivery_record(delivery_id, webhook_id, event, now)
+    outbox_store.record_test(event, delivery)
     job = dispatcher.deliver_now(dispatcher.Job(None, delivery, webhook, event, final_on_failure=True))
     outcome = job.outcome
     assert outcome is not None
@@ -256,13 +200,10 @@ def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- history, retry, replay
-def _with_payloads(db: Table, heads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_payloads(heads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each delivery with the body its receiver gets (the original's `payload`), from its event:
     one BatchGetItem for a page, the event kept once rather than copied into every delivery."""
-    found = {
-        e["event_id"]: e
-        for e in db.batch_get(list(dict.fromkeys((keys.event_pk(h["event_id"]), keys.EVENT) for h in heads)))
-    }
+    found = outbox_store.events([h["event_id"] for h in heads])
     return [
         {
             **public(h),
@@ -274,52 +215,22 @@ def _with_payloads(db: Table, heads: list[dict[str, Any]]) -> list[dict[str, Any
 
 def deliveries(principal: Principal, webhook_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     _owned(principal, webhook_id)
-    db = _db()
-    page = db.query(keys.deliveries_pk(webhook_id), index=keys.GSI1, limit=limit, cursor=cursor, newest_first=True)
-    return {"items": _with_payloads(db, page.items), "next_cursor": page.next_cursor}
+    page = _store().deliveries_of(webhook_id, limit, cursor)
+    return {"items": _with_payloads(page.items), "next_cursor": page.next_cursor}
 
 
 def _delivery_of(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    items = _db().query(keys.delivery_pk(delivery_id), limit=100).items
-    head = next((i for i in items if i["SK"] == keys.DELIVERY), None)
+    head, attempts = _store().delivery_with_attempts(delivery_id)
     if head is None or head["webhook_id"] != webhook_id:
         raise NotFound(f"delivery {delivery_id} of webhook {webhook_id} does not exist")
-    return head, [i for i in items if i["SK"].startswith("ATTEMPT#")]
+    return head, attempts
 
 
 def delivery(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     _owned(principal, webhook_id)
     head, attempts = _delivery_of(webhook_id, delivery_id)
-    [with_payload] = _with_payloads(_db(), [head])
-    return {**with_payload, "attempt_history": [public(a) for a in attempts]}
-
-
-def _requeue(db: Table, item: dict[str, Any]) -> bool:
-    """Back to pending for a new series of attempts; False when it was no longer failed."""
-    webhook_id, delivery_id = item["webhook_id"], item["delivery_id"]
-    try:
-        db.transact(
-            [
-                db.update_op(
-                    keys.delivery_pk(delivery_id),
-                    keys.DELIVERY,
-                    "SET #st = :pending, series_start = attempts, updated_at = :now REMOVE next_attempt_at",
-                    "#st = :failed",
-                    names={"#st": "status"},
-                    values={":pending": "pending", ":failed": "failed", ":now": _now()},
-                ),
-                db.delete_op(keys.webhook_pk(webhook_id), keys.failed_sk(item["created_at"], delivery_id)),
-                db.update_op(
-                    keys.webhook_pk(webhook_id),
-                    keys.STATS,
-                    "ADD failed :minus, pending :one",
-                    values={":minus": -1, ":one": 1},
-                ),
-            ]
-        )
-    except ConditionFailed:
-        return False
-    return True
+    [with_payload] = _with_payloads([head])
+    return {**with_payload, "attempt_history": attempts}
 
 
 def _require_active(webhook: dict[str, Any]) -> None:
@@ -332,9 +243,9 @@ def retry(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, 
     webhook = _owned(principal, webhook_id)
     _require_active(webhook)
     head, _ = _delivery_of(webhook_id, delivery_id)
-    if head["status"] != DeliveryStatus.FAILED or not _requeue(_db(), head):
+    if head["status"] != DeliveryStatus.FAILED or not _store().requeue(head, _now()):
         raise Conflict(f"delivery {delivery_id} is {head['status']}; only failed deliveries can be retried")
-    sqs.send(webhook_settings().queue_url, outbox.queue_message(delivery_id, webhook_id, head["event_id"]))
+    sqs.send(webhook_settings().queue_url, outbox.queue_message(delivery_id, webhook_id, head["event_id"]).body())
     return {**public(head), "status": DeliveryStatus.PENDING.value, "series_start": head["attempts"]}
 
 
@@ -342,27 +253,14 @@ def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dic
     """Every failed delivery created since a time, newest first, up to 100 per call."""
     webhook = _owned(principal, webhook_id)
     _require_active(webhook)
-    db = _db()
-    since = timeutil.iso_utc(request.since)
-    markers: list[dict[str, Any]] = []
-    after: dict[str, Any] | None = None
-    more = False
-    while True:
-        page = db.query(keys.webhook_pk(webhook_id), sk_prefix="FAILED#", limit=100, after=after, newest_first=True)
-        fresh = [m for m in page.items if m["created_at"] >= since]
-        markers += fresh
-        if len(markers) > REPLAY_LIMIT:
-            more, markers = True, markers[:REPLAY_LIMIT]
-            break
-        after = page.last_key
-        if not after or len(fresh) < len(page.items):
-            break
-    heads = db.batch_get([(keys.delivery_pk(m["delivery_id"]), keys.DELIVERY) for m in markers])
-    replayed = [h for h in heads if h["status"] == DeliveryStatus.FAILED and _requeue(db, h)]
+    store = _store()
+    delivery_ids, more = store.failed_since(webhook_id, timeutil.iso_utc(request.since), REPLAY_LIMIT)
+    heads = store.deliveries(delivery_ids)
+    replayed = [h for h in heads if h["status"] == DeliveryStatus.FAILED and store.requeue(h, _now())]
     sqs.send_batch(
         webhook_settings().queue_url,
         [
-            sqs.Outgoing(h["delivery_id"], outbox.queue_message(h["delivery_id"], webhook_id, h["event_id"]))
+            sqs.Outgoing(h["delivery_id"], outbox.queue_message(h["delivery_id"], webhook_id, h["event_id"]).body())
             for h in replayed
         ],
     )
@@ -372,7 +270,7 @@ def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dic
 # ---------------------------------------------------------------- statistics, verification
 def statistics(principal: Principal, webhook_id: str) -> dict[str, Any]:
     _owned(principal, webhook_id)
-    stats = _db().get(keys.webhook_pk(webhook_id), keys.STATS) or {}
+    stats = _store().stats(webhook_id)
     succeeded, failed = int(stats.get("succeeded", 0)), int(stats.get("failed", 0))
     count = int(stats.get("latency_count", 0))
     return {
@@ -393,7 +291,7 @@ def statistics(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> dict[str, Any]:
     """Valid or not, with the reason; another owner's webhook answers as unknown (no existence leak)."""
-    item = _db().get(keys.webhook_pk(webhook_id), keys.PROFILE, consistent=True)
+    item = _store().webhook(webhook_id)
     if item is None or not (principal.is_admin or principal.owns(item["user_id"])):
         return {"valid": False, "scheme": None, "reason": signatures.Invalid.UNKNOWN_WEBHOOK.value}
     headers = dict(request.headers)
@@ -427,25 +325,19 @@ def catalog() -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- scheduled
 def auto_disable(limit: int = 500) -> list[str]:
     """Disable webhooks whose deliveries have all failed for the configured period."""
-    db = _db()
+    store = _store()
     period = webhook_settings().disable_after_seconds
     cutoff = timeutil.utc_now().timestamp() - period
     disabled: list[str] = []
-    after: dict[str, Any] | None = None
-    while len(disabled) < limit:
-        page = db.query(keys.FAILING_WEBHOOKS, index=keys.GSI1, limit=100, after=after)
-        for stats in page.items:
-            if timeutil.parse_iso(stats["failing_since"]).timestamp() > cutoff:
-                return disabled
-            webhook = db.get(keys.webhook_pk(stats["webhook_id"]), keys.PROFILE)
-            if webhook is None:
-                continue
-            days = round(period / 86400, 1)
-            reason = f"every delivery failed for {days:g} days (since {stats['failing_since']})"
-            if webhook_store.disable(db, webhook, reason):
-                disabled.append(webhook["webhook_id"])
-                logger.warning("webhook auto-disabled", extra={"webhook_id": webhook["webhook_id"], "reason": reason})
-        after = page.last_key
-        if not after:
+    for stats in store.failing():
+        if len(disabled) >= limit or timeutil.parse_iso(stats["failing_since"]).timestamp() > cutoff:
             break
+        webhook = store.webhook(stats["webhook_id"])
+        if webhook is None:
+            continue
+        days = round(period / 86400, 1)
+        reason = f"every delivery failed for {days:g} days (since {stats['failing_since']})"
+        if webhook_store.disable(store.db, webhook, reason):
+            disabled.append(webhook["webhook_id"])
+            logger.warning("webhook auto-disabled", extra={"webhook_id": webhook["webhook_id"], "reason": reason})
     return disabled

@@ -390,7 +390,7 @@ def test_a_full_refund_reaches_the_directory_over_the_bus_and_a_receiver_hears_o
 ):
     student_id, me = student
     course = shop["courses"]["JPY"]
-    lms = Client(api_base, local_stack.token("service", f"svc-lms-{uuid.uuid4().hex[:6]}"))
+    lms = Client(api_base, local_stack.token("service", f"svc_lms{uuid.uuid4().hex[:6]}"))
     with Receiver() as receiver:
         hook = lms.post("/webhooks", {"url": receiver.url("/lms"), "events": ["student_unenrolled"]})
         assert hook.status_code == 201, hook.text

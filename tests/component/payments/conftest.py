@@ -195,7 +195,7 @@ def outbox_types(event_ids: list[str]) -> list[str]:
 def enrollments_of(student_id: str) -> list[dict[str, Any]]:
     answer = invoke(
         "directory",
-        api_event("GET", "/directory/enrollments", caller=("admin-1", "admin"), query={"studentId": student_id}),
+        api_event("GET", "/directory/enrollments", caller=("adm_office", "admin"), query={"studentId": student_id}),
     )
     assert answer.status == 200, answer.body
     return answer.body["items"]

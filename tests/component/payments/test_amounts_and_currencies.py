@@ -8,7 +8,7 @@ import pytest
 from tests.component.payments.conftest import new_key, pay
 from tests.support.lambdas import api_event, invoke
 
-ADMIN = ("admin-1", "admin")
+ADMIN = ("adm_office", "admin")  # an admin token's sub carries the adm_ prefix
 
 
 def _course(directory, amount: str, currency: str):

@@ -216,7 +216,7 @@ def test_a_full_refund_leaves_an_enrollment_an_admin_made(world, directory):
         api_event(
             "POST",
             "/directory/enrollments",
-            caller=("admin-1", "admin"),
+            caller=("adm_office", "admin"),
             body={"courseId": course, "studentId": student},
         ),
     )

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from integration_core.idempotency_keys import IDEMPOTENCY_KEY
 from integration_core.models import ApiModel, RequestModel, ShortText
 from integration_core.money import DecimalText
 
@@ -74,7 +75,6 @@ STUDENT_ID = r"^stu_[a-z0-9]{4,40}$"
 COURSE_ID = r"^crs_[a-z0-9]{4,40}$"
 PLAN_ID = r"^pln_[a-z0-9]{4,40}$"
 SUBSCRIPTION_ID = r"^sbs_[a-z0-9]{4,40}$"
-IDEMPOTENCY_KEY = r"^[\x21-\x7e]{8,255}$"
 
 IdempotencyKey = Annotated[
     str | None,

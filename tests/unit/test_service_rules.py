@@ -22,4 +22,3 @@ def test_an_announcement_key_keeps_the_one_idempotency_key_policy():
     with pytest.raises(Unprocessable) as caught:
         events.announce(Principal("svc_accounting", Role.SERVICE), "grade_updated", GRADE, idempotency_key="short")
     assert caught.value.errors[0]["field"] == "Idempotency-Key"
-

@@ -12,8 +12,8 @@ from pydantic import Field, field_validator, model_validator
 from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel, unchanged_if_absent
 
-WEBHOOK_ID_PATTERN = r"^whk_[a-z0-9]{4,40}$"
-DELIVERY_ID_PATTERN = r"^dlv_[a-z0-9]{4,40}$"
+WEBHOOK_ID_PATTERN = id_pattern("webhook")
+DELIVERY_ID_PATTERN = id_pattern("delivery")
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 # Webhooks belong to admins and services: an owner is a caller's id (adm_..., svc_...).
 OWNER_ID_PATTERN = id_pattern("admin", "service")

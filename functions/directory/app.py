@@ -27,6 +27,7 @@ from integration_core.domain.directory import (
     TeacherCreate,
 )
 from integration_core.http import caller, make_resolver
+from integration_core.ids import id_pattern
 from integration_core.models import PageOf
 from integration_core.observability import logger
 from integration_core.services import directory
@@ -35,10 +36,10 @@ app = make_resolver()
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of the previous page")]
-StudentId = Annotated[str, Path(pattern=r"^stu_[a-z0-9]{4,40}$")]
-TeacherId = Annotated[str, Path(pattern=r"^tch_[a-z0-9]{4,40}$")]
-CourseId = Annotated[str, Path(pattern=r"^crs_[a-z0-9]{4,40}$")]
-SessionId = Annotated[str, Path(pattern=r"^ses_[a-z0-9]{4,40}$")]
+StudentId = Annotated[str, Path(pattern=id_pattern("student"))]
+TeacherId = Annotated[str, Path(pattern=id_pattern("teacher"))]
+CourseId = Annotated[str, Path(pattern=id_pattern("course"))]
+SessionId = Annotated[str, Path(pattern=id_pattern("session"))]
 
 
 def no_content():
@@ -176,8 +177,8 @@ def delete_session(courseId: CourseId, sessionId: SessionId):
 # ---------------------------------------------------------------- enrollments
 @app.get("/directory/enrollments", tags=["directory"], summary="Enrollments of a course or a student")
 def list_enrollments(
-    courseId: Annotated[str | None, Query(pattern=r"^crs_[a-z0-9]{4,40}$")] = None,
-    studentId: Annotated[str | None, Query(pattern=r"^stu_[a-z0-9]{4,40}$")] = None,
+    courseId: Annotated[str | None, Query(pattern=id_pattern("course"))] = None,
+    studentId: Annotated[str | None, Query(pattern=id_pattern("student"))] = None,
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> PageOf[Enrollment]:

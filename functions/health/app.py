@@ -3,26 +3,21 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
-import boto3
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from integration_core.config import settings
+from integration_core.adapters.probes import fast_client
+from integration_core.config import health_queue_urls, settings
 from integration_core.http import make_resolver
 from integration_core.models import ApiModel
 from integration_core.observability import logger
 
 CHECK_TIMEOUT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 5  # an unhealthy answer says when to ask again, as every 503 of the API does
-# No retries: a health check reports the dependency as it is now.
-_FAST = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
-_clients: dict[str, object] = {}
 _pool = ThreadPoolExecutor(max_workers=8)
 
 app = make_resolver()
@@ -40,18 +35,10 @@ class Health(ApiModel):
     checks: list[Check]
 
 
-def _client(service: str):
-    # Created on the calling thread before the checks run: botocore clients are thread-safe to
-    # use, but creating them concurrently would build the same client twice.
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=_FAST)
-    return _clients[service]
-
-
 def _checks() -> dict[str, Callable[[], object]]:
     """Every dependency the deployment uses: one entry per resource named in the environment."""
     config = settings()
-    dynamodb, secrets = _client("dynamodb"), _client("secretsmanager")
+    dynamodb, secrets = fast_client("dynamodb"), fast_client("secretsmanager")
     checks: dict[str, Callable[[], object]] = {
         "dynamodb:table": lambda: dynamodb.describe_table(TableName=config.table_name),
         "secretsmanager:signing-key": lambda: secrets.describe_secret(SecretId=config.signing_key_secret_name),
@@ -60,12 +47,11 @@ def _checks() -> dict[str, Callable[[], object]]:
         checks["secretsmanager:cursor-key"] = lambda: secrets.describe_secret(SecretId=config.cursor_key_secret_name)
     if config.idempotency_table_name:
         checks["dynamodb:idempotency-table"] = lambda: dynamodb.describe_table(TableName=config.idempotency_table_name)
-    queues = {k: v for k, v in sorted(os.environ.items()) if k.startswith("HEALTH_QUEUE_URL_")}
+    queues = health_queue_urls()
     if queues:
-        sqs = _client("sqs")
+        sqs = fast_client("sqs")
         for name, url in queues.items():
-            label = "sqs:" + name.removeprefix("HEALTH_QUEUE_URL_").lower()
-            checks[label] = lambda url=url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            checks["sqs:" + name] = lambda url=url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return checks
 
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from integration_core import idempotency_keys
 from integration_core.adapters import dynamodb
 from integration_core.config import settings
 from integration_core.domain.webhooks import (
@@ -45,12 +46,10 @@ from integration_core.domain.webhooks import (
     WebhookCreated,
     WebhookUpdate,
 )
-from integration_core.errors import invalid
 from integration_core.http import caller, make_resolver
-from integration_core.ids import has_prefix, stable_id
+from integration_core.ids import has_prefix
 from integration_core.models import PageOf
 from integration_core.observability import logger
-from integration_core.principal import Role
 from integration_core.services import events, webhooks
 
 app = make_resolver()
@@ -60,7 +59,6 @@ Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor of
 WebhookId = Annotated[str, Path(pattern=WEBHOOK_ID_PATTERN)]
 DeliveryId = Annotated[str, Path(pattern=DELIVERY_ID_PATTERN)]
 UserOrWebhookId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="A user id, or a webhook id (whk_...)")]
-IDEMPOTENCY_KEY_MAX = 200
 
 _idempotency = IdempotencyConfig(event_key_jmespath="[sub, key]", expires_after_seconds=24 * 3600)
 
@@ -70,10 +68,8 @@ def _json(status: int, body) -> Response:
 
 
 def _idempotency_key() -> str | None:
-    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
-    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
-        raise invalid("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
-    return key
+    # Optional here: without a key a repeat registers a second webhook, as the original API did.
+    return idempotency_keys.checked(app.current_event.get_header_value(idempotency_keys.HEADER, case_sensitive=False))
 
 
 def _register_once(request: dict) -> dict:
@@ -196,14 +192,14 @@ def verify(webhookId: Annotated[str, Path(max_length=64)], body: VerifyRequest) 
     summary="Announce an external event (admin, service; publishedBy external only); an eventId repeat is a no-op",
 )
 def publish(body: PublishEvent) -> Response[PublishedEvent]:
-    principal = caller(app)
-    principal.require(Role.ADMIN, Role.SERVICE)
-    event_id = body.event_id
-    key = _idempotency_key()
-    if event_id is None and key is not None:
-        event_id = stable_id("event", principal.sub, key)
-    cause = body.cause or f"published by {principal.role.value} {principal.sub}"
-    event_id, duplicate = events.announce(body.event_type, body.data, event_id=event_id, cause=cause)
+    event_id, duplicate = events.announce(
+        caller(app),
+        body.event_type,
+        body.data,
+        event_id=body.event_id,
+        idempotency_key=app.current_event.get_header_value(idempotency_keys.HEADER, case_sensitive=False),
+        cause=body.cause,
+    )
     return _json(202, PublishedEvent(event_id=event_id, event_type=body.event_type, duplicate=duplicate))
 
 

@@ -759,3 +759,27 @@ def test_active_and_is_active_saying_different_things_is_refused(hooks):
     answer = invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body))
     assert answer.status == 422 and "active" in answer.body["detail"]
     assert hooks.get("/webhooks").body["items"] == []
+
+
+# ---------------------------------------------------------------- the one Idempotency-Key policy
+@pytest.mark.parametrize("key", ["short7!", "x" * 256, "with space", "ключ-ключ-ключ"])
+def test_a_registration_key_outside_the_api_policy_is_422_and_stores_nothing(hooks, key):
+    body = {"url": hooks.receiver.url("/hook"), "events": ["grade_updated"]}
+    answer = invoke(
+        "webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body, headers={"Idempotency-Key": key})
+    )
+    assert answer.status == 422, answer.body
+    assert answer.body["errors"] == [{"field": "Idempotency-Key", "reason": "8 to 255 visible ASCII characters"}]
+    listed = invoke("webhooks", api_event("GET", "/webhooks", caller=SERVICE))
+    assert listed.body["items"] == []
+
+
+def test_a_registration_key_the_payments_routes_take_is_taken_here_too(hooks):
+    key = "k" * 255  # the longest key a payment change takes
+    body = {"url": hooks.receiver.url("/hook"), "events": ["grade_updated"]}
+    first, again = (
+        invoke("webhooks", api_event("POST", "/webhooks", caller=SERVICE, body=body, headers={"Idempotency-Key": key}))
+        for _ in range(2)
+    )
+    assert first.status == again.status == 201, (first.body, again.body)
+    assert first.body["webhookId"] == again.body["webhookId"]

@@ -40,3 +40,15 @@ def settings() -> Settings:
         cursor_key_secret_name=env.get("CURSOR_KEY_SECRET_NAME", ""),
         event_bus_name=env.get("EVENT_BUS_NAME", ""),
     )
+
+
+HEALTH_QUEUE_PREFIX = "HEALTH_QUEUE_URL_"
+
+
+def health_queue_urls() -> dict[str, str]:
+    """The queues GET /health checks, by name: the template sets HEALTH_QUEUE_URL_<NAME> for each."""
+    return {
+        name.removeprefix(HEALTH_QUEUE_PREFIX).lower(): url
+        for name, url in sorted(os.environ.items())
+        if name.startswith(HEALTH_QUEUE_PREFIX)
+    }

@@ -28,6 +28,7 @@ PREFIXES = {
     "service": "svc",
 }
 ID_BODY = "[a-z0-9]{4,40}"
+ANY_ID = rf"^[a-z]{{3}}_{ID_BODY}$"  # an id of any kind
 _ANY_ID = re.compile(rf"^([a-z]{{3}})_{ID_BODY}$")
 _KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 

@@ -29,3 +29,21 @@ def payment_settings() -> PaymentSettings:
         return_origins=frozenset(origin(o.strip()) for o in raw.split(",") if o.strip()),
         full_refund_ends_enrollment=env.get("FULL_REFUND_ENDS_ENROLLMENT", "true").lower() != "false",
     )
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    stripe_secret_name: str
+    paypal_secret_name: str
+    timeout_seconds: float  # the template's ProviderTimeoutSeconds
+
+
+def provider_settings() -> ProviderSettings:
+    # Read on every call (it is three lookups): the secret names are fixed per deployment, and
+    # reading them late lets a test point a warm process at another secret.
+    env = os.environ
+    return ProviderSettings(
+        stripe_secret_name=env.get("STRIPE_SECRET_NAME", ""),
+        paypal_secret_name=env.get("PAYPAL_SECRET_NAME", ""),
+        timeout_seconds=float(env.get("PROVIDER_TIMEOUT_SECONDS", "5")),
+    )

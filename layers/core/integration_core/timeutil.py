@@ -4,6 +4,7 @@ are expanded in that zone, so a weekly 18:00 class stays at 18:00 local time acr
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
@@ -84,3 +85,19 @@ def add_minutes(moment: datetime, minutes: int) -> datetime:
 
 def local_iso(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).replace(microsecond=0).isoformat()
+
+
+def parse_retry_after(value: str | None, now: datetime) -> int | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0, int((moment - now).total_seconds() + 0.999))

@@ -4,22 +4,19 @@ products and billing plans, Subscriptions v1, and webhook verification through
 verify-webhook-signature.
 
 Credentials come from one JSON secret {"clientId", "clientSecret", "webhookId", "baseUrl"?}.
-Every POST carries `PayPal-Request-Id`, so the retries here (429 and 5xx, capped exponential
-backoff honouring Retry-After, one fresh token on 401) never repeat a charge.
+Every POST carries `PayPal-Request-Id`, so the retries of `provider_http` (429 and 5xx, capped
+exponential backoff honouring Retry-After, one fresh token on 401) never repeat a charge.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import httpx
 
+from integration_core.adapters.provider_http import ClientCredentials, ProviderHttp
 from integration_core.adapters.secrets import secret_json
 from integration_core.domain.currency_rules import PAYPAL_RULES
 from integration_core.domain.payments import (
@@ -34,16 +31,14 @@ from integration_core.errors import (
     NotFound,
     PaymentRequired,
     ProviderRejected,
-    ProviderUnavailable,
     Unprocessable,
 )
 from integration_core.money import Money
 from integration_core.observability import logger
+from integration_core.payment_config import provider_settings
 
 DEFAULT_BASE = "https://api-m.paypal.com"
 TOKEN_MARGIN_SECONDS = 120
-MAX_ATTEMPTS = 3
-MAX_BACKOFF_SECONDS = 2.0
 _ORDER_STATUS = {
     "CREATED": PaymentStatus.CREATED,
     "SAVED": PaymentStatus.CREATED,
@@ -75,13 +70,13 @@ _TOO_MUCH = {"REFUND_AMOUNT_EXCEEDED", "REFUND_FAILED_INSUFFICIENT_FUNDS", "CAPT
 @dataclass(frozen=True)
 class _Credentials:
     client_id: str
-    client_secret: str
-    webhook_id: str
-    base_url: str
+    client_secret: str = field(repr=False)
+    webhook_id: str = ""
+    base_url: str = DEFAULT_BASE
 
 
 def _credentials() -> _Credentials:
-    secret = secret_json(os.environ["PAYPAL_SECRET_NAME"])
+    secret = secret_json(provider_settings().paypal_secret_name)
     return _Credentials(
         client_id=secret["clientId"],
         client_secret=secret["clientSecret"],
@@ -90,78 +85,16 @@ def _credentials() -> _Credentials:
     )
 
 
-@lru_cache(maxsize=1)
-def _http() -> httpx.Client:
-    timeout = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))
-    return httpx.Client(timeout=httpx.Timeout(timeout, connect=2.0), limits=httpx.Limits(max_connections=20))
-
-
-_tokens: dict[tuple[str, str], tuple[str, float]] = {}
-_token_lock = threading.Lock()
-
-
-def _token(creds: _Credentials, fresh: bool = False) -> str:
-    key = (creds.base_url, creds.client_id)
-    with _token_lock:
-        cached = _tokens.get(key)
-        if cached and not fresh and cached[1] > time.monotonic():
-            return cached[0]
-        answer = _send(
-            "POST",
-            creds.base_url + "/v1/oauth2/token",
-            what="token",
-            auth=(creds.client_id, creds.client_secret),
-            data={"grant_type": "client_credentials"},
-        )
-        if answer.status_code != 200:
-            logger.error("paypal token refused", extra={"status": answer.status_code})
-            raise ProviderRejected("PayPal refused our credentials; the operator must fix the configuration")
-        body = answer.json()
-        expires_at = time.monotonic() + max(0, int(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS)
-        _tokens[key] = (body["access_token"], expires_at)
-        return body["access_token"]
-
-
-def _backoff(attempt: int, answer: httpx.Response | None) -> float | None:
-    """Seconds to wait before the next attempt, or None when waiting would take too long."""
-    hint = answer.headers.get("Retry-After") if answer is not None else None
-    if hint is not None:
-        try:
-            seconds = float(hint)
-        except ValueError:
-            return None
-        return seconds if seconds <= MAX_BACKOFF_SECONDS else None
-    return min(MAX_BACKOFF_SECONDS, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
-
-
-def _send(method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
-    answer: httpx.Response | None = None
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            answer = _http().request(method, url, **kwargs)
-        except httpx.TimeoutException:
-            logger.warning("paypal timeout", extra={"call": what, "attempt": attempt})
-            answer = None
-            if attempt + 1 < MAX_ATTEMPTS and method == "GET":
-                continue
-            raise ProviderUnavailable(f"PayPal did not answer in time ({what}); try again", retry_after=5) from None
-        except httpx.TransportError:
-            answer = None
-            if attempt + 1 < MAX_ATTEMPTS:
-                time.sleep(_backoff(attempt, None) or 0)
-                continue
-            raise ProviderUnavailable(f"PayPal cannot be reached ({what}); try again", retry_after=5) from None
-        if answer.status_code != 429 and answer.status_code < 500:
-            return answer
-        wait = _backoff(attempt, answer)
-        if wait is None or attempt + 1 == MAX_ATTEMPTS:
-            break
-        time.sleep(wait)
-    status = answer.status_code if answer is not None else 0
-    logger.warning("paypal unavailable", extra={"call": what, "status": status})
-    retry_after = answer.headers.get("Retry-After") if answer is not None else None
-    seconds = int(float(retry_after)) if retry_after and retry_after.replace(".", "", 1).isdigit() else 10
-    raise ProviderUnavailable(f"PayPal failed ({what}); try again", retry_after=max(1, seconds))
+@lru_cache(maxsize=4)
+def _http(creds: _Credentials, timeout: float) -> ProviderHttp:
+    # One client (and so one cached token) per account and base URL, as PayPal issues them.
+    return ProviderHttp(
+        "paypal",
+        title="PayPal",
+        timeout=timeout,
+        credentials=ClientCredentials(creds.base_url + "/v1/oauth2/token", creds.client_id, creds.client_secret),
+        token_margin_seconds=TOKEN_MARGIN_SECONDS,
+    )
 
 
 def _call(method: str, path: str, *, what: str, json: Any = None, request_id: str | None = None) -> dict[str, Any]:
@@ -169,11 +102,9 @@ def _call(method: str, path: str, *, what: str, json: Any = None, request_id: st
     headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
     if request_id:
         headers["PayPal-Request-Id"] = request_id
-    for fresh in (False, True):
-        headers["Authorization"] = f"Bearer {_token(creds, fresh)}"
-        answer = _send(method, creds.base_url + path, what=what, json=json, headers=headers)
-        if answer.status_code != 401:
-            break
+    answer = _http(creds, provider_settings().timeout_seconds).call(
+        method, creds.base_url + path, what=what, json=json, headers=headers
+    )
     if answer.status_code < 300:
         return answer.json() if answer.content else {}
     _raise(answer, what)

@@ -10,7 +10,6 @@ timeout is ProviderUnavailable, anything else Stripe refuses is ProviderRejected
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,6 +27,7 @@ from integration_core.domain.payments import (
 from integration_core.errors import Conflict, NotFound, ProviderRejected, ProviderUnavailable, Unprocessable
 from integration_core.money import Money
 from integration_core.observability import logger
+from integration_core.payment_config import provider_settings
 
 if TYPE_CHECKING:
     import stripe
@@ -57,11 +57,11 @@ STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 
 
 def _secret() -> dict[str, Any]:
-    return secret_json(os.environ["STRIPE_SECRET_NAME"])
+    return secret_json(provider_settings().stripe_secret_name)
 
 
 def _timeout() -> float:
-    return float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))
+    return provider_settings().timeout_seconds
 
 
 @lru_cache(maxsize=4)

@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field, computed_field, field_validator, model_val
 
 from integration_core import timeutil
 from integration_core.domain.currency_rules import providers_for
+from integration_core.ids import ANY_ID
 from integration_core.models import ApiModel, LongText, RequestModel, ShortText, unchanged_if_absent
 from integration_core.money import DecimalText, Money
 
@@ -257,4 +258,4 @@ class Enrollment(ApiModel):
     payment_id: str | None = Field(default=None, description="The payment that bought it, when one did")
 
 
-ID_RE = re.compile(r"^[a-z]{3}_[a-z0-9]{4,40}$")
+ID_RE = re.compile(ANY_ID)

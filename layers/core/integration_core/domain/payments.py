@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from integration_core.idempotency_keys import IDEMPOTENCY_KEY
+from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel, ShortText
 from integration_core.money import DecimalText
 
@@ -70,11 +72,10 @@ Interval = Literal["day", "week", "month", "year"]
 # Stripe's test tokens and ids look like these; PayPal ids are upper-case alphanumerics.
 PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,100}$"
 TRANSACTION_ID = r"^[A-Za-z0-9_\-]{3,120}$"
-STUDENT_ID = r"^stu_[a-z0-9]{4,40}$"
-COURSE_ID = r"^crs_[a-z0-9]{4,40}$"
-PLAN_ID = r"^pln_[a-z0-9]{4,40}$"
-SUBSCRIPTION_ID = r"^sbs_[a-z0-9]{4,40}$"
-IDEMPOTENCY_KEY = r"^[\x21-\x7e]{8,255}$"
+STUDENT_ID = id_pattern("student")
+COURSE_ID = id_pattern("course")
+PLAN_ID = id_pattern("plan")
+SUBSCRIPTION_ID = id_pattern("subscription")
 
 IdempotencyKey = Annotated[
     str | None,

@@ -4,7 +4,6 @@ the pure delivery rules (what counts as success, when the next attempt is due)."
 from __future__ import annotations
 
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -13,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel, unchanged_if_absent
 
-WEBHOOK_ID_PATTERN = r"^whk_[a-z0-9]{4,40}$"
-DELIVERY_ID_PATTERN = r"^dlv_[a-z0-9]{4,40}$"
+WEBHOOK_ID_PATTERN = id_pattern("webhook")
+DELIVERY_ID_PATTERN = id_pattern("delivery")
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 # Webhooks belong to admins and services: an owner is a caller's id (adm_..., svc_...).
 OWNER_ID_PATTERN = id_pattern("admin", "service")
@@ -355,22 +354,6 @@ class VerifyResult(ApiModel):
 # ---------------------------------------------------------------- the delivery rules
 def is_success(status_code: int) -> bool:
     return 200 <= status_code < 300
-
-
-def parse_retry_after(value: str | None, now: datetime) -> int | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0, int((moment - now).total_seconds() + 0.999))
 
 
 def next_delay(schedule: tuple[int, ...], attempts_made: int, retry_after: int | None, cap: int) -> int | None:

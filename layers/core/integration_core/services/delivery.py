@@ -41,7 +41,6 @@ from integration_core.domain.webhooks import (
     DeliveryStatus,
     ErrorClass,
     next_delay,
-    parse_retry_after,
 )
 from integration_core.ids import stable_id
 from integration_core.observability import logger
@@ -202,7 +201,7 @@ def _decide(job: Job) -> None:
         return
     retry_after = None
     if outcome.status_code in (429, 503):
-        retry_after = parse_retry_after(outcome.retry_after, timeutil.utc_now())
+        retry_after = timeutil.parse_retry_after(outcome.retry_after, timeutil.utc_now())
     series_attempts = job.attempt_number - int(job.delivery.get("series_start", 0))
     job.delay = next_delay(config.retry_schedule, series_attempts, retry_after, config.retry_after_cap)
     job.status = DeliveryStatus.PENDING if job.delay is not None else DeliveryStatus.FAILED

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from integration_core import timeutil
+from integration_core import idempotency_keys, timeutil
 from integration_core.adapters import eventbridge, sqs
 from integration_core.adapters.dynamodb import Table, table
 from integration_core.config import settings
@@ -27,6 +27,7 @@ from integration_core.domain.webhooks import DeliveryMessage
 from integration_core.errors import Conflict, Unprocessable, field_error, invalid
 from integration_core.ids import new_id, stable_id
 from integration_core.observability import logger
+from integration_core.principal import Principal, Role
 from integration_core.stores import outbox as outbox_store
 from integration_core.stores.common import Outcome
 from integration_core.webhook_config import webhook_settings
@@ -85,11 +86,25 @@ def publish_event(
     return event_id, duplicate
 
 
-def announce(event_type: str, data: dict, *, event_id: str | None = None, cause: str | None = None) -> tuple[str, bool]:
+def announce(
+    principal: Principal,
+    event_type: str,
+    data: dict,
+    *,
+    event_id: str | None = None,
+    idempotency_key: str | None = None,
+    cause: str | None = None,
+) -> tuple[str, bool]:
     """`POST /events`: another system of the center announces a fact this service does not own.
     A type owned by one of this service's capabilities is refused whoever asks (422 naming
     eventType): only that capability publishes it, with the change it reports, so an event of it
-    never goes out for a payment or an enrollment that was not recorded."""
+    never goes out for a payment or an enrollment that was not recorded. Admins and services only;
+    without an eventId, an Idempotency-Key names the event, so a repeat publishes nothing new."""
+    principal.require(Role.ADMIN, Role.SERVICE)
+    key = idempotency_keys.checked(idempotency_key)
+    if event_id is None and key is not None:
+        event_id = stable_id("event", principal.sub, key)
+    cause = cause or f"published by {principal.role.value} {principal.sub}"
     entry = catalog_entry(event_type)
     if not entry.announceable:
         reason = (

@@ -987,6 +987,7 @@ def get_plan(principal: Principal, plan_id: str) -> dict[str, Any]:
 
 
 def list_plans(principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    principal.require(Role.STUDENT, Role.ADMIN, Role.SERVICE, Role.TEACHER)
     page = _db().query(keys.listing_pk("plan"), index=keys.GSI1, limit=limit, cursor=cursor)
     return {"items": [_public(i) for i in page.items], "next_cursor": page.next_cursor}
 

@@ -1,6 +1,6 @@
 """Provider callbacks into a Lambda Function URL (no API authorizer: every call proves itself by the
 provider's signature over the raw body). POST /stripe and POST /paypal; rules in
-integration_core.services.payment_callbacks.
+integration_core.services.payments.callbacks.
 
 Answers: 200 when the event is applied or was applied before (a provider retry), 400 when the
 signature is forged or stale (nothing changes), 409 when the event is about one of our
@@ -15,10 +15,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from integration_core.domain.payments import Provider
+
 # PROBLEM_JSON from errors, not http: that would load Powertools' API resolver, which this function does not use.
 from integration_core.errors import PROBLEM_JSON, DomainError, NotFound
 from integration_core.observability import logger, metrics
-from integration_core.services import payment_callbacks
+from integration_core.services.payments import callbacks
 
 MAX_BODY = 512 * 1024
 
@@ -45,12 +47,11 @@ def handler(event: dict, context: LambdaContext) -> dict:
         raw = _raw_body(event)
         if len(raw) > MAX_BODY:
             return _answer(413, {"title": "Payload too large"})
-        if path == "/stripe":
-            outcome = payment_callbacks.stripe_event(raw, headers.get("stripe-signature"))
-        elif path == "/paypal":
-            outcome = payment_callbacks.paypal_event(raw, headers)
-        else:
-            raise NotFound(f"no callback at {path}")
+        try:
+            provider = Provider(path.removeprefix("/"))
+        except ValueError:
+            raise NotFound(f"no callback at {path}") from None
+        outcome = callbacks.receive(provider, raw, headers)
     except DomainError as error:
         if error.status >= 500:
             logger.warning("callback failed", extra={"problem": error.slug, "path": path})

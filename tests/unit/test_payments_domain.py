@@ -10,7 +10,8 @@ from integration_core.domain.payments import RANK, PaymentStatus, moves_forward,
 from integration_core.errors import Unprocessable
 from integration_core.money import Money
 from integration_core.principal import Principal
-from integration_core.services.payments import Attempt, _price_check
+from integration_core.services.payments.common import Attempt
+from integration_core.services.payments.common import price_check as _price_check
 from integration_core.tokens import Role
 from offline.sandbox.providers.stripe import parse_form
 

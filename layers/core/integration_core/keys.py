@@ -175,3 +175,48 @@ HANDLED = "HANDLED"
 
 def handled_pk(consumer: str, event_id: str) -> str:
     return f"HANDLED#{consumer}#{event_id}"
+
+
+# ---------------------------------------------------------------- payments (integration_core.stores.payments)
+REF = "REF"
+EVENT_SK = EVENT  # a provider event's record shares the outbox event's sort key name
+
+
+def payment_sk(stamp: str, payment_id: str) -> str:
+    return f"PAYMENT#{stamp}#{payment_id}"
+
+
+PAYMENT_PREFIX = "PAYMENT#"
+
+
+def payments_by_provider_pk(student_id: str, provider: str) -> str:
+    return f"PAYMENTS#{student_id}#{provider}"
+
+
+def refund_sk(payment_id: str, refund_id: str) -> str:
+    return f"REFUND#{payment_id}#{refund_id}"
+
+
+def subscription_record_sk(stamp: str, subscription_id: str) -> str:
+    return f"SUBSCRIPTION#{stamp}#{subscription_id}"
+
+
+def provider_customer_sk(provider: str) -> str:
+    return f"PROVIDER#{provider}"
+
+
+def payment_ref_pk(reference: str) -> str:
+    return f"PAYREF#{reference}"
+
+
+def provider_ref(provider: str, provider_id: str) -> str:
+    """A lookup reference by the provider's own id (PaymentIntent, order, capture, subscription, ...)."""
+    return f"{provider}:{provider_id}"
+
+
+def plan_pk(plan_id: str) -> str:
+    return f"PLAN#{plan_id}"
+
+
+def provider_event_pk(provider: str, event_id: str) -> str:
+    return f"PROVIDER_EVENT#{provider}#{event_id}"

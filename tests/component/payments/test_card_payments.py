@@ -272,13 +272,14 @@ def test_two_invocations_racing_past_the_idempotency_record_record_one_payment(w
     from integration_core.domain.payments import StripeInitialize
     from integration_core.principal import Principal, Role
     from integration_core.services import payments
+    from integration_core.stores import payments as payments_store
 
     student = directory["students"][1]["id"]
     principal = Principal(student, Role.STUDENT)
     attempt = payments.Attempt(principal, "stripe-initialize", new_key())
     data = StripeInitialize(courseId=directory["courses"]["USD"]["id"])
     stamps = iter(["2026-01-01T10:00:00.000001Z", "2026-01-01T10:00:09.000001Z"])
-    monkeypatch.setattr(payments, "_order_stamp", lambda: next(stamps))
+    monkeypatch.setattr(payments_store, "order_stamp", lambda: next(stamps))
 
     first = payments.stripe_initialize(principal, data, attempt)
     second = payments.stripe_initialize(principal, data, attempt)

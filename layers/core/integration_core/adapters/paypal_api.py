@@ -10,7 +10,9 @@ exponential backoff honouring Retry-After, one fresh token on 401) never repeat 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +23,7 @@ from integration_core.adapters.secrets import secret_json
 from integration_core.domain.currency_rules import PAYPAL_RULES
 from integration_core.domain.payments import (
     PaymentStatus,
+    Provider,
     ProviderPayment,
     ProviderRefund,
     ProviderSubscription,
@@ -36,6 +39,19 @@ from integration_core.errors import (
 from integration_core.money import Money
 from integration_core.observability import logger
 from integration_core.payment_config import provider_settings
+from integration_core.ports.payments import (
+    Callback,
+    CallbackRefused,
+    Checkout,
+    Customer,
+    NothingCaptured,
+    PaymentChanged,
+    PaymentRefunded,
+    ProviderEvent,
+    Subscribe,
+    SubscriptionChanged,
+    SubscriptionCharged,
+)
 
 DEFAULT_BASE = "https://api-m.paypal.com"
 TOKEN_MARGIN_SECONDS = 120
@@ -362,3 +378,216 @@ def verify_webhook(headers: dict[str, str], event: dict[str, Any]) -> bool:
     except ProviderRejected:
         return False
     return answer.get("verification_status") == "SUCCESS"
+
+
+# ---------------------------------------------------------------- the payments port (ports.payments)
+EVENTS = {
+    "PAYMENT.CAPTURE.COMPLETED",
+    "PAYMENT.CAPTURE.DENIED",
+    "PAYMENT.CAPTURE.REFUNDED",
+    "BILLING.SUBSCRIPTION.ACTIVATED",
+    "BILLING.SUBSCRIPTION.CANCELLED",
+    "PAYMENT.SALE.COMPLETED",
+}
+_CALLBACK_SUBSCRIPTION = {
+    "BILLING.SUBSCRIPTION.ACTIVATED": SubscriptionStatus.ACTIVE,
+    "BILLING.SUBSCRIPTION.CANCELLED": SubscriptionStatus.CANCELED,
+}
+# Our own window on the signed transmission time, on top of PayPal's verdict on the signature.
+CALLBACK_TOLERANCE = timedelta(minutes=5)
+
+
+def order_details(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as the API's PayPal transaction shows it: amounts, captures, refunds and the payer."""
+    unit = (order.get("purchase_units") or [{}])[0]
+    captures = (unit.get("payments") or {}).get("captures") or []
+    refunds = (unit.get("payments") or {}).get("refunds") or []
+    payer = order.get("payer") or (order.get("payment_source") or {}).get("paypal") or {}
+    name = payer.get("name") or {}
+    payer_name = " ".join(p for p in (name.get("given_name"), name.get("surname")) if p) or name.get("full_name")
+    refund_list = [
+        {"id": r["id"], "status": r.get("status"), "amount": r.get("amount", {}).get("value")} for r in refunds
+    ]
+    capture_list = [
+        {
+            "id": c["id"],
+            "status": c.get("status"),
+            "amount": c.get("amount", {}).get("value"),
+            "time": c.get("create_time"),
+        }
+        for c in captures
+    ]
+    return {
+        "order_id": order["id"],
+        "transaction_id": order["id"],
+        "status": order.get("status", ""),
+        "amount": unit.get("amount", {}).get("value", ""),
+        "currency": unit.get("amount", {}).get("currency_code", ""),
+        "capture_id": captures[-1]["id"] if captures else None,
+        "capture_status": captures[-1].get("status") if captures else None,
+        "refunds": refund_list,
+        "payer_email": payer.get("email_address"),
+        "payer_name": payer_name or None,
+        "transaction_date": (captures[-1].get("create_time") if captures else None) or order.get("create_time"),
+        "item_name": unit.get("description"),
+        "transaction_details": {
+            "intent": order.get("intent"),
+            "payerId": payer.get("payer_id"),
+            "createTime": order.get("create_time"),
+            "updateTime": order.get("update_time"),
+            "captures": capture_list,
+            "refunds": refund_list,
+        },
+    }
+
+
+def _up_link(resource: dict[str, Any]) -> str | None:
+    for link in resource.get("links") or []:
+        if link.get("rel") == "up":
+            return str(link.get("href", "")).rstrip("/").split("/")[-1] or None
+    return None
+
+
+class PayPalPayments:
+    """PayPal behind the payments port: Orders v2 for course payments, billing plans and Subscriptions v1."""
+
+    provider = Provider.PAYPAL
+    name = "PayPal"
+    takes_payment_method = False
+    takes_return_urls = True
+    plan_attribute = "paypal_plan_id"
+
+    def customer(
+        self, customer: Customer, remembered: Callable[[], str | None], remember: Callable[[str], str]
+    ) -> str | None:
+        return None  # orders and subscriptions belong to the buyer's PayPal account
+
+    def start(self, checkout: Checkout) -> ProviderPayment:
+        return create_order(
+            amount=checkout.price,
+            payment_id=checkout.payment_id,
+            description=checkout.description,
+            return_url=checkout.return_url or "",
+            cancel_url=checkout.cancel_url or "",
+            request_id=checkout.idempotency_key,
+        )
+
+    def confirm(self, transaction_id: str, payment_method: str | None, idempotency_key: str) -> ProviderPayment:
+        return capture_order(transaction_id, idempotency_key)
+
+    def retrieve(self, transaction_id: str) -> ProviderPayment:
+        return order_payment(get_order(transaction_id))
+
+    def describe(self, transaction_id: str) -> tuple[ProviderPayment, dict[str, Any]]:
+        order = get_order(transaction_id)
+        return order_payment(order), order_details(order)
+
+    def cancel(self, transaction_id: str, idempotency_key: str) -> ProviderPayment | None:
+        return None  # a CAPTURE order cannot be cancelled: it expires uncaptured
+
+    def refund(
+        self,
+        *,
+        transaction_id: str,
+        capture_id: str | None,
+        payment_id: str,
+        amount: Money,
+        reason: str | None,
+        idempotency_key: str,
+        duplicate: bool = False,
+    ) -> ProviderRefund:
+        if not capture_id:
+            raise NothingCaptured("the PayPal order has no capture to refund")
+        if duplicate:
+            reason = "You were already enrolled in this course: this second payment is refunded."
+        return refund_capture(capture_id, amount, reason, payment_id, idempotency_key)
+
+    def settled_refunds(self, provider_id: str) -> list[ProviderRefund]:
+        return []  # every PayPal refund event carries its refund
+
+    def ensure_plan(self, plan: dict[str, Any]) -> str:
+        return ensure_plan(plan)
+
+    def subscribe(self, request: Subscribe) -> ProviderSubscription:
+        return create_subscription(
+            plan_id=request.provider_plan,
+            subscription_id=request.subscription_id,
+            return_url=request.return_url or "",
+            cancel_url=request.cancel_url or "",
+            request_id=request.idempotency_key,
+        )
+
+    def subscription(self, provider_id: str) -> ProviderSubscription:
+        return get_subscription(provider_id)
+
+    def cancel_subscription(self, provider_id: str, reason: str | None, idempotency_key: str) -> ProviderSubscription:
+        return cancel_subscription(provider_id, reason or "Canceled by the student", idempotency_key)
+
+    def verify_callback(self, raw_body: bytes, headers: dict[str, str]) -> Callback:
+        import json
+
+        from pydantic import ValidationError
+
+        from integration_core import timeutil
+        from integration_core.domain.payments import PayPalEvent
+
+        try:
+            event = json.loads(raw_body)
+        except ValueError:
+            raise CallbackRefused("the body is not JSON") from None
+        try:
+            envelope = PayPalEvent.model_validate(event)
+        except ValidationError:
+            raise CallbackRefused("the body is not a PayPal event") from None
+        sent = headers.get("paypal-transmission-time", "")
+        try:
+            age = timeutil.utc_now() - timeutil.parse_iso(sent.replace("Z", "+00:00"))
+        except ValueError:
+            raise CallbackRefused("the PayPal-Transmission-Time is missing or malformed") from None
+        if abs(age) > CALLBACK_TOLERANCE:
+            raise CallbackRefused("the PayPal transmission is too old")
+        if not verify_webhook(headers, event):
+            raise CallbackRefused("PayPal did not confirm the signature")
+        return Callback(envelope.id, envelope.event_type, envelope.resource)
+
+    def parse_callback(self, callback: Callback) -> ProviderEvent | None:
+        kind, resource = callback.event_type, callback.payload
+        if kind not in EVENTS:
+            return None
+        if kind in ("PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED"):
+            order_id = ((resource.get("supplementary_data") or {}).get("related_ids") or {}).get("order_id")
+            amount = _money(resource["amount"])
+            completed = kind.endswith("COMPLETED")
+            update = ProviderPayment(
+                provider_id=order_id or resource.get("id", ""),
+                status=PaymentStatus.SUCCEEDED if completed else PaymentStatus.FAILED,
+                amount_minor=amount.amount_minor,
+                currency=amount.currency,
+                capture_id=resource.get("id"),
+                failure_code=None if completed else "DENIED",
+                failure_message=None if completed else "PayPal denied the capture",
+            )
+            return PaymentChanged(resource.get("custom_id"), order_id, update)
+        if kind == "PAYMENT.CAPTURE.REFUNDED":
+            amount = _money(resource["amount"])
+            refund = ProviderRefund(resource["id"], amount.amount_minor, amount.currency, resource.get("status", ""))
+            reference = resource.get("custom_id")
+            return PaymentRefunded(reference, _up_link(resource), reference, [refund])
+        if kind in _CALLBACK_SUBSCRIPTION:
+            view = subscription_view(resource) if resource.get("id") else None
+            return SubscriptionChanged(
+                resource.get("custom_id"), resource.get("id"), _CALLBACK_SUBSCRIPTION[kind], view
+            )
+        # PAYMENT.SALE.COMPLETED: a subscription's periodic charge.
+        amount = Money.from_decimal(resource["amount"]["total"], resource["amount"]["currency"])
+        return SubscriptionCharged(
+            resource.get("custom"),
+            resource.get("billing_agreement_id"),
+            None,
+            resource["id"],
+            amount,
+            resource.get("state") == "completed",
+        )
+
+
+ADAPTER = PayPalPayments()

@@ -10,7 +10,7 @@ timeout is ProviderUnavailable, anything else Stripe refuses is ProviderRejected
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from integration_core.adapters.secrets import secret_json
 from integration_core.domain.currency_rules import STRIPE_RULES
 from integration_core.domain.payments import (
     PaymentStatus,
+    Provider,
     ProviderPayment,
     ProviderRefund,
     ProviderSubscription,
@@ -28,6 +29,19 @@ from integration_core.errors import Conflict, NotFound, ProviderRejected, Provid
 from integration_core.money import Money
 from integration_core.observability import logger
 from integration_core.payment_config import provider_settings
+from integration_core.ports.payments import (
+    Callback,
+    CallbackRefused,
+    Checkout,
+    Customer,
+    PaymentChanged,
+    PaymentRefunded,
+    ProviderEvent,
+    Subscribe,
+    SubscriptionChanged,
+    SubscriptionCharged,
+    Unrelated,
+)
 
 if TYPE_CHECKING:
     import stripe
@@ -395,3 +409,148 @@ def verify_event(raw_body: bytes, signature: str | None) -> dict[str, Any]:
     except stripe.SignatureVerificationError:
         raise ValueError("the Stripe-Signature does not match") from None
     return event.to_dict()
+
+
+# ---------------------------------------------------------------- the payments port (ports.payments)
+EVENTS = {
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_failed",
+}
+
+
+class StripePayments:
+    """Stripe behind the payments port: PaymentIntents for course payments, Prices for plans."""
+
+    provider = Provider.STRIPE
+    name = "Stripe"
+    takes_payment_method = True
+    takes_return_urls = False
+    plan_attribute = "stripe_price_id"
+
+    def customer(
+        self, customer: Customer, remembered: Callable[[], str | None], remember: Callable[[str], str]
+    ) -> str | None:
+        """One Stripe customer per student, created on first need and remembered on the student."""
+        known = remembered()
+        if known:
+            return known
+        sid = customer.student_id
+        return remember(ensure_customer(sid, customer.email, customer.name, f"customer-{sid}"))
+
+    def start(self, checkout: Checkout) -> ProviderPayment:
+        return create_payment_intent(
+            amount=checkout.price,
+            customer=checkout.customer or "",
+            metadata={
+                "payment_id": checkout.payment_id,
+                "student_id": checkout.student_id,
+                "course_id": checkout.course_id,
+            },
+            description=checkout.description,
+            idempotency_key=checkout.idempotency_key,
+        )
+
+    def confirm(self, transaction_id: str, payment_method: str | None, idempotency_key: str) -> ProviderPayment:
+        # What Stripe says after confirming, never what the client claims.
+        return confirm_payment_intent(transaction_id, payment_method, idempotency_key)
+
+    def retrieve(self, transaction_id: str) -> ProviderPayment:
+        return retrieve_payment_intent(transaction_id)
+
+    def describe(self, transaction_id: str) -> tuple[ProviderPayment, dict[str, Any]]:
+        intent = retrieve_payment_intent(transaction_id)
+        return intent, {"payment_intent_id": intent.provider_id, "provider_status": intent.provider_status}
+
+    def cancel(self, transaction_id: str, idempotency_key: str) -> ProviderPayment | None:
+        return cancel_payment_intent(transaction_id, idempotency_key)
+
+    def refund(
+        self,
+        *,
+        transaction_id: str,
+        capture_id: str | None,
+        payment_id: str,
+        amount: Money,
+        reason: str | None,
+        idempotency_key: str,
+        duplicate: bool = False,
+    ) -> ProviderRefund:
+        return create_refund(transaction_id, amount, "duplicate" if duplicate else reason, payment_id, idempotency_key)
+
+    def settled_refunds(self, provider_id: str) -> list[ProviderRefund]:
+        return [r for r in list_refunds(provider_id) if r.status in ("succeeded", "pending")]
+
+    def ensure_plan(self, plan: dict[str, Any]) -> str:
+        return ensure_price(plan)
+
+    def subscribe(self, request: Subscribe) -> ProviderSubscription:
+        return create_subscription(
+            customer=request.customer or "",
+            price=request.provider_plan,
+            payment_method=request.payment_method,
+            metadata={
+                "subscription_id": request.subscription_id,
+                "student_id": request.student_id,
+                "plan_id": request.plan_id,
+            },
+            idempotency_key=request.idempotency_key,
+        )
+
+    def subscription(self, provider_id: str) -> ProviderSubscription:
+        return retrieve_subscription(provider_id)
+
+    def cancel_subscription(self, provider_id: str, reason: str | None, idempotency_key: str) -> ProviderSubscription:
+        return cancel_subscription(provider_id, idempotency_key)
+
+    def verify_callback(self, raw_body: bytes, headers: dict[str, str]) -> Callback:
+        from pydantic import ValidationError
+
+        from integration_core.domain.payments import StripeEvent
+
+        signature = headers.get("stripe-signature")
+        if not signature:
+            raise CallbackRefused("the Stripe-Signature header is missing")
+        try:
+            event = verify_event(raw_body, signature)
+        except ValueError:
+            raise CallbackRefused("the Stripe signature is not valid or too old") from None
+        try:
+            envelope = StripeEvent.model_validate(event)
+        except ValidationError:
+            raise CallbackRefused("the body is not a Stripe event") from None
+        return Callback(envelope.id, envelope.type, envelope.data.object)
+
+    def parse_callback(self, callback: Callback) -> ProviderEvent | None:
+        kind, obj = callback.event_type, callback.payload
+        if kind not in EVENTS:
+            return None
+        if kind.startswith("payment_intent."):
+            update = intent_payment(obj)
+            return PaymentChanged(update.reference, obj["id"], update)
+        if kind == "charge.refunded":
+            # The charge says how much in total; the refunds themselves say which are new.
+            awaited = (obj.get("metadata") or {}).get("payment_id")
+            return PaymentRefunded(None, obj.get("payment_intent"), awaited, None)
+        if kind.startswith("customer.subscription."):
+            view = subscription_view(obj)
+            status = SubscriptionStatus.CANCELED if kind.endswith(".deleted") else view.status
+            return SubscriptionChanged(view.reference, obj["id"], status, view)
+        # invoice.paid / invoice.payment_failed
+        details = (obj.get("parent") or {}).get("subscription_details") or {}
+        subscription_id = obj.get("subscription") or details.get("subscription")
+        if not subscription_id:
+            return Unrelated()
+        paid = kind == "invoice.paid"
+        amount = money(obj["amount_paid"] if paid else obj["amount_due"], obj["currency"])
+        awaited = (details.get("metadata") or {}).get("subscription_id")
+        return SubscriptionCharged(None, subscription_id, awaited, obj["id"], amount, paid)
+
+
+ADAPTER = StripePayments()

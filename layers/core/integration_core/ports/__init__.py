@@ -1,0 +1,1 @@
+"""Ports: what a capability asks of its providers, one small Protocol each; adapters implement them."""

@@ -242,10 +242,10 @@ class PaymentsStore:
         }
         values: dict[str, Any] = {":s": status.value, ":r": RANK[status], ":u": timeutil.iso_utc(timeutil.utc_now())}
         sets, removes = ["#s = :s", "#r = :r", "#u = :u"], []
-        for attribute, placeholder, value in (("#fc", ":fc", code), ("#fm", ":fm", message)):
+        for attribute, value_name, value in (("#fc", ":fc", code), ("#fm", ":fm", message)):
             if value:
-                values[placeholder] = value
-                sets.append(f"{attribute} = {placeholder}")
+                values[value_name] = value
+                sets.append(f"{attribute} = {value_name}")
             else:
                 removes.append(attribute)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")

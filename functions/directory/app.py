@@ -21,6 +21,7 @@ from integration_core.domain.directory import (
     PersonUpdate,
     SessionsCreate,
     SessionsCreated,
+    SessionUpdate,
     Student,
     StudentCreate,
     Teacher,
@@ -163,10 +164,19 @@ def create_sessions(courseId: CourseId, body: SessionsCreate) -> SessionsCreated
     return SessionsCreated(**directory.create_sessions(caller(app), courseId, body))
 
 
+@app.patch(
+    "/directory/courses/<courseId>/sessions/<sessionId>",
+    tags=["directory"],
+    summary="Move a session: a new start, a new length, or both (admin)",
+)
+def move_session(courseId: CourseId, sessionId: SessionId, body: SessionUpdate) -> ClassSession:
+    return ClassSession(**directory.move_session(caller(app), courseId, sessionId, body))
+
+
 @app.delete(
     "/directory/courses/<courseId>/sessions/<sessionId>",
     tags=["directory"],
-    summary="Cancel a session",
+    summary="Cancel a session (it stays, cancelled, so calendars show the cancellation) (admin)",
     status_code=204,
 )
 def delete_session(courseId: CourseId, sessionId: SessionId):

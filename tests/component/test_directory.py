@@ -508,3 +508,36 @@ def test_the_catalog_needs_a_token_unless_the_school_makes_it_public(school, mon
         assert anonymous.status == 200 and len(anonymous.body["items"]) == 1
     finally:
         settings.cache_clear()
+
+
+def test_sessions_move_and_cancel_and_each_change_publishes_course_schedule_changed(school, recorded):
+    course_id = school["course"]["id"]
+    path = f"/directory/courses/{course_id}/sessions"
+    body = {"sessions": [{"startsAt": "2026-07-01T18:00:00", "durationMinutes": 60}]}
+    [session] = call("POST", path, body=body).body["created"]
+    assert call("POST", path, body=body).body["alreadyExisted"] == 1  # a repeat publishes the same event id
+    added = _of(recorded, "course_schedule_changed")
+    assert [e["data"] for e in added] == [{"courseId": course_id, "change": "added", "sessionIds": [session["id"]]}]
+
+    moved = call("PATCH", f"{path}/{session['id']}", body={"startsAt": "2026-07-02T19:30:00", "durationMinutes": 90})
+    assert moved.status == 200, moved.body
+    assert (moved.body["startsAt"], moved.body["endsAt"], moved.body["version"]) == (
+        "2026-07-02T23:30:00+00:00",
+        "2026-07-03T01:00:00+00:00",
+        2,
+    )
+    assert moved.body["localStartsAt"] == "2026-07-02T19:30:00-04:00"
+    assert [s["startsAt"] for s in call("GET", path).body["items"]] == ["2026-07-02T23:30:00+00:00"]
+    assert call("GET", f"/directory/courses/{course_id}").body["schedule"]["firstSessionAt"] == moved.body["startsAt"]
+    assert call("PATCH", f"{path}/{session['id']}", body={"startsAt": None}).status == 422
+
+    assert call("DELETE", f"{path}/{session['id']}").status == 204
+    assert call("GET", path).body["items"] == []
+    assert call("PATCH", f"{path}/{session['id']}", body={"durationMinutes": 30}).status == 404
+    assert call("GET", f"/directory/courses/{course_id}").body["schedule"]["sessionCount"] == 0
+    changes = [(e["data"]["change"], e["data"]["sessionIds"]) for e in _of(recorded, "course_schedule_changed")]
+    assert changes == [("added", [session["id"]]), ("moved", [session["id"]]), ("cancelled", [session["id"]])]
+    # Move and cancel record their event in the session's own transaction.
+    for event in _of(recorded, "course_schedule_changed")[1:]:
+        assert f"SESSION#{session['id']}" in {op["Update"]["Key"]["SK"]["S"] for op in event["tx"] if "Update" in op}
+    assert call("PATCH", f"{path}/{session['id']}", caller=("stu_ana00001", "student"), body={}).status == 403

@@ -267,6 +267,7 @@ OWNED_TYPES = {
     "subscription_canceled": "payments",
     "student_enrolled": "enrollments",
     "student_unenrolled": "enrollments",
+    "course_schedule_changed": "directory",
     "webhook.test": "webhooks",
 }
 

@@ -12,6 +12,8 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - catalog entry of a published course: PK `CATALOG`, SK `COURSE#<createdAt>#<courseId>`
 - teacher -> course link: PK `TEACHER#<teacherId>`, SK `COURSE#<courseId>`
 - class session: PK `COURSE#<courseId>`, SK `SESSION#<id>`; GSI1 `SESSIONS#<courseId>` / `<startsAt>#<id>`
+  (a cancelled session moves to GSI1 `CANCELLED_SESSIONS#<courseId>`: listings stay exact, calendars
+  still learn of the cancellation)
 - enrollment (by course): PK `COURSE#<courseId>`, SK `ENROLLMENT#<stuId>`
 - enrollment (by student): PK `STUDENT#<studentId>`, SK `ENROLLMENT#<crsId>`
 - webhook: PK `WEBHOOK#<whkId>`, SK `PROFILE`; GSI1 `WEBHOOKS#<userId>` / `<createdAt>#<id>`
@@ -36,7 +38,7 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a student, teacher or course by id: GetItem (PK, PROFILE)
 - all students / teachers / courses, oldest first, paginated: Query GSI1 TYPE#<kind>
 - a teacher's courses: Query PK=TEACHER#<id>, SK begins_with COURSE#
-- a course's sessions in time order: Query GSI1 SESSIONS#<courseId>
+- a course's sessions in time order: Query GSI1 SESSIONS#<courseId> (cancelled: CANCELLED_SESSIONS#<courseId>)
 - published courses (the catalog), oldest first: Query PK=CATALOG (the rows exist only while the
   course is published, written in the same transaction as the course), then BatchGetItem of the
   courses and of their teachers; seats left = capacity - enrolled_count of the course item
@@ -108,6 +110,10 @@ def session_sk(session_id: str) -> str:
 
 def sessions_pk(course_id: str) -> str:
     return f"SESSIONS#{course_id}"
+
+
+def cancelled_sessions_pk(course_id: str) -> str:
+    return f"CANCELLED_SESSIONS#{course_id}"
 
 
 def enrollment_sk(other_id: str) -> str:

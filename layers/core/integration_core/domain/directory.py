@@ -230,6 +230,13 @@ class SessionsCreate(RequestModel):
         return self
 
 
+class SessionUpdate(RequestModel):
+    """A move: a new start, a new length, or both."""
+
+    starts_at: datetime = unchanged_if_absent(description="Local time in the course's zone, or with an explicit offset")
+    duration_minutes: int = unchanged_if_absent(ge=5, le=600)
+
+
 class ClassSession(ApiModel):
     id: str
     course_id: str
@@ -237,6 +244,8 @@ class ClassSession(ApiModel):
     ends_at: str = Field(description="UTC")
     local_starts_at: str = Field(description="The same instant in the course's zone")
     time_zone: str
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+    version: int = Field(default=1, description="Goes up by one with each move or cancellation")
 
 
 class SessionsCreated(ApiModel):

@@ -24,7 +24,7 @@ from integration_core.errors import Unprocessable, field_error
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 TEST_EVENT = "webhook.test"
 EXTERNAL = "external"
-CAPABILITIES = ("payments", "enrollments", "webhooks")  # add yours when it publishes events
+CAPABILITIES = ("payments", "enrollments", "directory", "webhooks")  # add yours when it publishes events
 PUBLISHERS = (EXTERNAL, *CAPABILITIES)
 
 
@@ -214,6 +214,20 @@ register_event_type(
         "paymentId": "pay_5j2mxkq3p4r7t8v9w0ya",
     },
     published_by="enrollments",
+)
+register_event_type(
+    "course_schedule_changed",
+    "A course's class sessions were added, moved or cancelled (calendars and reminders follow it).",
+    _object(
+        {
+            "courseId": _ID,
+            "change": {"type": "string", "enum": ["added", "moved", "cancelled"]},
+            "sessionIds": {"type": "array", "items": _ID, "minItems": 1, "maxItems": 366},
+        },
+        ["courseId", "change", "sessionIds"],
+    ),
+    {"courseId": "crs_k2m3n4p5q6r7s2t3v4w5", "change": "moved", "sessionIds": ["ses_m2n3p4q5r6s7t2v3w4x5"]},
+    published_by="directory",
 )
 register_event_type(
     "grade_updated",

@@ -9,6 +9,7 @@ transaction that writes it (the outbox of services.events), and keeps the course
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from integration_core import timeutil
@@ -20,6 +21,7 @@ from integration_core.domain.directory import (
     PersonUpdate,
     PriceIn,
     SessionsCreate,
+    SessionUpdate,
 )
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import new_id, stable_id
@@ -268,6 +270,27 @@ def delete_course(principal: Principal, course_id: str) -> None:
 
 
 # ---------------------------------------------------------------- class sessions
+SCHEDULED, CANCELLED = "scheduled", "cancelled"
+
+
+def is_scheduled(session: dict[str, Any]) -> bool:
+    return session.get("status", SCHEDULED) == SCHEDULED
+
+
+def _schedule_changed(course_id: str, change: str, sessions: list[dict[str, Any]]) -> None:
+    """Publish `course_schedule_changed` for sessions written already. Its id derives from the
+    sessions and their versions: a retried request publishes the same event once."""
+    ids = sorted(s["id"] for s in sessions)
+    versions = [str(s.get("version", 1)) for s in sorted(sessions, key=lambda s: s["id"])]
+    event_id = stable_id("event", "course_schedule_changed", course_id, change, *ids, *versions)
+    data = {"courseId": course_id, "change": change, "sessionIds": ids}
+    try:
+        _events().publish_event("course_schedule_changed", data, event_id=event_id, cause=f"sessions {change}")
+    except Exception:
+        # The sessions stand; a repeat of the request publishes this event again (same id).
+        logger.exception("schedule change not published", extra={"course_id": course_id})
+
+
 def _session_item(course: dict[str, Any], starts_at_utc, duration_minutes: int) -> dict[str, Any]:
     starts = timeutil.iso_utc(starts_at_utc)
     # One id per course and start time: asking twice for the same class creates it once.
@@ -279,6 +302,8 @@ def _session_item(course: dict[str, Any], starts_at_utc, duration_minutes: int) 
         "ends_at": timeutil.iso_utc(timeutil.add_minutes(starts_at_utc, duration_minutes)),
         "local_starts_at": timeutil.local_iso(starts_at_utc, course["time_zone"]),
         "time_zone": course["time_zone"],
+        "status": SCHEDULED,
+        "version": 1,
     }
 
 
@@ -315,6 +340,9 @@ def create_sessions(principal: Principal, course_id: str, data: SessionsCreate) 
     created.sort(key=lambda s: s["starts_at"])
     if created:
         _refresh_schedule(store, course, added=created)
+    if items:
+        # Every asked-for session, new or not: a retry after a failed publish publishes it again.
+        _schedule_changed(course_id, "added", list(items.values()))
     return {"created": created, "already_existed": existed}
 
 
@@ -327,8 +355,8 @@ def _refresh_schedule(
     """Store the course's schedule summary (count, first and last session) on its item, so the
     catalog shows it without reading sessions. Read from the index, with this writer's own change
     applied on top (the index may not show it yet)."""
-    sessions = {s["id"]: s["starts_at"] for s in store.all_sessions(course["id"])}
-    sessions |= {s["id"]: s["starts_at"] for s in added}
+    sessions = {s["id"]: s["starts_at"] for s in store.all_sessions(course["id"]) if is_scheduled(s)}
+    sessions |= {s["id"]: s["starts_at"] for s in added if is_scheduled(s)}
     sessions.pop(removed or "", None)
     starts = sorted(sessions.values())
     summary = {
@@ -345,14 +373,59 @@ def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str 
     return _page(_store().sessions(course_id, limit, cursor))
 
 
-def delete_session(principal: Principal, course_id: str, session_id: str) -> None:
-    principal.require(Role.ADMIN)
+def _change_session(
+    course_id: str, session_id: str, change: str, changes_of: Callable[[dict, dict], dict | None]
+) -> dict[str, Any]:
+    """Apply `changes_of(course, session)` (the new attributes, or None for nothing to do) to a
+    scheduled session with `course_schedule_changed` in the same transaction; a concurrent change
+    is a 409."""
     store = _store()
-    if store.delete_session(course_id, session_id) is Outcome.NOT_FOUND:
+    course = load_course(course_id)
+    current = store.session(course_id, session_id)
+    if current is None or not is_scheduled(current):  # a cancelled session is gone from this API
         raise NotFound(f"session {session_id} of course {course_id} does not exist")
-    course = store.course(course_id)
-    if course is not None:
-        _refresh_schedule(store, course, removed=session_id)
+    changes = changes_of(course, current)
+    if not changes:
+        return current
+    changed = {**current, **changes, "version": current.get("version", 1) + 1}
+    event_id = stable_id("event", "course_schedule_changed", course_id, change, session_id, str(changed["version"]))
+    data = {"courseId": course_id, "change": change, "sessionIds": [session_id]}
+    _, event_ops = _events().event_operations(
+        store.db, "course_schedule_changed", data, event_id=event_id, cause=f"session {change}"
+    )
+    if store.change_session(current, changes, event_ops) is Outcome.RACED:
+        raise Conflict(f"session {session_id} changed meanwhile; read it again")
+    _refresh_schedule(store, course, added=[changed], removed=None if is_scheduled(changed) else session_id)
+    _dispatch([event_id])
+    return changed
+
+
+def move_session(principal: Principal, course_id: str, session_id: str, data: SessionUpdate) -> dict[str, Any]:
+    """Move a session (a new start, a new length, or both)."""
+    principal.require(Role.ADMIN)
+
+    def moved(course: dict[str, Any], current: dict[str, Any]) -> dict[str, Any] | None:
+        zone = course["time_zone"]
+        starts = timeutil.to_utc(data.starts_at, zone) if "starts_at" in data.model_fields_set else None
+        old_start, old_end = timeutil.parse_iso(current["starts_at"]), timeutil.parse_iso(current["ends_at"])
+        start = starts or old_start
+        minutes = data.duration_minutes if "duration_minutes" in data.model_fields_set else None
+        length = minutes if minutes is not None else int((old_end - old_start).total_seconds() // 60)
+        changes = {
+            "starts_at": timeutil.iso_utc(start),
+            "ends_at": timeutil.iso_utc(timeutil.add_minutes(start, length)),
+            "local_starts_at": timeutil.local_iso(start, zone),
+        }
+        return None if all(current.get(k) == v for k, v in changes.items()) else changes
+
+    return _change_session(course_id, session_id, "moved", moved)
+
+
+def delete_session(principal: Principal, course_id: str, session_id: str) -> None:
+    """Cancel a session: it leaves the course's listing but stays, `cancelled`, so calendars and
+    feeds show the cancellation."""
+    principal.require(Role.ADMIN)
+    _change_session(course_id, session_id, "cancelled", lambda course, current: {"status": CANCELLED})
 
 
 # ---------------------------------------------------------------- enrollments
@@ -476,6 +549,6 @@ def catalog_course(course_id: str) -> dict[str, Any]:
     teacher = store.person("teacher", course["teacher_id"])
     entry = _catalog_entry(course, teacher)
     now = timeutil.iso_utc(timeutil.utc_now())
-    upcoming = [s["starts_at"] for s in store.all_sessions(course_id) if s["starts_at"] >= now]
+    upcoming = [s["starts_at"] for s in store.all_sessions(course_id) if s["starts_at"] >= now and is_scheduled(s)]
     entry["schedule"]["next_session_at"] = upcoming[0] if upcoming else None
     return entry

@@ -298,25 +298,49 @@ class DirectoryStore:
             return False
         return True
 
-    def sessions(self, course_id: str, limit: int, cursor: str | None) -> Listing:
-        """A course's sessions in time order."""
-        return Listing.of(self.db.query(keys.sessions_pk(course_id), index=keys.GSI1, limit=limit, cursor=cursor))
+    def sessions(self, course_id: str, limit: int, cursor: str | None, *, cancelled: bool = False) -> Listing:
+        """A course's sessions in time order (scheduled ones, or the cancelled ones)."""
+        pk = keys.cancelled_sessions_pk(course_id) if cancelled else keys.sessions_pk(course_id)
+        return Listing.of(self.db.query(pk, index=keys.GSI1, limit=limit, cursor=cursor))
 
-    def all_sessions(self, course_id: str) -> list[dict[str, Any]]:
+    def all_sessions(self, course_id: str, *, cancelled: bool = False) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        cursor: str | None = None
+        after = None
+        pk = keys.cancelled_sessions_pk(course_id) if cancelled else keys.sessions_pk(course_id)
         while True:
-            page = self.sessions(course_id, 100, cursor)
-            found += page.items
-            cursor = page.next_cursor
-            if not cursor:
+            page = self.db.query(pk, index=keys.GSI1, limit=100, after=after)
+            found += [public(item) for item in page.items]
+            after = page.last_key
+            if not after:
                 return found
 
-    def delete_session(self, course_id: str, session_id: str) -> Outcome:
+    def session(self, course_id: str, session_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        item = self.db.get(keys.entity_pk("course", course_id), keys.session_sk(session_id), consistent=consistent)
+        return public(item) if item else None
+
+    def change_session(self, current: dict[str, Any], changes: dict[str, Any], also: list[dict]) -> Outcome:
+        """Move or cancel a session (`changes`: its new attributes), one version up, with `also` (its
+        event) in the same transaction: RACED when it changed since `current` was read."""
+        course_id, starts_at = current["course_id"], changes.get("starts_at", current["starts_at"])
+        cancelled = changes.get("status") == "cancelled"
+        listed_under = keys.cancelled_sessions_pk(course_id) if cancelled else keys.sessions_pk(course_id)
+        changes = {**changes, "GSI1PK": listed_under, "GSI1SK": keys.listing_sk(starts_at, current["id"])}
+        names = {f"#{name}": name for name in changes} | {"#version": "version"}
+        values = {f":{name}": value for name, value in changes.items()}
+        values |= {":read": current.get("version", 1), ":next": current.get("version", 1) + 1}
+        sets = ", ".join(f"#{name} = :{name}" for name in changes)
+        update = self.db.update_op(
+            keys.entity_pk("course", course_id),
+            keys.session_sk(current["id"]),
+            f"SET {sets}, #version = :next",
+            "attribute_exists(PK) AND (#version = :read OR (attribute_not_exists(#version) AND :read = :one))",
+            names=names,
+            values=values | {":one": 1},
+        )
         try:
-            self.db.delete(keys.entity_pk("course", course_id), keys.session_sk(session_id), "attribute_exists(PK)")
+            self.db.transact([update, *also])
         except ConditionFailed:
-            return Outcome.NOT_FOUND
+            return Outcome.RACED
         return Outcome.DONE
 
     # ------------------------------------------------------------ enrollments

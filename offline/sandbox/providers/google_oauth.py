@@ -49,6 +49,21 @@ ACCESS_TOKEN_SECONDS = 3599
 _IDENTITY_SCOPES = {"openid", "email", "profile", "https://www.googleapis.com/auth/userinfo.email"}
 
 
+def local_client_config(sandbox_url: str) -> dict[str, str]:
+    """A local Google OAuth client and Google's endpoints in the sandbox: the value a local secret of
+    the service can hold (register it in offline/secrets.py under one of CLIENT_SECRET_IDS)."""
+    google = f"{sandbox_url}/google"
+    return {
+        "clientId": LOCAL_CLIENT_ID,
+        "clientSecret": LOCAL_CLIENT_SECRET,
+        "authUrl": f"{google}/o/oauth2/v2/auth",
+        "tokenUrl": f"{google}/token",
+        "revokeUrl": f"{google}/revoke",
+        "userinfoUrl": f"{google}/oauth2/v3/userinfo",
+        "calendarBaseUrl": f"{google}/calendar/v3",
+    }
+
+
 def _oauth_error(status: int, error: str, description: str) -> Response:
     return Response.json(status, {"error": error, "error_description": description})
 

@@ -270,7 +270,8 @@ class GoogleCalendar(Emulator):
                 "of the resource.",
             )
         kept = {k: v for k, v in event.items() if k in _SERVER_FIELDS or k.startswith("_") or k in ("id", "sequence")}
-        changed = self._checked({**kept, **body} if replace else _merge(event, body))
+        replaced = {**kept, **{k: v for k, v in body.items() if v is not None}}
+        changed = self._checked(replaced if replace else _merge(event, body))
         if {k: v for k, v in changed.items() if k != "sequence"} != {k: v for k, v in event.items() if k != "sequence"}:
             changed["sequence"] = max(event["sequence"] + 1, int(body.get("sequence") or 0))
             changed |= {"updated": g.now(), "etag": self._etag()}

@@ -13,6 +13,7 @@
                                                            private/sharedExtendedProperty, iCalUID,
                                                            maxResults + pageToken -> nextPageToken
 
+An instance of a recurring event can be read by its id "<id>_<UTC start, 20260302T230000Z>" (events.get).
 Every call needs a live bearer token from the OAuth half (401 otherwise) with a scope that allows it
 (403 insufficientPermissions). Not emulated: instance exceptions of recurring events, syncToken,
 watch channels, ACLs, free/busy.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -255,7 +256,24 @@ class GoogleCalendar(Emulator):
     def get_event(self, request: SandboxRequest) -> Response:
         email = self._user(request, "read", "events.get")
         calendar = self._calendar(email, request.params["calendarId"])
-        return Response.json(200, self._shown(self._event(calendar, request.params["eventId"]), calendar))
+        event_id = unquote(request.params["eventId"])
+        master_id, _, stamp = event_id.partition("_")
+        if stamp and f"{calendar['id']}/{event_id}" not in self.store.collection("events"):
+            return Response.json(200, self._instance(self._event(calendar, master_id), stamp, calendar))
+        return Response.json(200, self._shown(self._event(calendar, event_id), calendar))
+
+    def _instance(self, master: dict[str, Any], stamp: str, calendar: dict[str, Any]) -> dict[str, Any]:
+        """One instance of a recurring event by its id "<id>_<UTC start>" (read only here)."""
+        try:
+            moment = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            moment = None
+        if not master.get("recurrence") or moment is None:
+            raise g.fail(404, "notFound", "Not Found")
+        found = [i for i in g.instances(master, moment, moment + timedelta(seconds=1)) if i["id"].endswith(stamp)]
+        if not found:
+            raise g.fail(404, "notFound", "Not Found")
+        return self._shown(found[0], calendar)
 
     def _change(self, request: SandboxRequest, operation: str, replace: bool) -> Response:
         email = self._user(request, "write", operation)

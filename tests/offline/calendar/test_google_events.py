@@ -179,3 +179,22 @@ def test_inspection_counts_calls_per_user_and_shows_cancelled_events(google):
     seen = google.http.get(f"{google.url}/_sandbox/google/calendars/ana@example.com").json()
     events = {e["id"]: e["status"] for e in seen["calendars"][0]["events"]}
     assert events == {"insp0001": "confirmed", "insp0002": "cancelled"}
+
+
+def test_ten_concurrent_inserts_of_one_id_create_it_once(google):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    headers = google.bearer("ana@example.com")
+    url = f"{google.api}/calendars/primary/events"
+
+    def insert(_):
+        with httpx.Client(timeout=30) as client:
+            return client.post(url, json=_event("race0001"), headers=headers).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        statuses = sorted(pool.map(insert, range(10)))
+    assert statuses == [200] + [409] * 9
+    seen = google.http.get(f"{google.url}/_sandbox/google/calendars/ana@example.com").json()
+    assert [e["id"] for e in seen["calendars"][0]["events"]] == ["race0001"]

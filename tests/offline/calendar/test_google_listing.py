@@ -129,3 +129,14 @@ def test_expansion_honours_the_window_and_exdates(google):
         "2026-03-16T18:00:00-04:00",
         "2026-03-23T18:00:00-04:00",
     ]
+
+
+def test_an_expanded_instance_can_be_read_by_its_id(google):
+    headers = google.bearer("ana@example.com")
+    google.http.post(f"{google.api}/calendars/primary/events", json=_weekly("recur003", count=3), headers=headers)
+    url = f"{google.api}/calendars/primary/events"
+    instance = google.http.get(f"{url}/recur003_20260302T230000Z", headers=headers)
+    assert instance.status_code == 200
+    assert instance.json()["start"]["dateTime"] == "2026-03-02T18:00:00-05:00"
+    assert instance.json()["recurringEventId"] == "recur003"
+    assert google.http.get(f"{url}/recur003_20260302T220000Z", headers=headers).status_code == 404

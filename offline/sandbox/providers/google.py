@@ -20,7 +20,9 @@ Controls (under /_sandbox/google), besides the OAuth ones listed in google_oauth
            OAuth error (e.g. "invalid_grant", 400) and a 5xx is {"error": "internal_failure"}
     GET    /faults                       pending faults;  DELETE /faults  clear them
     GET    /calls                        Calendar calls per user and method ({"byUser": {email:
-                                         {"events.insert": n}}, "total": {...}}), and faults answered
+                                         {"events.insert": n}}, "total": {...}}), token and revoke
+                                         requests per account ({"oauthByUser": {email:
+                                         {"token.refresh_token": n, "revoke": n}}}), faults answered
     GET    /calendars/{email}            the user's calendars with all their events, cancelled included
     POST   /accounts {"email", "timeZone"}   the account's primary calendar time zone (UTC)
 The sandbox's own /_sandbox/faults and /_sandbox/latency work too (errors in Google's shape).
@@ -189,7 +191,8 @@ class Google(GoogleOAuth, GoogleCalendar):
                 total[name] = total.get(name, 0) + count
         with self._faults_lock:
             faulted = dict(self._faulted)
-        return Response.json(200, {"byUser": by_user, "total": total, "faulted": faulted})
+        oauth = self.store.snapshot().get("oauth_calls", {})
+        return Response.json(200, {"byUser": by_user, "total": total, "oauthByUser": oauth, "faulted": faulted})
 
     @control("GET", "/calendars/{email}")
     def user_calendars(self, request: SandboxRequest) -> Response:

@@ -215,10 +215,25 @@ class GoogleOAuth(Emulator):
         grant_type = form.get("grant_type", "")
         if grant_type not in ("authorization_code", "refresh_token"):
             return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+        self.count_oauth(self._account_of(form), f"token.{grant_type}")
         client_id, _ = self._client_auth(request, form)
         if grant_type == "authorization_code":
             return self._exchange_code(client_id, form)
         return self._refresh(client_id, form)
+
+    def _account_of(self, form: dict[str, str]) -> str:
+        """The account a token request is for, when its code or refresh token says ("unknown" else)."""
+        code = self.store.collection("codes").get(form.get("code", ""))
+        if code is not None:
+            return str(code["email"])
+        refresh = self.store.collection("refresh_tokens").get(form.get("refresh_token", ""))
+        grant = self.store.collection("grants").get(refresh["grant"]) if refresh else None
+        return str(grant["email"]) if grant else "unknown"
+
+    def count_oauth(self, email: str, operation: str) -> None:
+        """Token and revoke requests per account, answered or not (GET /_sandbox/google/calls)."""
+        calls = self.store.collection("oauth_calls").setdefault(email, {})
+        calls[operation] = calls.get(operation, 0) + 1
 
     def _exchange_code(self, client_id: str, form: dict[str, str]) -> Response:
         codes = self.store.collection("codes")
@@ -301,6 +316,7 @@ class GoogleOAuth(Emulator):
         token = request.query.get("token") or body.get("token", "")
         record = self.store.collection("access_tokens").get(token) or self.store.collection("refresh_tokens").get(token)
         grant = self.store.collection("grants").get(record["grant"]) if record else None
+        self.count_oauth(grant["email"] if grant else "unknown", "revoke")
         if grant is None or grant["revoked"]:
             return _oauth_error(400, "invalid_token", "Token expired or revoked")
         self._revoke_grant(record["grant"])

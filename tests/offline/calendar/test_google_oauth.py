@@ -152,3 +152,12 @@ def test_the_token_endpoint_can_be_made_to_fail_then_recovers(google):
     )
     assert google.refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert google.refresh(tokens["refresh_token"]).status_code == 200
+
+
+def test_token_and_revoke_requests_are_counted_per_account_answered_or_not(google):
+    tokens = google.connect("ana@example.com")
+    google.refresh(tokens["refresh_token"])
+    google.http.post(f"{google.url}/google/revoke", params={"token": tokens["access_token"]})
+    assert google.refresh(tokens["refresh_token"]).status_code == 400
+    counted = google.http.get(f"{google.url}/_sandbox/google/calls").json()["oauthByUser"]["ana@example.com"]
+    assert counted == {"token.authorization_code": 1, "token.refresh_token": 2, "revoke": 1}

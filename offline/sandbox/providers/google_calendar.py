@@ -39,7 +39,7 @@ _SCOPES = {
     "list": {_CAL, f"{_CAL}.readonly", f"{_CAL}.calendarlist", f"{_CAL}.calendarlist.readonly", f"{_CAL}.app.created"},
 }
 _SCOPES["read"] |= _SCOPES["write"] | {f"{_CAL}.events.owned.readonly", f"{_CAL}.calendars.readonly"}
-_SCOPES["calendars"] |= {f"{_CAL}.calendars.readonly"}
+_SCOPES["calendar_read"] = _SCOPES["calendars"] | {f"{_CAL}.readonly", f"{_CAL}.calendars.readonly"}
 # Server fields a client cannot set (Google ignores them on insert, update and patch).
 _SERVER_FIELDS = {
     *("kind", "etag", "htmlLink", "created", "updated", "creator", "organizer", "iCalUID", "recurringEventId"),
@@ -178,7 +178,7 @@ class GoogleCalendar(Emulator):
 
     @route("GET", "/calendar/v3/calendars/{calendarId}")
     def get_calendar(self, request: SandboxRequest) -> Response:
-        email = self._user(request, "calendars", "calendars.get")
+        email = self._user(request, "calendar_read", "calendars.get")
         return Response.json(200, self._public(self._calendar(email, request.params["calendarId"])))
 
     @route("DELETE", "/calendar/v3/calendars/{calendarId}")
@@ -346,7 +346,7 @@ class GoogleCalendar(Emulator):
                 continue
             start, end = g.event_time(event["start"], tz), g.event_time(event["end"], tz)
             if event.get("recurrence"):
-                later = low is None or bool(g.instances(event, low, high, cap=1))
+                later = low is None or bool(g.instances(event, low, high, cap=2))
                 overlaps = (high is None or start < high) and later
             else:
                 overlaps = (high is None or start < high) and (low is None or end > low)

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from offline.http import Response
-from offline.sandbox import spec_sources
+from offline.sandbox import discovery, spec_sources
 from offline.sandbox.callbacks import Callbacks
-from offline.sandbox.validation import OpenApiDocument, Violation, path_pattern
+from offline.sandbox.validation import Violation, path_pattern
 
 
 @dataclass
@@ -135,7 +135,8 @@ class Emulator:
 
     Subclasses set `prefix` (the first path segment, e.g. "paypal"), optionally `specs` (names of
     OpenAPI documents in spec_sources.KNOWN that requests are validated against), implement `error` in the
-    provider's own error shape, and mark handlers with @route / @control.
+    provider's own error shape, and mark handlers with @route / @control. A document is read as OpenAPI,
+    or as a Google discovery document when it is one (offline/sandbox/discovery.py).
     """
 
     prefix: ClassVar[str] = ""
@@ -146,7 +147,7 @@ class Emulator:
         self.ctx = ctx
         self.store = Store()
         found = [spec_sources.locate(name, ctx.optional_specs_dir) for name in self.specs]
-        self.documents = [OpenApiDocument(s.path) for s in found if s.path is not None]
+        self.documents = [discovery.load(s.path) for s in found if s.path is not None]
         self.missing_specs = [s for s in found if s.path is None]
         self.routes: list[_Route] = []
         self.controls: list[_Route] = []

@@ -174,6 +174,9 @@ class Sandbox:
         try:
             body = request.json() if request.body else {}
         except ValueError:
+            # An emulator's control may take a form (a provider page's own form posts to one).
+            if path.lstrip("/").split("/", 1)[0] in self.emulators:
+                return self._emulator_control(request, path)
             return Response.json(400, {"error": "body must be JSON"})
         key = (request.method, path.rstrip("/"))
         if key == ("GET", "/providers"):

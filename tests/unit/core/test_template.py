@@ -4,7 +4,7 @@ from pathlib import Path
 
 from offline.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
 FUNCTIONS = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 # SAM policy templates that grant dynamodb:Scan.

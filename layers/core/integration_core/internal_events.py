@@ -9,7 +9,7 @@ capability declares, in its own module, the event types it reacts to and a handl
     def end_enrollment(event: InternalEvent, reaction: Reaction) -> None: ...
 
 The template gives each consumer one rule on the bus (its EventPattern lists exactly the declared
-types; tests/unit/test_internal_events_template.py holds them equal), one SQS queue with its dead
+types; tests/unit/events/test_internal_events_template.py holds them equal), one SQS queue with its dead
 letter queue, and a function whose handler is `run(CONSUMER, event)`. The runner calls the declared
 handler once per event id: a marker per (consumer, event id) is written conditionally, in the same
 transaction as the handler's own writes when it uses `reaction.commit`, so a redelivered or

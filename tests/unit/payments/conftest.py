@@ -53,3 +53,40 @@ def world(monkeypatch) -> World:
     for module in (ledger, callbacks):
         monkeypatch.setattr(module, "adapter", lambda _provider: provider)
     return World(state, store, provider)
+
+
+@dataclass
+class Shop:
+    """The plans and subscriptions services over the same fakes: a Stripe-like provider that takes a
+    payment method, and a PayPal-like one whose buyer approves and comes back to our URLs."""
+
+    world: World
+    providers: dict[Provider, FakeProvider]
+
+    @property
+    def state(self) -> State:
+        return self.world.state
+
+    def event_types(self) -> list[str]:
+        return self.world.event_types()
+
+
+@pytest.fixture
+def shop(world, monkeypatch) -> Shop:
+    from integration_core.services.payments import checkout, plans, providers, subscriptions
+
+    providers_by_name = {
+        Provider.STRIPE: world.provider,
+        Provider.PAYPAL: FakeProvider(
+            provider=Provider.PAYPAL,
+            name="FakePal",
+            takes_payment_method=False,
+            takes_return_urls=True,
+            plan_attribute="fakepal_plan_id",
+        ),
+    }
+    for module in (plans, subscriptions, checkout):
+        monkeypatch.setattr(module, "store", lambda: world.store)
+    for module in (plans, subscriptions, providers):
+        monkeypatch.setattr(module, "adapter", lambda name: providers_by_name[Provider(name)])
+    return Shop(world, providers_by_name)

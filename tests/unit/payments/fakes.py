@@ -1,6 +1,7 @@
-"""In-memory fakes for the payment services: a payments store, the directory's and the outbox's
-operations it joins, and a provider implementing the payments port. A fake transaction applies all
-of its writes or none, and a refused one names its outcome as the real store does."""
+"""In-memory fakes for the payment services: a payments store (payments, refunds, subscriptions,
+plans, provider customers), the directory's and the outbox's operations it joins, and a provider
+implementing the payments port. A fake transaction applies all of its writes or none, and a refused
+one names its outcome as the real store does."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration_core import keys
 from integration_core.domain.payments import (
     RANK,
+    SUBSCRIPTION_RANK,
     PaymentStatus,
     Provider,
     ProviderPayment,
     ProviderRefund,
+    ProviderSubscription,
+    SubscriptionStatus,
 )
 from integration_core.money import Money
-from integration_core.ports.payments import Callback, NothingCaptured
+from integration_core.ports.payments import Callback, Customer, NothingCaptured, Subscribe
 from integration_core.stores.payments import Outcome, PaymentsStore, Write
 
 _stamps = itertools.count(1)
@@ -31,6 +36,9 @@ class State:
     events: list[tuple[str, str]] = field(default_factory=list)  # (event id, type), as recorded
     enrollments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     dispatched: list[str] = field(default_factory=list)
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[tuple[str, str], str] = field(default_factory=dict)  # (student, provider) -> customer
+    unknown_students: set[str] = field(default_factory=set)
 
 
 # A write is (check, apply): check(state) -> None when it may apply, else the outcome it refuses with.
@@ -72,6 +80,8 @@ class FakePaymentsStore(PaymentsStore):
         return (provider.value, event_id) in self.state.provider_events
 
     def student(self, student_id: str) -> dict[str, Any] | None:
+        if student_id in self.state.unknown_students:
+            return None
         return {"id": student_id, "name": "Ana", "email": "ana@example.com"}
 
     def new_payment(self, **fields: Any) -> dict[str, Any]:
@@ -159,6 +169,75 @@ class FakePaymentsStore(PaymentsStore):
             Op(lambda s: key in s.provider_events, lambda s: s.provider_events.add(key)), Outcome.ALREADY_APPLIED
         )
 
+    # ------------------------------------------------------------ subscriptions
+    def subscription_status_write(
+        self, item: dict[str, Any], status: SubscriptionStatus, now: str, next_billing: str | None
+    ) -> Write:
+        moment = "activated_at" if status is SubscriptionStatus.ACTIVE else "canceled_at"
+
+        def changes(record: dict[str, Any]) -> None:
+            record |= {"status": status.value, "status_rank": SUBSCRIPTION_RANK[status], "updated_at": now}
+            record[moment] = now
+            if next_billing:
+                record["next_billing_date"] = next_billing
+            else:
+                record.pop("next_billing_date", None)
+
+        return self._update(item, lambda r: r["status_rank"] < SUBSCRIPTION_RANK[status], changes, Outcome.RACED)
+
+    def next_billing_write(self, item: dict[str, Any], next_billing: str) -> Write:
+        def changes(record: dict[str, Any]) -> None:
+            record["next_billing_date"] = next_billing
+
+        return self._update(item, lambda r: r["status"] == SubscriptionStatus.ACTIVE.value, changes, Outcome.RACED)
+
+    # ------------------------------------------------------------ plans
+    def plan(self, plan_id: str) -> dict[str, Any] | None:
+        found = self.state.plans.get(plan_id)
+        return copy.deepcopy(found) if found else None
+
+    def plans_page(self, limit: int, cursor: str | None) -> FakePage:
+        listed = sorted(self.state.plans.values(), key=lambda p: p["GSI1SK"])
+        start = int(cursor or 0)
+        more = start + limit < len(listed)
+        return FakePage(copy.deepcopy(listed[start : start + limit]), str(start + limit) if more else None)
+
+    def create_plan(self, *, plan_id: str, name: str, price: Money, interval: str, now: str) -> dict[str, Any] | None:
+        if plan_id in self.state.plans:
+            return None
+        item = {
+            "PK": keys.plan_pk(plan_id),
+            "SK": keys.PROFILE,
+            "GSI1PK": keys.listing_pk("plan"),
+            "GSI1SK": keys.listing_sk(now, plan_id),
+            "kind": "plan",
+            "id": plan_id,
+            "name": name,
+            "amount": price.to_decimal_string(),
+            "amount_minor": price.amount_minor,
+            "currency": price.currency,
+            "interval": interval,
+            "created_at": now,
+        }
+        self.state.plans[plan_id] = item
+        return copy.deepcopy(item)
+
+    def remember_provider_plan(self, plan: dict[str, Any], attribute: str, provider_plan: str) -> str:
+        return str(self.state.plans[plan["id"]].setdefault(attribute, provider_plan))
+
+    # ------------------------------------------------------------ provider customers
+    def customer(self, student_id: str, provider: Provider) -> str | None:
+        return self.state.customers.get((student_id, provider.value))
+
+    def remember_customer(self, student_id: str, provider: Provider, customer_id: str) -> str:
+        return self.state.customers.setdefault((student_id, provider.value), customer_id)
+
+
+@dataclass
+class FakePage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
 
 class FakeEvents:
     """The outbox's side: an event recorded once by its id."""
@@ -212,9 +291,56 @@ class FakeProvider:
     takes_return_urls = False
     plan_attribute = "fake_plan_id"
 
-    def __init__(self) -> None:
+    def __init__(self, **traits: Any) -> None:
+        for name, value in traits.items():  # provider, name, takes_payment_method, ...
+            setattr(self, name, value)
         self.refunds: list[tuple[str, int, str]] = []
         self.callbacks: dict[bytes, tuple[Callback, Any]] = {}
+        self.plans_created: list[str] = []  # the plan id of each ensure_plan call
+        self.customers_created: list[str] = []
+        self.subscribed: list[Subscribe] = []  # each subscribe call, repeats included
+        self.subscriptions: dict[str, ProviderSubscription] = {}  # the provider's view, by its id
+        self.subscribe_status = SubscriptionStatus.PENDING  # what a new subscription starts as
+        self.cancels: list[tuple[str, str]] = []  # (provider id, idempotency key) of each cancel call
+        self._by_key: dict[str, str] = {}
+
+    def customer(self, customer: Customer, remembered, remember) -> str | None:
+        known = remembered()
+        if known:
+            return known
+        self.customers_created.append(customer.student_id)
+        return remember(f"cus_{len(self.customers_created)}")
+
+    def ensure_plan(self, plan: dict[str, Any]) -> str:
+        self.plans_created.append(plan["id"])
+        return f"price_{len(self.plans_created)}"
+
+    def subscribe(self, request: Subscribe) -> ProviderSubscription:
+        self.subscribed.append(request)
+        # The provider's idempotency: one subscription per key.
+        if request.idempotency_key in self._by_key:
+            return self.subscriptions[self._by_key[request.idempotency_key]]
+        provider_id = f"sub_{len(self.subscriptions) + 1}"
+        self._by_key[request.idempotency_key] = provider_id
+        pending = self.subscribe_status is SubscriptionStatus.PENDING
+        view = ProviderSubscription(
+            provider_id,
+            self.subscribe_status,
+            approval_url=f"https://provider.example/approve/{provider_id}" if pending else None,
+            client_secret=f"{provider_id}_secret" if pending else None,
+            reference=request.subscription_id,
+        )
+        self.subscriptions[provider_id] = view
+        return view
+
+    def subscription(self, provider_id: str) -> ProviderSubscription:
+        return self.subscriptions[provider_id]
+
+    def cancel_subscription(self, provider_id: str, reason: str | None, idempotency_key: str) -> ProviderSubscription:
+        self.cancels.append((provider_id, idempotency_key))
+        view = ProviderSubscription(provider_id, SubscriptionStatus.CANCELED)
+        self.subscriptions[provider_id] = view
+        return view
 
     def refund(
         self, *, transaction_id, capture_id, payment_id, amount: Money, reason, idempotency_key, duplicate=False

@@ -10,7 +10,7 @@ a payment or an enrollment happened when this service recorded nothing of the ki
 marked `external` (facts this service does not own: grades, a course's classes taking place) may be
 announced through `POST /events` by the center's other systems.
 
-The examples are checked against their schemas by tests/unit/test_event_catalog.py, not at import:
+The examples are checked against their schemas by tests/unit/events/test_event_catalog.py, not at import:
 compiling every schema cost each function that imports the catalog ~10 ms of cold start."""
 
 from __future__ import annotations

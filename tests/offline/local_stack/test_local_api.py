@@ -15,7 +15,7 @@ import pytest
 
 from offline.testing import RunningStack, start_stack
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = FIXTURES.parents[2]
 
 

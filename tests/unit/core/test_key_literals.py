@@ -8,7 +8,7 @@ import ast
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CORE = ROOT / "layers" / "core" / "integration_core"
 KEYS = CORE / "keys.py"
 STORES = CORE / "stores"

@@ -18,7 +18,7 @@ import pytest
 
 from integration_core import tokens
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _student_body(email: str) -> dict:
@@ -227,7 +227,7 @@ def test_a_body_that_is_not_json_is_415(api_base, role_tokens, http):
 def test_make_token_without_sub_mints_the_banners_caller_of_the_role(local_stack, api_base, http):
     done = subprocess.run(
         ["make", "-s", "token", "ROLE=student"],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         env={**os.environ, "OFFLINE_STATE_DIR": str(local_stack.state_dir)},
         capture_output=True,
         text=True,

@@ -4,21 +4,33 @@ from pathlib import Path
 
 from offline.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
 FUNCTIONS = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 # SAM policy templates that grant dynamodb:Scan.
 SCANNING_TEMPLATES = {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "DynamoDBReconfigurePolicy"}
 
 
-def _actions(policies) -> list[str]:
+def _statements(policies) -> list[dict]:
+    """The statements a function's Policies grant: its inline ones and those of the managed policies
+    it references (SAM policy templates are not statements)."""
     found = []
     for policy in policies or []:
-        if isinstance(policy, dict):
-            for statement in policy.get("Statement", []):
-                actions = statement.get("Action", [])
-                found += [actions] if isinstance(actions, str) else actions
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            managed = RESOURCES[policy["Ref"]]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy", policy
+            found += managed["Properties"]["PolicyDocument"]["Statement"]
+        elif isinstance(policy, dict):
+            found += policy.get("Statement", [])
     return found
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _actions(policies) -> list[str]:
+    return [action for statement in _statements(policies) for action in _listed(statement.get("Action", []))]
 
 
 def test_no_function_may_scan_a_table():
@@ -88,6 +100,43 @@ def test_every_function_with_a_paged_list_route_may_read_the_cursor_key():
             p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
             for p in props.get("Policies") or []
             if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p
+        ] + [
+            resource
+            for statement in _statements(props.get("Policies"))
+            if "secretsmanager:GetSecretValue" in _listed(statement.get("Action", []))
+            for resource in _listed(statement.get("Resource", []))
         ]
         assert {"Ref": "CursorKeySecret"} in readable, f"{name} pages lists but cannot read CursorKeySecret"
     assert RESOURCES["CursorKeySecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+def _inline_statements(policies) -> list[dict]:
+    return [s for p in policies or [] if isinstance(p, dict) and "Statement" in p for s in p["Statement"]]
+
+
+def test_no_two_functions_repeat_an_inline_policy_statement():
+    """An access need two functions share is an AWS::IAM::ManagedPolicy they both reference."""
+    import json
+
+    seen: dict[str, str] = {}
+    for name, props in FUNCTIONS.items():
+        for statement in _inline_statements(props.get("Policies")):
+            for action in _listed(statement.get("Action", [])):
+                for resource in _listed(statement.get("Resource", [])):
+                    grant = json.dumps([statement.get("Effect"), action, resource], sort_keys=True)
+                    assert grant not in seen or seen[grant] == name, (
+                        f"{name} and {seen[grant]} both grant {grant} inline: declare a managed policy"
+                    )
+                    seen[grant] = name
+
+
+def test_every_managed_policy_is_referenced_and_every_reference_is_a_managed_policy():
+    managed = {k for k, v in RESOURCES.items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
+    referenced = {
+        p["Ref"]
+        for props in FUNCTIONS.values()
+        for p in props.get("Policies") or []
+        if isinstance(p, dict) and "Ref" in p
+    }
+    assert referenced <= managed, referenced - managed
+    assert managed <= referenced, f"managed policies no function uses: {sorted(managed - referenced)}"

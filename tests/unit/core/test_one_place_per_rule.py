@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PRODUCT = [p for d in ("layers", "functions") for p in sorted((ROOT / d).rglob("*.py")) if "/build/" not in str(p)]
 CONFIG_MODULES = {"config.py", "webhook_config.py", "payment_config.py"}
 

@@ -14,7 +14,7 @@ from integration_core.config import API_PREFIX
 from offline.template import load_template
 from tests.support.lambdas import load_function
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
 
 

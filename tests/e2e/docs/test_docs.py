@@ -20,7 +20,7 @@ import pytest
 
 from offline.testing import RunningStack, start_stack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\s*$")
 SKIP = re.compile(r"<!-- docs-test: skip: (.+?) -->")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CORE = ROOT / "layers" / "core" / "integration_core"
 ALLOWED = {CORE / "keys.py"}
 ALLOWED_DIRS = (CORE / "stores",)

@@ -8,7 +8,7 @@ from integration_core.internal_events import CONSUMERS
 from integration_core.services import directory_reactions  # noqa: F401 (declares the directory's handlers)
 from offline.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
 # Consumer name -> the prefix of its resources in the template (<Prefix>Rule, Queue, Function).
 PREFIXES = {"directory": "DirectoryEvents"}

@@ -1,0 +1,349 @@
+"""What the sign-in emulators share: Authlib's generic OAuth 2 / OpenID Connect server classes
+fitted to the sandbox's own HTTP server, and a signing key ring with rotation.
+
+Authlib's framework integrations (Flask, Django, Starlette) do not fit the sandbox's server
+(offline/http.py), so `SandboxAuthorizationServer` implements the three hooks its generic
+`authlib.oauth2.rfc6749.AuthorizationServer` asks of a framework: `create_oauth2_request`,
+`create_json_request` and `handle_response`. The grants (authorization code with RFC 7636 PKCE and
+OpenID Connect's `OpenIDCode`, refresh token, client credentials), client authentication and the
+error answers are Authlib's; an emulator supplies its clients, codes and tokens (its `Store`).
+
+`KeyRing` holds RS256 keys (joserfc): the newest signs, `rotate()` makes a new one and keeps the
+previous ones published in the JWKS until `retire()` (or `keep` later rotations) drops them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, JsonPayload, JsonRequest, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from offline.http import Response
+from offline.sandbox.base import SandboxRequest
+
+CODE_SECONDS = 600
+
+
+# ------------------------------------------------------------------ keys
+class KeyRing:
+    """RS256 signing keys with rotation: `kid`s stay published after a rotation until retired."""
+
+    def __init__(self, label: str, keep: int = 1) -> None:
+        self.label = label
+        self.keep = keep  # how many previous keys a rotation leaves in the JWKS
+        self.keys: list[RSAKey] = []
+        self.rotate()
+
+    def _new(self) -> RSAKey:
+        kid = f"{self.label}-{secrets.token_hex(8)}"
+        return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True)
+
+    @property
+    def current(self) -> RSAKey:
+        return self.keys[-1]
+
+    def rotate(self) -> dict[str, Any]:
+        self.keys.append(self._new())
+        self.keys = self.keys[-(self.keep + 1) :]
+        return self.state()
+
+    def retire(self) -> dict[str, Any]:
+        """Drop every key but the signing one from the JWKS."""
+        self.keys = self.keys[-1:]
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {"current": self.current.kid, "published": [k.kid for k in self.keys]}
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.as_dict(private=False) for k in reversed(self.keys)]}
+
+    def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:
+        key = next((k for k in self.keys if k.kid == kid), self.current) if kid else self.current
+        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=["RS256"])
+
+
+# ------------------------------------------------------------------ models Authlib asks for
+@dataclass
+class Client(ClientMixin):
+    client_id: str
+    client_secret: str | None  # None: a public client (PKCE, no secret)
+    redirect_uris: list[str]
+    name: str
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return scope
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # A registered list is matched exactly; a client without one takes any http(s) URI (local use).
+        if self.redirect_uris:
+            return redirect_uri in self.redirect_uris
+        return redirect_uri.startswith(("http://", "https://"))
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.client_secret is not None and secrets.compare_digest(self.client_secret, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.client_secret is None:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+@dataclass
+class Code:
+    """A stored authorization code as Authlib's grant and its extensions read it."""
+
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    account: dict[str, Any]
+    expires: float
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    auth_time: int = field(default_factory=lambda: int(time.time()))
+    used: bool = False
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> None:
+        return None
+
+    def is_expired(self) -> bool:
+        return self.expires < time.time()
+
+
+class StoredCodeGrant(AuthorizationCodeGrant):
+    """The authorization code grant over an emulator's store (`server.emulator.store`, "codes")."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        data = request.payload.data
+        record = Code(
+            code=code,
+            client_id=request.client.get_client_id(),
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.payload.scope or "",
+            account=request.user,
+            expires=time.time() + CODE_SECONDS,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method")
+            or ("plain" if data.get("code_challenge") else None),
+        )
+        self.server.codes[code] = record
+
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+        record = self.server.codes.get(code)
+        if record is None or record.used or record.client_id != client.get_client_id() or record.is_expired():
+            return None
+        return record
+
+    def delete_authorization_code(self, authorization_code: Code) -> None:
+        authorization_code.used = True  # kept, so that a replay is refused and can be seen
+
+    def authenticate_user(self, authorization_code: Code) -> dict[str, Any]:
+        return authorization_code.account
+
+
+# ------------------------------------------------------------------ the server
+class _Payload(OAuth2Payload):
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+
+    @property
+    def data(self) -> dict[str, str]:
+        return dict(self._pairs)
+
+    @property
+    def datalist(self) -> defaultdict[str, list]:
+        values: defaultdict[str, list] = defaultdict(list)
+        for k, v in self._pairs:
+            values[k].append(v)
+        return values
+
+
+class _Request(OAuth2Request):
+    def __init__(self, request: SandboxRequest, uri: str) -> None:
+        super().__init__(method=request.method, uri=uri, headers=_Headers(request.headers))
+        self._args = dict(request.query)
+        content_type = request.headers.get("content-type", "")
+        if "json" in content_type and request.body:
+            loaded = json.loads(request.body)
+            self._form = {k: str(v) for k, v in (loaded if isinstance(loaded, dict) else {}).items()}
+        else:
+            self._form = dict(parse_qsl(request.body.decode(errors="replace"), keep_blank_values=True))
+        pairs = list(request.query.items()) + list(self._form.items())
+        self.payload = _Payload(pairs)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+class _Headers(dict):
+    """Case-insensitive look-ups over the sandbox's lower-case header names."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(str(key).lower())
+
+
+class _JsonPayload(JsonPayload):
+    def __init__(self, data: Any) -> None:
+        self._data = data
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+
+class _JsonRequest(JsonRequest):
+    def __init__(self, request: SandboxRequest, uri: str) -> None:
+        super().__init__(request.method, uri, _Headers(request.headers))
+        self.payload = _JsonPayload(request.json() if request.body else {})
+
+
+class SandboxAuthorizationServer(AuthorizationServer):
+    """Authlib's AuthorizationServer answering the sandbox's `SandboxRequest`s with its `Response`s.
+
+    `codes` holds the authorization codes (reset with the emulator); `query_client` and
+    `save_token` are the emulator's."""
+
+    def __init__(self, base_url: Callable[[], str], query_client: Any, save_token: Any) -> None:
+        super().__init__()
+        self.base_url = base_url  # the emulator's root URL, e.g. <sandbox>/microsoft (known once started)
+        self._query_client = query_client
+        self._save_token = save_token
+        self.codes: dict[str, Code] = {}
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self._query_client(client_id)
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        self._save_token(token, request)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def _uri(self, request: SandboxRequest) -> str:
+        query = f"?{urlencode(request.query)}" if request.query else ""
+        # Authlib refuses plain http unless told; the sandbox is loopback-only, so it speaks as https.
+        root = urlsplit(self.base_url())
+        return f"https://{root.netloc}{root.path}{request.path}{query}"
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return _Request(request, self._uri(request))
+
+    def create_json_request(self, request: Any) -> JsonRequest:
+        return _JsonRequest(request, self._uri(request))
+
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+        headers = list(headers or [])
+        if isinstance(body, dict):
+            data = json.dumps(body).encode()
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(("Content-Type", "application/json"))
+        else:
+            data = (body or "").encode() if isinstance(body, str) else (body or b"")
+        return Response(status, headers, data)
+
+
+def public_root(base_url: str, request: SandboxRequest) -> str:
+    """The sandbox's root URL as this caller reaches it: https when the caller says it came through a
+    TLS-terminating proxy (X-Forwarded-Proto: https), as MSAL needs an https authority."""
+    root = urlsplit(base_url)
+    scheme = request.headers.get("x-forwarded-proto", root.scheme).split(",")[0].strip() or root.scheme
+    return f"{scheme}://{root.netloc}"
+
+
+# ------------------------------------------------------------------ pages
+def page(status: int, title: str, body: str) -> Response:
+    head = f"<head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+    document = f"<!doctype html><html>{head}<body>{body}</body></html>"
+    return Response(status, [("Content-Type", "text/html; charset=utf-8")], document.encode())
+
+
+def consent_page(
+    title: str,
+    client_name: str,
+    scopes: list[str],
+    action: str,
+    request_id: str,
+    accounts: list[dict[str, Any]],
+    login_hint: str | None,
+) -> Response:
+    """An authorization page: the client, its scopes, an account picker and Allow / Cancel."""
+    chosen = (login_hint or (accounts[0]["email"] if accounts else "")).lower()
+    options = "".join(
+        f"<option value='{html.escape(a['email'])}'{' selected' if a['email'] == chosen else ''}>"
+        f"{html.escape(a.get('name') or a['email'])} &lt;{html.escape(a['email'])}&gt;</option>"
+        for a in accounts
+    )
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in scopes)
+    body = (
+        f"<h1>{html.escape(title)}</h1><p><b>{html.escape(client_name)}</b> wants to:</p><ul>{items}</ul>"
+        f"<form method='post' action='{html.escape(action)}'>"
+        f"<input type='hidden' name='requestId' value='{html.escape(request_id)}'>"
+        f"<label>Account <select name='email'>{options}</select></label> "
+        "<button name='decision' value='allow'>Allow</button> "
+        "<button name='decision' value='deny'>Cancel</button></form>"
+    )
+    answer = page(200, title, body)
+    answer.headers.append(("X-Sandbox-Authorization-Id", request_id))
+    return answer
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)

@@ -24,7 +24,11 @@ Controls (under /_sandbox/google), besides the OAuth ones listed in google_oauth
                                          requests per account ({"oauthByUser": {email:
                                          {"token.refresh_token": n, "revoke": n}}}), faults answered
     GET    /calendars/{email}            the user's calendars with all their events, cancelled included
-    POST   /accounts {"email", "timeZone"}   the account's primary calendar time zone (UTC)
+    POST   /accounts {"email", "timeZone"?, "emailVerified"?, "name"?, "picture"?, "sub"?}
+           an account: its primary calendar time zone (UTC), and who it is for sign-in (the
+           authorization page offers it; id_token and userinfo show it; emailVerified false makes
+           email_verified false)
+    GET    /accounts                     the accounts added
 The sandbox's own /_sandbox/faults and /_sandbox/latency work too (errors in Google's shape).
 """
 
@@ -214,10 +218,20 @@ class Google(GoogleOAuth, GoogleCalendar):
         email = str(body.get("email", "")).lower()
         if not email:
             return Response.json(400, {"error": "email is required"})
-        self.store.collection("accounts")[email] = {"timeZone": body.get("timeZone", "UTC")}
+        accounts = self.store.collection("accounts")
+        account = accounts.setdefault(email, {"timeZone": "UTC"})
+        for name in ("timeZone", "name", "picture", "sub"):
+            if body.get(name) is not None:
+                account[name] = str(body[name])
+        if "emailVerified" in body:
+            account["emailVerified"] = bool(body["emailVerified"])
         if email in self.store.collection("calendars"):
-            self.store.collection("calendars")[email]["timeZone"] = body.get("timeZone", "UTC")
-        return Response.json(200, {"email": email, **self.store.collection("accounts")[email]})
+            self.store.collection("calendars")[email]["timeZone"] = account["timeZone"]
+        return Response.json(200, {"email": email, **account})
+
+    @control("GET", "/accounts")
+    def list_accounts(self, request: SandboxRequest) -> Response:
+        return Response.json(200, [{"email": k, **v} for k, v in self.store.collection("accounts").items()])
 
 
 EMULATOR = Google

@@ -20,7 +20,9 @@ roles), refresh_token (with offline_access; rotated on each use), id_token (with
 
 MSAL only accepts an https authority: a caller behind a TLS-terminating proxy (or a test's http
 client that rewrites https to http) sends `X-Forwarded-Proto: https`, and every URL the emulator
-answers (discovery, issuer) then starts with https:// (see docs/local-stack.md).
+answers (discovery, issuer) then starts with https:// (see docs/local-stack.md). Before it reads its
+token cache MSAL also asks https://login.microsoftonline.com/common/discovery/instance for the host's
+aliases, whatever the authority: that proxy sends login.microsoftonline.com to /microsoft as well.
 
 Controls (under /_sandbox/microsoft):
     POST /accounts {"email", "name"?, "tid"?, "oid"?}   an account the picker offers (tid: the local
@@ -82,6 +84,7 @@ DEFAULT_ACCOUNT = {
 GRAPH = "https://graph.microsoft.com"
 ACCESS_TOKEN_SECONDS = 3599
 REFRESH_TOKEN_SECONDS = 90 * 86400
+_MICROSOFT_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net")
 _OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 _AUTHORITIES = ("common", "organizations", "consumers")
 _AADSTS = {
@@ -300,21 +303,26 @@ class Microsoft(Emulator):
     # ------------------------------------------------------------------ discovery
     @route("GET", "/common/discovery/instance")
     def instance_discovery(self, request: SandboxRequest) -> Response:
+        """Microsoft's instance discovery. MSAL asks it twice: to validate the authority
+        (authorization_endpoint=<authority>/oauth2/v2.0/authorize, answered with the tenant's discovery
+        URL) and, before using its token cache, for the aliases of the host (always of
+        https://login.microsoftonline.com/common/oauth2/authorize): the sandbox's host is one of them."""
         endpoint = request.query.get("authorization_endpoint", "")
         parts = urlsplit(endpoint)
         ours = urlsplit(self.ctx.base_url).hostname  # MSAL sends the authority's host without its port
-        found = re.fullmatch(r"/microsoft/([^/]+)/oauth2/v2\.0/authorize", parts.path)
-        if parts.hostname != ours or found is None:
+        found = re.fullmatch(r"(?:/microsoft)?/([^/]+)/oauth2(?:/v2\.0)?/authorize", parts.path)
+        if parts.hostname not in (ours, *_MICROSOFT_HOSTS) or found is None:
             return Response.json(
                 400, {"error": "invalid_instance", "error_description": "AADSTS50049: Unknown or invalid instance."}
             )
         host = urlsplit(self._root).netloc
+        aliases = sorted({host, urlsplit(self._root).hostname or host, *_MICROSOFT_HOSTS})
         return Response.json(
             200,
             {
                 "tenant_discovery_endpoint": f"{self._root}/{found.group(1)}/v2.0/.well-known/openid-configuration",
                 "api-version": "1.1",
-                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": aliases}],
             },
         )
 

@@ -65,7 +65,10 @@ def http(sandbox_url: str) -> Iterator[httpx.Client]:
 class TlsProxySession(requests.Session):
     """What a TLS-terminating proxy in front of the sandbox does, for MSAL (which takes only https
     authorities): https://127.0.0.1:<port>/... goes to http://127.0.0.1:<port>/... with
-    X-Forwarded-Proto: https, so the emulator answers https URLs."""
+    X-Forwarded-Proto: https, so the emulator answers https URLs; and Microsoft's own host, which MSAL
+    asks for instance metadata whatever its authority, goes to the emulator (<sandbox>/microsoft)."""
+
+    MICROSOFT = "https://login.microsoftonline.com"
 
     def __init__(self, sandbox_url: str) -> None:
         super().__init__()
@@ -74,6 +77,8 @@ class TlsProxySession(requests.Session):
         self.seen: list[str] = []
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if url.startswith(self.MICROSOFT):
+            url = f"{self.secure}/microsoft{url[len(self.MICROSOFT) :]}"
         assert url.startswith(self.secure), f"MSAL called outside the sandbox: {url}"
         self.seen.append(f"{method} {url[len(self.secure) :]}")
         headers = dict(kwargs.pop("headers", None) or {})

@@ -213,8 +213,15 @@ class _Request(OAuth2Request):
             self._form = {k: str(v) for k, v in (loaded if isinstance(loaded, dict) else {}).items()}
         else:
             self._form = dict(parse_qsl(request.body.decode(errors="replace"), keep_blank_values=True))
-        pairs = list(request.query.items()) + list(self._form.items())
-        self.payload = _Payload(pairs)
+        self.payload = _Payload(list(request.query.items()) + list(self._form.items()))
+
+    def with_defaults(self, **values: str) -> _Request:
+        """Body parameters a provider implies where RFC 6749 has the client send them (GitHub's token
+        endpoint takes no grant_type)."""
+        for name, value in values.items():
+            self._form.setdefault(name, value)
+        self.payload = _Payload(list(self._args.items()) + list(self._form.items()))
+        return self
 
     @property
     def args(self) -> dict[str, str]:

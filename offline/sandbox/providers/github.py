@@ -45,7 +45,14 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 
 from offline.http import Response
 from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest, control, route
-from offline.sandbox.oauth_server import Client, SandboxAuthorizationServer, StoredCodeGrant, consent_page, page
+from offline.sandbox.oauth_server import (
+    Client,
+    SandboxAuthorizationServer,
+    StoredCodeGrant,
+    consent_page,
+    page,
+    with_query,
+)
 
 LOCAL_CLIENT_ID = "Iv1.local0github0app"
 LOCAL_CLIENT_SECRET = "local-github-secret"  # noqa: S105 (a fixed local credential, not a secret)
@@ -219,12 +226,13 @@ class GitHub(Emulator):
         grant = self.server.get_consent_grant(oauth_request, end_user=user)
         answer = self.server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
         if user is None:  # GitHub's refusal says why and where to read about it
-            location = dict((k.lower(), v) for k, v in answer.headers).get("location", "")
-            extra = {
+            query = {"error": "access_denied", **({"state": pending["state"]} if pending["state"] else {})}
+            query |= {
                 "error_description": "The user has denied your application access.",
                 "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
             }
-            answer = Response(302, [("Location", location + "&" + urlencode(extra))])
+            redirect = pending["query"].get("redirect_uri") or grant.client.get_default_redirect_uri() or ""
+            answer = Response(302, [("Location", with_query(redirect, query))])
         location = dict((k.lower(), v) for k, v in answer.headers).get("location", "")
         if is_form:
             return answer
@@ -233,7 +241,9 @@ class GitHub(Emulator):
     # ------------------------------------------------------------------ access_token
     @route("POST", "/login/oauth/access_token")
     def access_token(self, request: SandboxRequest) -> Response:
-        answer = self.server.create_token_response(request)
+        # GitHub's token endpoint takes no grant_type: it is always the code grant.
+        oauth_request = self.server.create_oauth2_request(request).with_defaults(grant_type="authorization_code")
+        answer = self.server.create_token_response(oauth_request)
         data = json.loads(answer.body or b"{}")
         if answer.status >= 400:
             data = self._github_error(data)

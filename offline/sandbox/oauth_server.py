@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import secrets
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -315,6 +316,58 @@ def public_root(base_url: str, request: SandboxRequest) -> str:
     return f"{scheme}://{root.netloc}"
 
 
+# ------------------------------------------------------------------ faults
+class Faults:
+    """The sign-in emulators' fault control: POST /faults {"status"?, "error"?, "count": 1,
+    "pathPrefix": "", "delayMs"?}. The next `count` calls below `pathPrefix` wait `delayMs` (a slow
+    answer, otherwise normal, when neither status nor error is given), then answer: on an authorization
+    endpoint with `error`, a redirect to the request's redirect_uri with error=<error>&state=... (as a
+    provider reports server_error or temporarily_unavailable to the client); elsewhere with `error`, that
+    OAuth error (400 unless `status`); with only `status`, the provider's 5xx (or other) answer."""
+
+    def __init__(self, authorize_paths: tuple[str, ...]) -> None:
+        self.authorize_paths = authorize_paths
+        self.pending: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def add(self, body: dict[str, Any]) -> Response:
+        error = str(body.get("error", ""))
+        fault = {
+            "status": int(body.get("status", 400 if error else 0 if body.get("delayMs") else 503)),
+            "error": error,
+            "remaining": int(body.get("count", 1)),
+            "pathPrefix": str(body.get("pathPrefix", "")),
+            "delayMs": int(body.get("delayMs", 0)),
+        }
+        with self.lock:
+            self.pending.append(fault)
+        return Response.json(201, fault)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pending.clear()
+
+    def answer(self, request: SandboxRequest, error_response: Callable[[int, str], Response]) -> Response | None:
+        """The injected answer to `request` (None: answer it normally), after any delay."""
+        with self.lock:
+            fault = next(
+                (f for f in self.pending if f["remaining"] > 0 and request.path.startswith(f["pathPrefix"])), None
+            )
+            if fault is None:
+                return None
+            fault["remaining"] -= 1
+        if fault["delayMs"]:
+            time.sleep(fault["delayMs"] / 1000)
+        redirect_uri = request.query.get("redirect_uri", "")
+        if fault["error"] and request.path.endswith(self.authorize_paths) and redirect_uri.startswith("http"):
+            state = {"state": request.query["state"]} if request.query.get("state") else {}
+            described = {"error": fault["error"], "error_description": "Injected by the sandbox", **state}
+            return Response(302, [("Location", with_query(redirect_uri, described))])
+        if fault["error"] or fault["status"]:
+            return error_response(fault["status"], fault["error"])
+        return None
+
+
 # ------------------------------------------------------------------ pages
 def page(status: int, title: str, body: str) -> Response:
     head = f"<head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
@@ -350,6 +403,19 @@ def consent_page(
     answer = page(200, title, body)
     answer.headers.append(("X-Sandbox-Authorization-Id", request_id))
     return answer
+
+
+def form_post_page(action: str, fields: dict[str, str]) -> Response:
+    """OAuth 2.0 Form Post Response Mode: a page that POSTs the answer to the redirect URI."""
+    hidden = "".join(
+        f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>" for k, v in fields.items()
+    )
+    body = (
+        f"<form method='post' action='{html.escape(action)}' id='answer'>{hidden}"
+        "<noscript><button>Continue</button></noscript></form>"
+        "<script>document.getElementById('answer').submit()</script>"
+    )
+    return page(200, "Working...", body)
 
 
 def with_query(url: str, params: dict[str, str]) -> str:

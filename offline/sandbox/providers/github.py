@@ -28,7 +28,9 @@ Controls (under /_sandbox/github):
                                            cancels (error=access_denied); JSON answers the redirect,
                                            the page's form gets the 302 itself
     POST /clients {"clientId", "clientSecret", "redirectUris": [...], "name"?}
-    POST /faults {"status", "count": 1, "pathPrefix": "", "delayMs"?}
+    POST /faults {"status"?, "error"?, "count": 1, "pathPrefix": "", "delayMs"?}
+                                           5xx, an error (on authorize: a redirect with
+                                           error=...&state=...), or a slow answer (oauth_server.Faults)
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from offline.http import Response
 from offline.sandbox.base import Emulator, SandboxContext, SandboxRequest, control, route
 from offline.sandbox.oauth_server import (
     Client,
+    Faults,
     SandboxAuthorizationServer,
     StoredCodeGrant,
     consent_page,
@@ -98,7 +101,7 @@ class GitHub(Emulator):
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
-        self._faults: list[dict[str, Any]] = []
+        self.faults = Faults(("/login/oauth/authorize",))
         self.server = self._make_server()
 
     def _make_server(self) -> SandboxAuthorizationServer:
@@ -109,7 +112,7 @@ class GitHub(Emulator):
 
     def reset(self) -> None:
         super().reset()
-        self._faults.clear()
+        self.faults.clear()
         self.server = self._make_server()
 
     def error(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
@@ -118,27 +121,19 @@ class GitHub(Emulator):
     # ------------------------------------------------------------------ faults, before the lock
     def handle(self, handler: Any, request: SandboxRequest) -> Response:
         if hasattr(handler, "_sandbox_route"):
-            for fault in self._faults:
-                if fault["remaining"] > 0 and request.path.startswith(fault["pathPrefix"]):
-                    fault["remaining"] -= 1
-                    if fault["delayMs"]:
-                        time.sleep(fault["delayMs"] / 1000)
-                    if fault["status"]:
-                        return self.error(fault["status"], "", "Injected by the sandbox")
-                    break
+            injected = self.faults.answer(request, self._fault_answer)
+            if injected is not None:
+                return injected
         return super().handle(handler, request)
+
+    def _fault_answer(self, status: int, error: str) -> Response:
+        if error:  # GitHub's token endpoint answers its errors with HTTP 200
+            return Response.json(200, {"error": error, "error_description": "Injected by the sandbox"})
+        return self.error(status, "", "Injected by the sandbox")
 
     @control("POST", "/faults")
     def add_fault(self, request: SandboxRequest) -> Response:
-        body = request.json() or {}
-        fault = {
-            "status": int(body.get("status", 0 if body.get("delayMs") else 503)),
-            "remaining": int(body.get("count", 1)),
-            "pathPrefix": str(body.get("pathPrefix", "")),
-            "delayMs": int(body.get("delayMs", 0)),
-        }
-        self._faults.append(fault)
-        return Response.json(201, fault)
+        return self.faults.add(request.json() or {})
 
     # ------------------------------------------------------------------ accounts and clients
     def _accounts(self) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,9 @@ Controls (under /_sandbox/google), besides the OAuth ones listed in google_oauth
            the next `count` matching calls fail: kind rateLimitExceeded / userRateLimitExceeded
            (403, usageLimits), status 429 (with Retry-After), 500 backendError, 503; kind "slow"
            with delayMs answers them normally after the delay; on /token or /revoke, kind is the
-           OAuth error (e.g. "invalid_grant", 400) and a 5xx is {"error": "internal_failure"}
+           OAuth error (e.g. "invalid_grant", 400) and a 5xx is {"error": "internal_failure"}; on
+           /o/oauth2/v2/auth a kind (e.g. "server_error", "temporarily_unavailable") redirects to the
+           request's redirect_uri with error=<kind>&state=...
     GET    /faults                       pending faults;  DELETE /faults  clear them
     GET    /calls                        Calendar calls per user and method ({"byUser": {email:
                                          {"events.insert": n}}, "total": {...}}), token and revoke
@@ -43,7 +45,7 @@ from urllib.parse import unquote
 from offline.http import Response
 from offline.sandbox.base import Handler, SandboxContext, SandboxRequest, control
 from offline.sandbox.providers.google_calendar import GoogleCalendar
-from offline.sandbox.providers.google_oauth import GoogleOAuth
+from offline.sandbox.providers.google_oauth import GoogleOAuth, _with_query
 from offline.sandbox.providers.google_shared import google_error
 from offline.sandbox.validation import Violation
 
@@ -146,6 +148,11 @@ class Google(GoogleOAuth, GoogleCalendar):
 
     def _fault_answer(self, fault: _Fault, request: SandboxRequest) -> Response:
         retry = [("Retry-After", str(fault.retry_after))] if fault.retry_after is not None else []
+        redirect_uri = request.query.get("redirect_uri", "")
+        if request.path == "/o/oauth2/v2/auth" and fault.kind and redirect_uri.startswith(("http://", "https://")):
+            # Google reports a failure of the authorization server to the client: error=...&state=...
+            state = {"state": request.query["state"]} if request.query.get("state") else {}
+            return Response(302, [("Location", _with_query(redirect_uri, {"error": fault.kind, **state}))])
         if request.path.startswith(_OAUTH_PATHS):
             error = fault.kind or ("internal_failure" if fault.status >= 500 else "invalid_request")
             answer = Response.json(fault.status, {"error": error, "error_description": "Injected by the sandbox"})

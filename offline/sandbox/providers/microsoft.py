@@ -4,7 +4,8 @@ pointed at `<sandbox>/microsoft/<tenant>`:
 
     instance discovery  GET  /common/discovery/instance?api-version=1.1&authorization_endpoint=...
     OpenID config       GET  /{tenant}/v2.0/.well-known/openid-configuration
-    authorize           GET  /{tenant}/oauth2/v2.0/authorize   (code; PKCE S256; state; nonce)
+    authorize           GET  /{tenant}/oauth2/v2.0/authorize   (code; PKCE; state; nonce; response_mode
+                                                                query or form_post)
     token               POST /{tenant}/oauth2/v2.0/token       (authorization_code with PKCE,
                                                                 refresh_token, client_credentials)
     keys                GET  /{tenant}/discovery/v2.0/keys     (JWKS; see the rotation control)
@@ -38,8 +39,9 @@ Controls (under /_sandbox/microsoft):
     POST /clients {"clientId", "clientSecret"?, "redirectUris": [...], "name"?, "roles"?: [...]}
                            register an app (no secret: a public client, PKCE only)
     POST /tokens/expire {"oid"?}                        access tokens expire now
-    POST /faults {"status" | "error", "count": 1, "pathPrefix": "", "delayMs"?}
-                           the next matching calls answer 5xx, an OAuth error, or slowly
+    POST /faults {"status"?, "error"?, "count": 1, "pathPrefix": "", "delayMs"?}
+                           the next matching calls answer 5xx, an OAuth error (on authorize: a
+                           redirect with error=...&state=...), or slowly (oauth_server.Faults)
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidScopeError, OAuth2Error
@@ -64,10 +66,12 @@ from offline.http import Response
 from offline.sandbox.base import Abort, Emulator, SandboxContext, SandboxRequest, control, route
 from offline.sandbox.oauth_server import (
     Client,
+    Faults,
     KeyRing,
     SandboxAuthorizationServer,
     StoredCodeGrant,
     consent_page,
+    form_post_page,
     page,
     public_root,
 )
@@ -207,7 +211,7 @@ class Microsoft(Emulator):
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
         self.keys = KeyRing("ms")
-        self._faults: list[dict[str, Any]] = []
+        self.faults = Faults(("/oauth2/v2.0/authorize",))
         self._root = ""
         self.server = self._make_server()
 
@@ -223,7 +227,7 @@ class Microsoft(Emulator):
     def reset(self) -> None:
         super().reset()
         self.keys = KeyRing("ms")
-        self._faults.clear()
+        self.faults.clear()
         self.server = self._make_server()
 
     def error(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
@@ -272,33 +276,20 @@ class Microsoft(Emulator):
 
     # ------------------------------------------------------------------ faults, before the lock
     def handle(self, handler: Any, request: SandboxRequest) -> Response:
-        if hasattr(handler, "_sandbox_route"):
+        if not hasattr(handler, "_sandbox_route"):
+            return super().handle(handler, request)
+        injected = self.faults.answer(
+            request, lambda status, error: ms_error(status, error) if error else self.error(status, "", "")
+        )
+        if injected is not None:
+            return injected
+        with self.store.lock:  # the root this caller sees (https behind a TLS proxy), for this answer
             self._root = public_root(self.ctx.base_url, request) + "/microsoft"
-            for fault in self._faults:
-                if fault["remaining"] > 0 and request.path.startswith(fault["pathPrefix"]):
-                    fault["remaining"] -= 1
-                    if fault["delayMs"]:
-                        time.sleep(fault["delayMs"] / 1000)
-                    if fault["error"]:
-                        return ms_error(fault["status"], fault["error"])
-                    if fault["status"]:
-                        return self.error(fault["status"], "", "")
-                    break
-        return super().handle(handler, request)
+            return super().handle(handler, request)
 
     @control("POST", "/faults")
     def add_fault(self, request: SandboxRequest) -> Response:
-        body = request.json() or {}
-        error = str(body.get("error", ""))
-        fault = {
-            "status": int(body.get("status", 400 if error else 0 if body.get("delayMs") else 503)),
-            "error": error,
-            "remaining": int(body.get("count", 1)),
-            "pathPrefix": str(body.get("pathPrefix", "")),
-            "delayMs": int(body.get("delayMs", 0)),
-        }
-        self._faults.append(fault)
-        return Response.json(201, fault)
+        return self.faults.add(request.json() or {})
 
     # ------------------------------------------------------------------ discovery
     @route("GET", "/common/discovery/instance")
@@ -450,9 +441,15 @@ class Microsoft(Emulator):
         grant = self.server.get_consent_grant(oauth_request, end_user=user)
         answer = self.server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
         location = dict((k.lower(), v) for k, v in answer.headers).get("location", "")
-        if is_form:
-            return answer
-        return Response.json(200, {"redirect": location, "email": user["email"] if user else None})
+        shown: dict[str, Any] = {"redirect": location, "email": user["email"] if user else None}
+        if pending["query"].get("response_mode") == "form_post" and location:
+            # The answer goes to the redirect URI as a POSTed form, not in its query (what MSAL recommends).
+            action, _, query = location.partition("?")
+            fields = dict(parse_qsl(query, keep_blank_values=True))
+            if is_form:
+                return form_post_page(action, fields)
+            return Response.json(200, {**shown, "formPost": {"action": action, "fields": fields}})
+        return answer if is_form else Response.json(200, shown)
 
     # ------------------------------------------------------------------ token
     @route("POST", "/{tenant}/oauth2/v2.0/token")

@@ -165,3 +165,20 @@ def test_an_injected_5xx_then_the_token_exchange_succeeds(http, sandbox_url):
     http.post(f"{sandbox_url}/_sandbox/github/faults", json={"status": 502, "pathPrefix": "/login/oauth/access_token"})
     assert _token(http, sandbox_url, query["code"], verifier).status_code == 502
     assert "access_token" in _token(http, sandbox_url, query["code"], verifier).json()
+
+
+def test_an_injected_authorization_error_redirects_back_and_a_token_error_is_githubs_200(http, sandbox_url):
+    http.post(
+        f"{sandbox_url}/_sandbox/github/faults",
+        json={"error": "temporarily_unavailable", "pathPrefix": "/login/oauth/authorize"},
+    )
+    answer = _authorize(http, sandbox_url, state="st-f")
+    assert answer.status_code == 302
+    assert query_of(answer.headers["location"])["error"] == "temporarily_unavailable"
+    query, verifier = _code(http, sandbox_url)
+    http.post(
+        f"{sandbox_url}/_sandbox/github/faults",
+        json={"error": "unverified_user_email", "pathPrefix": "/login/oauth/access_token"},
+    )
+    failed = _token(http, sandbox_url, query["code"], verifier)
+    assert failed.status_code == 200 and failed.json()["error"] == "unverified_user_email"

@@ -183,3 +183,11 @@ def test_an_injected_fault_on_the_token_endpoint_answers_googles_5xx_then_recove
     failed = _exchange(http, sandbox_url, query["code"], verifier)
     assert failed.status_code == 503 and failed.headers["retry-after"] == "2"
     assert _exchange(http, sandbox_url, query["code"], verifier).status_code == 200
+
+
+def test_an_injected_authorization_error_redirects_to_the_client_with_the_state(http, sandbox_url):
+    http.post(f"{sandbox_url}/_sandbox/google/faults", json={"kind": "server_error", "pathPrefix": "/o/oauth2"})
+    answer = _authorize(http, sandbox_url, state="st-f", nonce="n")
+    assert answer.status_code == 302 and answer.headers["location"].startswith(REDIRECT)
+    assert query_of(answer.headers["location"]) == {"error": "server_error", "state": "st-f"}
+    assert _authorize(http, sandbox_url, state="st-g", nonce="n").status_code == 200

@@ -43,13 +43,20 @@ def _app(proxy, tenant=LOCAL_TENANT_ID):
 
 
 def _consent_on_the_page(http, proxy, auth_uri, email=None, decision="allow"):
-    """A person on the authorization page: pick an account, press Allow or Cancel; the redirect's query."""
+    """A person on the authorization page: pick an account, press Allow or Cancel; what reaches the
+    redirect URI (its query, or the fields of the form the browser posts there with form_post)."""
     page = http.get(auth_uri.replace(proxy.secure, proxy.plain, 1))
     assert page.status_code == 200, page.text
     action = re.search(r"action='([^']+)'", page.text).group(1)
     request_id = re.search(r"name='requestId' value='([^']+)'", page.text).group(1)
     form = {"requestId": request_id, "decision": decision, **({"email": email} if email else {})}
     answer = http.post(action, data=form)
+    if query_of(auth_uri).get("response_mode") == "form_post":
+        assert (
+            answer.status_code == 200
+            and re.search(r"<form method='post' action='([^']+)'", answer.text).group(1) == REDIRECT
+        )
+        return dict(re.findall(r"name='([^']+)' value='([^']*)'", answer.text))
     assert answer.status_code == 302, answer.text
     assert answer.headers["location"].startswith(REDIRECT)
     return query_of(answer.headers["location"])
@@ -61,11 +68,10 @@ def _claims(token):
 
 def test_msal_completes_the_auth_code_flow_against_the_sandbox_authority(http, proxy):
     app = _app(proxy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # MSAL recommends form_post; the query mode is tested
-        flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT)
+    flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT, response_mode="form_post")
     sent = query_of(flow["auth_uri"])
     assert sent["code_challenge_method"] == "S256" and sent["nonce"] and sent["state"] == flow["state"]
+    assert sent["response_mode"] == "form_post"
     result = app.acquire_token_by_auth_code_flow(flow, _consent_on_the_page(http, proxy, flow["auth_uri"]))
     assert "error" not in result, result
     claims = result["id_token_claims"]
@@ -137,7 +143,7 @@ def test_msal_gets_an_app_only_token_for_a_later_graph_emulator(http, proxy):
 def test_refusing_consent_comes_back_as_access_denied_with_the_state(http, proxy):
     app = _app(proxy)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", UserWarning)  # MSAL recommends form_post; the query mode works too
         flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT)
     query = _consent_on_the_page(http, proxy, flow["auth_uri"], decision="deny")
     assert query["error"] == "access_denied" and query["state"] == flow["state"] and "code" not in query
@@ -262,3 +268,55 @@ def test_an_injected_5xx_on_the_token_endpoint_then_the_call_succeeds(http, sand
     failed = _redeem(http, sandbox_url, LOCAL_TENANT_ID, query["code"], verifier)
     assert failed.status_code == 503 and failed.json()["error"] == "temporarily_unavailable"
     assert _redeem(http, sandbox_url, LOCAL_TENANT_ID, query["code"], verifier).status_code == 200
+
+
+def test_an_injected_authorization_error_redirects_back_with_the_state(http, sandbox_url):
+    http.post(
+        f"{sandbox_url}/_sandbox/microsoft/faults", json={"error": "temporarily_unavailable", "pathPrefix": "/common"}
+    )
+    params = {
+        "client_id": LOCAL_CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "st-9",
+    }
+    answer = http.get(f"{sandbox_url}/microsoft/common/oauth2/v2.0/authorize", params=params)
+    assert answer.status_code == 302
+    query = query_of(answer.headers["location"])
+    assert (query["error"], query["state"]) == ("temporarily_unavailable", "st-9")
+
+
+def test_a_public_client_application_signs_in_with_pkce_and_no_secret(http, proxy):
+    http.post(f"{proxy.plain}/_sandbox/microsoft/clients", json={"clientId": "public-app", "redirectUris": [REDIRECT]})
+    config = local_client_config(proxy.secure)
+    app = msal.PublicClientApplication(
+        "public-app",
+        authority=config["authority"],
+        instance_discovery=config["instanceDiscoveryUrl"],
+        http_client=proxy,
+    )
+    flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT, response_mode="form_post")
+    result = app.acquire_token_by_auth_code_flow(flow, _consent_on_the_page(http, proxy, flow["auth_uri"]))
+    assert "error" not in result, result
+    assert result["id_token_claims"]["aud"] == "public-app" and result["id_token_claims"]["tid"] == LOCAL_TENANT_ID
+    # without the verifier a public client has nothing to prove the code is its own
+    _verifier, challenge = pkce()
+    params = {
+        "client_id": "public-app",
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "pub",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    http.get(f"{proxy.plain}/microsoft/common/oauth2/v2.0/authorize", params=params)
+    code = query_of(http.post(f"{proxy.plain}/_sandbox/microsoft/consent", json={"state": "pub"}).json()["redirect"])[
+        "code"
+    ]
+    bare = http.post(
+        f"{proxy.plain}/microsoft/common/oauth2/v2.0/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "public-app"},
+    )
+    assert bare.status_code == 400 and bare.json()["error"] == "invalid_request"

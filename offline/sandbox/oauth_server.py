@@ -14,6 +14,9 @@ previous ones published in the JWKS until `retire()` (or `keep` later rotations)
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import json
 import secrets
@@ -74,6 +77,70 @@ class KeyRing:
     def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:
         key = next((k for k in self.keys if k.kid == kid), self.current) if kid else self.current
         return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=["RS256"])
+
+
+class Forgeries:
+    """Hostile id_tokens on request, so that a relying party's checks can be tested end to end: the
+    control POST /id-tokens/forge {"count": 1, "aud"?, "iss"?, "nonce"?, "azp"?, "expired"?: true,
+    "alg"?: "none" | "HS256", "unpublishedKey"?: true} changes the next `count` id_tokens the
+    emulator answers: claims replaced; `expired` puts exp an hour in the past; alg "none" leaves the
+    token unsigned; "HS256" signs it with HMAC keyed by the signing key's public PEM (the key confusion
+    attack); `unpublishedKey` signs it with an RSA key whose kid is not in the JWKS."""
+
+    _CLAIMS = ("aud", "iss", "nonce", "azp", "sub", "tid", "email")
+
+    def __init__(self) -> None:
+        self.pending: list[dict[str, Any]] = []
+
+    def add(self, body: dict[str, Any]) -> Response:
+        alg = body.get("alg")
+        if alg not in (None, "none", "HS256"):
+            return Response.json(400, {"error": "alg is none or HS256"})
+        forgery = {
+            "remaining": int(body.get("count", 1)),
+            "claims": {k: body[k] for k in self._CLAIMS if k in body},
+            "expired": bool(body.get("expired")),
+            "alg": alg,
+            "unpublishedKey": bool(body.get("unpublishedKey")),
+        }
+        self.pending.append(forgery)
+        return Response.json(201, forgery)
+
+    def apply(self, token: str, keys: KeyRing) -> str:
+        """`token` as the next pending forgery makes it (unchanged when none is pending)."""
+        forgery = next((f for f in self.pending if f["remaining"] > 0), None)
+        if forgery is None:
+            return token
+        forgery["remaining"] -= 1
+        claims = json.loads(_b64decode(token.split(".")[1])) | forgery["claims"]
+        if forgery["expired"]:
+            now = int(time.time())
+            claims |= {"iat": now - 7200, "exp": now - 3600}
+        if forgery["alg"] == "none":
+            header = {"alg": "none", "typ": "JWT"}
+            return f"{_b64encode(json.dumps(header).encode())}.{_b64encode(json.dumps(claims).encode())}."
+        if forgery["alg"] == "HS256":
+            # By hand: JOSE libraries (rightly) refuse a public key as an HMAC secret.
+            header = {"alg": "HS256", "kid": keys.current.kid, "typ": "JWT"}
+            signing_input = f"{_b64encode(json.dumps(header).encode())}.{_b64encode(json.dumps(claims).encode())}"
+            mac = hmac.new(keys.current.as_pem(private=False), signing_input.encode(), hashlib.sha256).digest()
+            return f"{signing_input}.{_b64encode(mac)}"
+        if forgery["unpublishedKey"]:
+            stranger = RSAKey.generate_key(
+                2048, parameters={"kid": f"unpublished-{secrets.token_hex(4)}"}, private=True
+            )
+            return jwt.encode(
+                {"alg": "RS256", "kid": stranger.kid, "typ": "JWT"}, claims, stranger, algorithms=["RS256"]
+            )
+        return keys.sign(claims)
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 # ------------------------------------------------------------------ models Authlib asks for

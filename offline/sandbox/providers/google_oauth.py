@@ -37,6 +37,8 @@ Controls (under /_sandbox/google):
                                              an account the authorization page offers (see google.py)
     POST /keys/rotate                        a new signing key; the previous kid stays in the JWKS
     POST /keys/retire                        only the signing key stays in the JWKS
+    POST /id-tokens/forge {"count", "aud"?, "iss"?, "nonce"?, "expired"?, "alg"?: "none" | "HS256",
+                           "unpublishedKey"?}  the next id_tokens are hostile (oauth_server.Forgeries)
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from authlib.oidc.core.grants.util import generate_id_token
 
 from offline.http import Response
 from offline.sandbox.base import Abort, Emulator, SandboxContext, SandboxRequest, control, route
-from offline.sandbox.oauth_server import KeyRing
+from offline.sandbox.oauth_server import Forgeries, KeyRing
 
 LOCAL_CLIENT_ID = "local-google-client.apps.googleusercontent.com"
 LOCAL_CLIENT_SECRET = "local-google-secret"  # noqa: S105 (a fixed local credential, not a secret)
@@ -125,11 +127,13 @@ class GoogleOAuth(Emulator):
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
         self.keys = KeyRing("g")
+        self.forgeries = Forgeries()
 
     def reset(self) -> None:
         super().reset()
         self.access_token_seconds = ACCESS_TOKEN_SECONDS
         self.keys = KeyRing("g")
+        self.forgeries = Forgeries()
 
     # ------------------------------------------------------------------ accounts
     def identity(self, email: str) -> dict[str, Any]:
@@ -154,7 +158,7 @@ class GoogleOAuth(Emulator):
             claims |= {"email": identity["email"], "email_verified": identity["email_verified"]}
         if scopes & _PROFILE_SCOPES:
             claims |= {k: identity[k] for k in ("name", "given_name", "family_name", "picture") if identity[k]}
-        return generate_id_token(
+        token = generate_id_token(
             {"access_token": access_token},
             claims,
             self.keys.current,
@@ -164,6 +168,7 @@ class GoogleOAuth(Emulator):
             nonce=nonce,
             kid=self.keys.current.kid,
         )
+        return self.forgeries.apply(token, self.keys)
 
     @property
     def issuer(self) -> str:
@@ -223,6 +228,10 @@ class GoogleOAuth(Emulator):
     @control("POST", "/keys/retire")
     def retire_keys(self, request: SandboxRequest) -> Response:
         return Response.json(200, self.keys.retire())
+
+    @control("POST", "/id-tokens/forge")
+    def forge_id_tokens(self, request: SandboxRequest) -> Response:
+        return self.forgeries.add(request.json() or {})
 
     # ------------------------------------------------------------------ clients
     def _clients(self) -> dict[str, dict[str, Any]]:

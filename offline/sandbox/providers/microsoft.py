@@ -36,6 +36,9 @@ Controls (under /_sandbox/microsoft):
                                                         page's form gets the 302 itself
     POST /keys/rotate      a new signing key; the previous kid stays published
     POST /keys/retire      only the signing key stays published
+    POST /id-tokens/forge {"count", "aud"?, "iss"?, "nonce"?, "tid"?, "expired"?, "alg"?: "none" |
+                           "HS256", "unpublishedKey"?}   the next id_tokens are hostile
+                           (oauth_server.Forgeries)
     POST /clients {"clientId", "clientSecret"?, "redirectUris": [...], "name"?, "roles"?: [...]}
                            register an app (no secret: a public client, PKCE only)
     POST /tokens/expire {"oid"?}                        access tokens expire now
@@ -67,6 +70,7 @@ from offline.sandbox.base import Abort, Emulator, SandboxContext, SandboxRequest
 from offline.sandbox.oauth_server import (
     Client,
     Faults,
+    Forgeries,
     KeyRing,
     SandboxAuthorizationServer,
     StoredCodeGrant,
@@ -211,6 +215,7 @@ class Microsoft(Emulator):
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
         self.keys = KeyRing("ms")
+        self.forgeries = Forgeries()
         self.faults = Faults(("/oauth2/v2.0/authorize",))
         self._root = ""
         self.server = self._make_server()
@@ -227,6 +232,7 @@ class Microsoft(Emulator):
     def reset(self) -> None:
         super().reset()
         self.keys = KeyRing("ms")
+        self.forgeries = Forgeries()
         self.faults.clear()
         self.server = self._make_server()
 
@@ -560,7 +566,7 @@ class Microsoft(Emulator):
         }
         if nonce:
             claims["nonce"] = nonce
-        return self.keys.sign(claims)
+        return self.forgeries.apply(self.keys.sign(claims), self.keys)
 
     # ------------------------------------------------------------------ userinfo
     @route("GET", "/oidc/userinfo")
@@ -610,6 +616,10 @@ class Microsoft(Emulator):
     @control("POST", "/keys/retire")
     def retire_keys(self, request: SandboxRequest) -> Response:
         return Response.json(200, self.keys.retire())
+
+    @control("POST", "/id-tokens/forge")
+    def forge_id_tokens(self, request: SandboxRequest) -> Response:
+        return self.forgeries.add(request.json() or {})
 
     @control("POST", "/clients")
     def register_client(self, request: SandboxRequest) -> Response:

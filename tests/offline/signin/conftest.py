@@ -40,8 +40,10 @@ def query_of(url: str) -> dict[str, str]:
 def verify(token: str, jwks_url: str, audience: str, issuer: str, http: httpx.Client) -> dict[str, Any]:
     """The id_token's claims, verified with PyJWT against the published JWKS (kid, RS256, aud, iss, exp)."""
     keys = jwt.PyJWKSet.from_dict(http.get(jwks_url).json())
-    kid = jwt.get_unverified_header(token)["kid"]
-    key = next(k for k in keys.keys if k.key_id == kid)
+    kid = jwt.get_unverified_header(token).get("kid")
+    key = next((k for k in keys.keys if k.key_id == kid), None)
+    if key is None:
+        raise jwt.InvalidKeyError(f"kid {kid!r} is not in the JWKS")
     return jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=issuer)
 
 

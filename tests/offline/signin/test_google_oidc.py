@@ -4,11 +4,15 @@ email or not, refusals, userinfo and revoke."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from offline.sandbox.providers.google_oauth import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, local_client_config
 
@@ -152,7 +156,7 @@ def test_a_rotated_key_stays_published_until_retired_and_new_tokens_use_the_new_
     http.post(f"{sandbox_url}/_sandbox/google/keys/retire")
     kids = [k["kid"] for k in http.get(config["jwks_uri"]).json()["keys"]]
     assert kids == [rotated["current"]]
-    with pytest.raises(StopIteration):  # the old kid is no longer published: nothing verifies it
+    with pytest.raises(jwt.InvalidKeyError):  # the old kid is no longer published: nothing verifies it
         verify(before, config["jwks_uri"], LOCAL_CLIENT_ID, config["issuer"], http)
 
 
@@ -191,3 +195,51 @@ def test_an_injected_authorization_error_redirects_to_the_client_with_the_state(
     assert answer.status_code == 302 and answer.headers["location"].startswith(REDIRECT)
     assert query_of(answer.headers["location"]) == {"error": "server_error", "state": "st-f"}
     assert _authorize(http, sandbox_url, state="st-g", nonce="n").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("forgery", "refusal"),
+    [
+        ({"aud": "someone-else.apps.googleusercontent.com"}, jwt.InvalidAudienceError),
+        ({"iss": "https://accounts.google.com.evil.example"}, jwt.InvalidIssuerError),
+        ({"expired": True}, jwt.ExpiredSignatureError),
+        ({"alg": "none"}, jwt.InvalidKeyError),  # no kid, no signature
+        ({"alg": "HS256"}, jwt.InvalidAlgorithmError),  # HMAC keyed by the public key
+        ({"unpublishedKey": True}, jwt.InvalidKeyError),
+    ],
+    ids=["audience", "issuer", "expired", "alg-none", "hs256-public-key", "unpublished-key"],
+)
+def test_a_forged_id_token_is_answered_once_and_a_verifier_refuses_it(http, sandbox_url, forgery, refusal):
+    config = _config(http, sandbox_url)
+    assert http.post(f"{sandbox_url}/_sandbox/google/id-tokens/forge", json=forgery).status_code == 201
+    query, verifier = _sign_in(http, sandbox_url)
+    forged = _exchange(http, sandbox_url, query["code"], verifier).json()["id_token"]
+    with pytest.raises(refusal):
+        verify(forged, config["jwks_uri"], LOCAL_CLIENT_ID, config["issuer"], http)
+    query, verifier = _sign_in(http, sandbox_url)
+    honest = _exchange(http, sandbox_url, query["code"], verifier).json()["id_token"]
+    verify(honest, config["jwks_uri"], LOCAL_CLIENT_ID, config["issuer"], http)
+
+
+def test_a_forged_nonce_is_signed_properly_so_only_comparing_the_nonce_catches_it(http, sandbox_url):
+    config = _config(http, sandbox_url)
+    http.post(f"{sandbox_url}/_sandbox/google/id-tokens/forge", json={"nonce": "replayed-nonce"})
+    query, verifier = _sign_in(http, sandbox_url, nonce="fresh-nonce")
+    token = _exchange(http, sandbox_url, query["code"], verifier).json()["id_token"]
+    assert verify(token, config["jwks_uri"], LOCAL_CLIENT_ID, config["issuer"], http)["nonce"] == "replayed-nonce"
+
+
+def test_the_hs256_forgery_is_an_hmac_keyed_by_the_published_public_key(http, sandbox_url):
+    # what a verifier that takes the alg from the token and the key from the JWKS would accept
+    config = _config(http, sandbox_url)
+    http.post(f"{sandbox_url}/_sandbox/google/id-tokens/forge", json={"alg": "HS256"})
+    query, verifier = _sign_in(http, sandbox_url)
+    token = _exchange(http, sandbox_url, query["code"], verifier).json()["id_token"]
+    header = jwt.get_unverified_header(token)
+    [published] = [
+        k for k in jwt.PyJWKSet.from_dict(http.get(config["jwks_uri"]).json()).keys if k.key_id == header["kid"]
+    ]
+    pem = published.key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input, _, signature = token.rpartition(".")
+    expected = base64.urlsafe_b64encode(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()).rstrip(b"=")
+    assert header["alg"] == "HS256" and signature == expected.decode()

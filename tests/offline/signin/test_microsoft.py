@@ -320,3 +320,14 @@ def test_a_public_client_application_signs_in_with_pkce_and_no_secret(http, prox
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "public-app"},
     )
     assert bare.status_code == 400 and bare.json()["error"] == "invalid_request"
+
+
+def test_a_forged_id_token_signed_with_an_unpublished_key_fails_verification(http, sandbox_url):
+    http.post(f"{sandbox_url}/_sandbox/microsoft/id-tokens/forge", json={"unpublishedKey": True, "tid": OTHER_TENANT})
+    verifier, challenge = pkce()
+    query = _manual_code(http, sandbox_url, LOCAL_TENANT_ID, challenge=challenge)
+    token = _redeem(http, sandbox_url, LOCAL_TENANT_ID, query["code"], verifier).json()["id_token"]
+    assert _claims(token)["tid"] == OTHER_TENANT
+    jwks = f"{sandbox_url}/microsoft/{LOCAL_TENANT_ID}/discovery/v2.0/keys"
+    with pytest.raises(jwt.InvalidKeyError):
+        verify(token, jwks, LOCAL_CLIENT_ID, f"{sandbox_url}/microsoft/{LOCAL_TENANT_ID}/v2.0", http)

@@ -461,10 +461,6 @@ class Microsoft(Emulator):
     @route("POST", "/{tenant}/oauth2/v2.0/token")
     def token(self, request: SandboxRequest) -> Response:
         self._tenant(request)
-        self.store.collection("token_requests")[str(len(self.store.collection("token_requests")))] = {
-            "tenant": request.params["tenant"],
-            "grantType": request.form().get("grant_type"),
-        }
         answer = self.server.create_token_response(request)
         if answer.status >= 400:
             data = json.loads(answer.body or b"{}")

@@ -47,8 +47,7 @@ class KeyRing:
     def __init__(self, label: str, keep: int = 1) -> None:
         self.label = label
         self.keep = keep  # how many previous keys a rotation leaves in the JWKS
-        self.keys: list[RSAKey] = []
-        self.rotate()
+        self.keys: list[RSAKey] = []  # made on first use: a sandbox reset stays cheap
 
     def _new(self) -> RSAKey:
         kid = f"{self.label}-{secrets.token_hex(8)}"
@@ -56,22 +55,26 @@ class KeyRing:
 
     @property
     def current(self) -> RSAKey:
+        if not self.keys:
+            self.keys.append(self._new())
         return self.keys[-1]
 
     def rotate(self) -> dict[str, Any]:
+        _ = self.current  # the key being replaced, if none was made yet
         self.keys.append(self._new())
         self.keys = self.keys[-(self.keep + 1) :]
         return self.state()
 
     def retire(self) -> dict[str, Any]:
         """Drop every key but the signing one from the JWKS."""
-        self.keys = self.keys[-1:]
+        self.keys = [self.current]
         return self.state()
 
     def state(self) -> dict[str, Any]:
         return {"current": self.current.kid, "published": [k.kid for k in self.keys]}
 
     def jwks(self) -> dict[str, Any]:
+        _ = self.current
         return {"keys": [k.as_dict(private=False) for k in reversed(self.keys)]}
 
     def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:

@@ -17,14 +17,20 @@ Controls (under /_sandbox/google), besides the OAuth ones listed in google_oauth
            the next `count` matching calls fail: kind rateLimitExceeded / userRateLimitExceeded
            (403, usageLimits), status 429 (with Retry-After), 500 backendError, 503; kind "slow"
            with delayMs answers them normally after the delay; on /token or /revoke, kind is the
-           OAuth error (e.g. "invalid_grant", 400) and a 5xx is {"error": "internal_failure"}
+           OAuth error (e.g. "invalid_grant", 400) and a 5xx is {"error": "internal_failure"}; on
+           /o/oauth2/v2/auth a kind (e.g. "server_error", "temporarily_unavailable") redirects to the
+           request's redirect_uri with error=<kind>&state=...
     GET    /faults                       pending faults;  DELETE /faults  clear them
     GET    /calls                        Calendar calls per user and method ({"byUser": {email:
                                          {"events.insert": n}}, "total": {...}}), token and revoke
                                          requests per account ({"oauthByUser": {email:
                                          {"token.refresh_token": n, "revoke": n}}}), faults answered
     GET    /calendars/{email}            the user's calendars with all their events, cancelled included
-    POST   /accounts {"email", "timeZone"}   the account's primary calendar time zone (UTC)
+    POST   /accounts {"email", "timeZone"?, "emailVerified"?, "name"?, "picture"?, "sub"?}
+           an account: its primary calendar time zone (UTC), and who it is for sign-in (the
+           authorization page offers it; id_token and userinfo show it; emailVerified false makes
+           email_verified false)
+    GET    /accounts                     the accounts added
 The sandbox's own /_sandbox/faults and /_sandbox/latency work too (errors in Google's shape).
 """
 
@@ -39,7 +45,7 @@ from urllib.parse import unquote
 from offline.http import Response
 from offline.sandbox.base import Handler, SandboxContext, SandboxRequest, control
 from offline.sandbox.providers.google_calendar import GoogleCalendar
-from offline.sandbox.providers.google_oauth import GoogleOAuth
+from offline.sandbox.providers.google_oauth import GoogleOAuth, _with_query
 from offline.sandbox.providers.google_shared import google_error
 from offline.sandbox.validation import Violation
 
@@ -142,6 +148,11 @@ class Google(GoogleOAuth, GoogleCalendar):
 
     def _fault_answer(self, fault: _Fault, request: SandboxRequest) -> Response:
         retry = [("Retry-After", str(fault.retry_after))] if fault.retry_after is not None else []
+        redirect_uri = request.query.get("redirect_uri", "")
+        if request.path == "/o/oauth2/v2/auth" and fault.kind and redirect_uri.startswith(("http://", "https://")):
+            # Google reports a failure of the authorization server to the client: error=...&state=...
+            state = {"state": request.query["state"]} if request.query.get("state") else {}
+            return Response(302, [("Location", _with_query(redirect_uri, {"error": fault.kind, **state}))])
         if request.path.startswith(_OAUTH_PATHS):
             error = fault.kind or ("internal_failure" if fault.status >= 500 else "invalid_request")
             answer = Response.json(fault.status, {"error": error, "error_description": "Injected by the sandbox"})
@@ -214,10 +225,20 @@ class Google(GoogleOAuth, GoogleCalendar):
         email = str(body.get("email", "")).lower()
         if not email:
             return Response.json(400, {"error": "email is required"})
-        self.store.collection("accounts")[email] = {"timeZone": body.get("timeZone", "UTC")}
+        accounts = self.store.collection("accounts")
+        account = accounts.setdefault(email, {"timeZone": "UTC"})
+        for name in ("timeZone", "name", "picture", "sub"):
+            if body.get(name) is not None:
+                account[name] = str(body[name])
+        if "emailVerified" in body:
+            account["emailVerified"] = bool(body["emailVerified"])
         if email in self.store.collection("calendars"):
-            self.store.collection("calendars")[email]["timeZone"] = body.get("timeZone", "UTC")
-        return Response.json(200, {"email": email, **self.store.collection("accounts")[email]})
+            self.store.collection("calendars")[email]["timeZone"] = account["timeZone"]
+        return Response.json(200, {"email": email, **account})
+
+    @control("GET", "/accounts")
+    def list_accounts(self, request: SandboxRequest) -> Response:
+        return Response.json(200, [{"email": k, **v} for k, v in self.store.collection("accounts").items()])
 
 
 EMULATOR = Google

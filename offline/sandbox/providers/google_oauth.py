@@ -7,6 +7,16 @@ Endpoints (below /google, as at Google):
                                checked; a code is single use, 10 minutes) and refresh_token grants
     POST /revoke?token=...     revokes the whole grant of an access or refresh token
     GET  /oauth2/v3/userinfo   the account (www.googleapis.com); GET /v1/userinfo (openidconnect)
+    GET  /.well-known/openid-configuration   OpenID Connect discovery (accounts.google.com); the
+                               issuer is <sandbox>/google, where Google's is https://accounts.google.com
+    GET  /oauth2/v3/certs      the JWKS (www.googleapis.com): the signing key and, after a rotation,
+                               the previous one until it is retired
+
+OpenID Connect: with `openid` in the scope the token answer also has an `id_token` (RS256, signed
+with Authlib's OpenID Connect helper, `kid` of the JWKS): iss, azp and aud (the client id), sub,
+at_hash, iat, exp, `nonce` echoed from the authorization request; email and email_verified with the
+`email` scope; name, given_name, family_name and picture with `profile`. A refresh answers a new
+id_token too (without nonce), as Google does.
 
 Answers are Google's: {"access_token", "expires_in", "scope", "token_type": "Bearer",
 "refresh_token"} where a refresh token comes only on the first consent with access_type=offline,
@@ -23,6 +33,12 @@ Controls (under /_sandbox/google):
                                                      -> invalid_grant, access tokens -> 401
     POST /oauth/settings {"accessTokenSeconds"}      lifetime of new access tokens (3599)
     POST /clients {"clientId", "clientSecret", "redirectUris": [...], "name"}   register a client
+    POST /accounts {"email", "emailVerified"?: true, "name"?, "picture"?, "sub"?, "timeZone"?}
+                                             an account the authorization page offers (see google.py)
+    POST /keys/rotate                        a new signing key; the previous kid stays in the JWKS
+    POST /keys/retire                        only the signing key stays in the JWKS
+    POST /id-tokens/forge {"count", "aud"?, "iss"?, "nonce"?, "expired"?, "alg"?: "none" | "HS256",
+                           "unpublishedKey"?}  the next id_tokens are hostile (oauth_server.Forgeries)
 """
 
 from __future__ import annotations
@@ -36,8 +52,11 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from authlib.oidc.core.grants.util import generate_id_token
+
 from offline.http import Response
-from offline.sandbox.base import Abort, Emulator, SandboxRequest, control, route
+from offline.sandbox.base import Abort, Emulator, SandboxContext, SandboxRequest, control, route
+from offline.sandbox.oauth_server import Forgeries, KeyRing
 
 LOCAL_CLIENT_ID = "local-google-client.apps.googleusercontent.com"
 LOCAL_CLIENT_SECRET = "local-google-secret"  # noqa: S105 (a fixed local credential, not a secret)
@@ -47,6 +66,9 @@ DEFAULT_ACCOUNT = "student@example.com"
 CODE_SECONDS = 600
 ACCESS_TOKEN_SECONDS = 3599
 _IDENTITY_SCOPES = {"openid", "email", "profile", "https://www.googleapis.com/auth/userinfo.email"}
+_EMAIL_SCOPES = {"email", "https://www.googleapis.com/auth/userinfo.email"}
+_PROFILE_SCOPES = {"profile", "https://www.googleapis.com/auth/userinfo.profile"}
+ID_TOKEN_SECONDS = 3600
 
 
 def local_client_config(sandbox_url: str) -> dict[str, str]:
@@ -61,6 +83,9 @@ def local_client_config(sandbox_url: str) -> dict[str, str]:
         "revokeUrl": f"{google}/revoke",
         "userinfoUrl": f"{google}/oauth2/v3/userinfo",
         "calendarBaseUrl": f"{google}/calendar/v3",
+        "issuer": f"{google}",
+        "openidConfigurationUrl": f"{google}/.well-known/openid-configuration",
+        "jwksUrl": f"{google}/oauth2/v3/certs",
     }
 
 
@@ -99,9 +124,114 @@ class GoogleOAuth(Emulator):
 
     access_token_seconds = ACCESS_TOKEN_SECONDS
 
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self.keys = KeyRing("g")
+        self.forgeries = Forgeries()
+
     def reset(self) -> None:
         super().reset()
         self.access_token_seconds = ACCESS_TOKEN_SECONDS
+        self.keys = KeyRing("g")
+        self.forgeries = Forgeries()
+
+    # ------------------------------------------------------------------ accounts
+    def identity(self, email: str) -> dict[str, Any]:
+        """The account `email` as OpenID Connect shows it (an account not added answers as verified)."""
+        account = self.store.collection("accounts").get(email.lower(), {})
+        name = account.get("name") or email.split("@")[0].replace(".", " ").title()
+        return {
+            "sub": account.get("sub") or _subject(email),
+            "email": email.lower(),
+            "email_verified": bool(account.get("emailVerified", True)),
+            "name": name,
+            "given_name": name.split()[0],
+            "family_name": name.split()[-1] if len(name.split()) > 1 else "",
+            "picture": account.get("picture") or f"https://lh3.googleusercontent.com/a/{_subject(email)}=s96-c",
+        }
+
+    def _id_token(self, grant: dict[str, Any], access_token: str, nonce: str | None) -> str:
+        identity = self.identity(grant["email"])
+        scopes = set(grant["scopes"])
+        claims = {"sub": identity["sub"], "azp": grant["clientId"]}
+        if scopes & _EMAIL_SCOPES:
+            claims |= {"email": identity["email"], "email_verified": identity["email_verified"]}
+        if scopes & _PROFILE_SCOPES:
+            claims |= {k: identity[k] for k in ("name", "given_name", "family_name", "picture") if identity[k]}
+        token = generate_id_token(
+            {"access_token": access_token},
+            claims,
+            self.keys.current,
+            iss=self.issuer,
+            aud=grant["clientId"],
+            exp=ID_TOKEN_SECONDS,
+            nonce=nonce,
+            kid=self.keys.current.kid,
+        )
+        return self.forgeries.apply(token, self.keys)
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.ctx.base_url}/google"
+
+    # ------------------------------------------------------------------ OpenID Connect discovery
+    @route("GET", "/.well-known/openid-configuration")
+    def openid_configuration(self, request: SandboxRequest) -> Response:
+        google = self.issuer
+        return Response.json(
+            200,
+            {
+                "issuer": google,
+                "authorization_endpoint": f"{google}/o/oauth2/v2/auth",
+                "device_authorization_endpoint": f"{google}/device/code",
+                "token_endpoint": f"{google}/token",
+                "userinfo_endpoint": f"{google}/v1/userinfo",
+                "revocation_endpoint": f"{google}/revoke",
+                "jwks_uri": f"{google}/oauth2/v3/certs",
+                "response_types_supported": ["code", "token", "id_token", "code token", "code id_token", "none"],
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": ["openid", "email", "profile"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+                "claims_supported": [
+                    "aud",
+                    "email",
+                    "email_verified",
+                    "exp",
+                    "family_name",
+                    "given_name",
+                    "iat",
+                    "iss",
+                    "name",
+                    "picture",
+                    "sub",
+                ],
+                "code_challenge_methods_supported": ["plain", "S256"],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "refresh_token",
+                    "urn:ietf:params:oauth:grant-type:device_code",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                ],
+            },
+        )
+
+    @route("GET", "/oauth2/v3/certs")
+    def certs(self, request: SandboxRequest) -> Response:
+        return Response.json(200, self.keys.jwks(), [("Cache-Control", "public, max-age=19000, must-revalidate")])
+
+    @control("POST", "/keys/rotate")
+    def rotate_keys(self, request: SandboxRequest) -> Response:
+        return Response.json(200, self.keys.rotate())
+
+    @control("POST", "/keys/retire")
+    def retire_keys(self, request: SandboxRequest) -> Response:
+        return Response.json(200, self.keys.retire())
+
+    @control("POST", "/id-tokens/forge")
+    def forge_id_tokens(self, request: SandboxRequest) -> Response:
+        return self.forgeries.add(request.json() or {})
 
     # ------------------------------------------------------------------ clients
     def _clients(self) -> dict[str, dict[str, Any]]:
@@ -158,18 +288,25 @@ class GoogleOAuth(Emulator):
             "codeChallenge": q.get("code_challenge"),
             "codeChallengeMethod": method or None,
             "loginHint": q.get("login_hint"),
+            "nonce": q.get("nonce"),
             "created": time.time(),
         }
         self.store.collection("authorizations")[request_id] = pending
         account = html.escape(q.get("login_hint") or DEFAULT_ACCOUNT)
         scopes = "".join(f"<li>{html.escape(s)}</li>" for s in pending["scopes"])
         action = html.escape(f"{self.ctx.base_url}/_sandbox/google/consent")
+        known = "".join(
+            f"<option value='{html.escape(email)}'>{html.escape(self.identity(email)['name'])}"
+            f"{'' if self.identity(email)['email_verified'] else ' (email not verified)'}</option>"
+            for email in self.store.collection("accounts")
+        )
+        known = f"<datalist id='accounts'>{known}</datalist>"
         body = (
             f"<h1>Sign in with Google</h1><p><b>{html.escape(client['name'])}</b> "
             f"({html.escape(q['client_id'])}) wants to access your Google Account:</p><ul>{scopes}</ul>"
             f"<form method='post' action='{action}'>"
             f"<input type='hidden' name='requestId' value='{request_id}'>"
-            f"<label>Account <input name='email' value='{account}'></label> "
+            f"<label>Account <input name='email' value='{account}' list='accounts'></label>{known} "
             "<button name='decision' value='allow'>Allow</button> "
             "<button name='decision' value='deny'>Cancel</button></form>"
         )
@@ -270,7 +407,7 @@ class GoogleOAuth(Emulator):
         if code["accessType"] == "offline" and (first or "consent" in code["prompt"].split()):
             refresh = "1//0" + secrets.token_urlsafe(48)
             self.store.collection("refresh_tokens")[refresh] = {"grant": grant_key, "revoked": False}
-        return Response.json(200, self._issue(grant_key, refresh))
+        return Response.json(200, self._issue(grant_key, refresh, code.get("nonce"), code["scopes"]))
 
     def _refresh(self, client_id: str, form: dict[str, str]) -> Response:
         record = self.store.collection("refresh_tokens").get(form.get("refresh_token", ""))
@@ -279,9 +416,11 @@ class GoogleOAuth(Emulator):
             return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
         if grant["clientId"] != client_id:
             return _oauth_error(401, "unauthorized_client", "Unauthorized")
-        return Response.json(200, self._issue(record["grant"], None))
+        return Response.json(200, self._issue(record["grant"], None, None, grant["scopes"]))
 
-    def _issue(self, grant_key: str, refresh_token: str | None) -> dict[str, Any]:
+    def _issue(
+        self, grant_key: str, refresh_token: str | None, nonce: str | None = None, scopes: list[str] | None = None
+    ) -> dict[str, Any]:
         grant = self.store.collection("grants")[grant_key]
         access = "ya29.a0" + secrets.token_urlsafe(60)
         self.store.collection("access_tokens")[access] = {
@@ -299,6 +438,8 @@ class GoogleOAuth(Emulator):
         }
         if refresh_token:
             answer["refresh_token"] = refresh_token
+        if "openid" in (scopes or []):
+            answer["id_token"] = self._id_token({**grant, "scopes": scopes}, access, nonce)
         return answer
 
     def bearer_identity(self, request: SandboxRequest) -> dict[str, Any] | None:
@@ -337,11 +478,14 @@ class GoogleOAuth(Emulator):
             return Response.json(401, {"error": "invalid_request", "error_description": "Invalid Credentials"})
         if not _IDENTITY_SCOPES & set(identity["scopes"]):
             return Response.json(401, {"error": "insufficient_scope", "error_description": "Insufficient Permission"})
-        email = identity["email"]
-        return Response.json(
-            200,
-            {"sub": _subject(email), "email": email, "email_verified": True, "name": email.split("@")[0].title()},
-        )
+        person = self.identity(identity["email"])
+        scopes = set(identity["scopes"])
+        shown = {"sub": person["sub"]}
+        if scopes & _EMAIL_SCOPES:
+            shown |= {"email": person["email"], "email_verified": person["email_verified"]}
+        if scopes & _PROFILE_SCOPES or not scopes & _EMAIL_SCOPES:
+            shown |= {k: person[k] for k in ("name", "given_name", "family_name", "picture") if person[k]}
+        return Response.json(200, shown)
 
     @route("GET", "/v1/userinfo")
     def openid_userinfo(self, request: SandboxRequest) -> Response:

@@ -19,12 +19,17 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import msal
 import pytest
+import requests
 
 from offline.http import Request, Response, Server
 from offline.sandbox.base import SandboxContext
 from offline.sandbox.callbacks import Callbacks
 from offline.sandbox.providers.graph import Graph
+from offline.sandbox.providers.graph_shared import GRAPH_SCOPE, LOCAL_TENANT_ID
+from offline.sandbox.providers.graph_shared import LOCAL_CLIENT_ID as GRAPH_CLIENT_ID
+from offline.sandbox.providers.graph_shared import LOCAL_CLIENT_SECRET as GRAPH_SECRET
 from offline.sandbox.providers.zoom import Zoom
 from offline.sandbox.providers.zoom_shared import (
     LOCAL_ACCOUNT_ID,
@@ -161,3 +166,64 @@ def wait_for(check: Callable[[], Any], attempts: int = 300) -> Any:
             return value
         threading.Event().wait(0.05)
     raise AssertionError("condition not met after a bounded poll")
+
+
+class LocalHttps(requests.Session):
+    """MSAL takes only https authorities: this client sends its https://<sandbox host> requests to
+    the sandbox over http (what a local adapter would pass as MSAL's `http_client`)."""
+
+    def __init__(self, sandbox: str) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+        self.https = sandbox.replace("http://", "https://", 1)
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        if url.startswith(self.https):
+            url = self.sandbox + url[len(self.https) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass
+class GraphSandbox:
+    url: str
+    http: httpx.Client
+    hook: str
+    receiver: Receiver
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/graph/v1.0"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.url.replace('http://', 'https://', 1)}/graph/login/{LOCAL_TENANT_ID}"
+
+    def msal_app(self, secret: str = GRAPH_SECRET, **options: Any) -> msal.ConfidentialClientApplication:
+        options.setdefault("instance_discovery", False)
+        return msal.ConfidentialClientApplication(
+            GRAPH_CLIENT_ID,
+            client_credential=secret,
+            authority=self.authority,
+            http_client=LocalHttps(self.url),
+            **options,
+        )
+
+    def headers(self) -> dict[str, str]:
+        result = self.msal_app().acquire_token_for_client(scopes=[GRAPH_SCOPE])
+        assert "access_token" in result, result
+        return {"Authorization": f"Bearer {result['access_token']}"}
+
+    def control(self, method: str, path: str, **body: Any) -> httpx.Response:
+        return self.http.request(method, f"{self.url}/_sandbox/graph{path}", json=body)
+
+
+@pytest.fixture
+def graph(video_server: str, receiver: tuple[str, Receiver]) -> Iterator[GraphSandbox]:
+    hook_url, app = receiver
+    with httpx.Client(timeout=30) as client:
+        assert client.post(f"{video_server}/_sandbox/reset").status_code == 200
+        with app.lock:
+            app.graph.clear()
+            app.graph_validations.clear()
+            app.graph_answer = None
+        yield GraphSandbox(video_server, client, f"{hook_url}/graph", app)

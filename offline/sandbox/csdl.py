@@ -8,9 +8,11 @@ body's property names and value kinds (string, boolean, integer, date-time, enum
 complex type) against that type, or against an action's parameters. It offers what the sandbox asks
 of an OpenAPI document (`path`, `covers`, `validate`) and reports the same `Violation`s.
 
-Stricter than Graph in one way: a type the metadata marks open (onlineMeeting is) still gets its
-unknown property names reported, since for an adapter a name Graph does not define is a typo.
-Instance annotations ("@odata.type") are allowed everywhere.
+Stricter than OData in one way: an entity type the metadata marks open (onlineMeeting is) still
+gets its unknown property names reported, since for an adapter a name Graph does not define is a
+typo. An open complex type (identity, identitySet) takes other names: they carry the properties of
+derived types (communicationsUserIdentity's tenantId). Instance annotations ("@odata.type") are
+allowed everywhere.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class CsdlType:
     properties: dict[str, str] = field(default_factory=dict)  # name -> type (Edm.String, Collection(graph.x))
     navigation: dict[str, str] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)  # of an enum
+    open: bool = False  # OpenType="true"
 
 
 @dataclass
@@ -70,6 +73,7 @@ class CsdlDocument:
                 name = f"{namespace}.{element.get('Name')}"
                 if tag in ("EntityType", "ComplexType"):
                     item = CsdlType(name, "entity" if tag == "EntityType" else "complex", element.get("BaseType"))
+                    item.open = element.get("OpenType") == "true"
                     for child in element:
                         child_tag = child.tag.removeprefix(_EDM)
                         if child_tag == "Property":
@@ -214,9 +218,13 @@ class CsdlDocument:
                 allowed = ", ".join(sorted(item.members))
                 return [Violation("body", pointer or "/", "enum", f"not a member of {inner} ({allowed})", value)]
             return []
-        return self._check_object(self.properties(inner), value, pointer, inner)
+        lenient = item.kind == "complex" and item.open
+        names = {**self.properties(inner), **self.navigation(inner)}  # navigation: $expand, deep insert
+        return self._check_object(names, value, pointer, inner, lenient)
 
-    def _check_object(self, properties: dict[str, str], value: Any, pointer: str, what: str) -> list[Violation]:
+    def _check_object(
+        self, properties: dict[str, str], value: Any, pointer: str, what: str, lenient: bool = False
+    ) -> list[Violation]:
         if not isinstance(value, dict):
             return [Violation("body", pointer or "/", "type", f"expected an object ({what})", value)]
         problems: list[Violation] = []
@@ -225,6 +233,8 @@ class CsdlDocument:
             if "@" in key:
                 continue  # instance annotations: @odata.type, property@odata.bind
             if key not in properties:
+                if lenient:
+                    continue
                 message = f"The property '{key}' does not exist on type '{what}'."
                 problems.append(Violation("body", where, "additionalProperties", message, key))
                 continue

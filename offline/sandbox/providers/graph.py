@@ -208,7 +208,11 @@ class Graph(GraphSubscriptions):
             "startDateTime": graph_time(start),
             "endDateTime": graph_time(start + timedelta(hours=1)),
             "joinWebUrl": f"{self.ctx.base_url}/graph/teams/l/meetup-join/{quote(thread)}/0?context={context}",
-            "meetingCode": "".join(secrets.choice("0123456789") for _ in range(12)),
+            "joinMeetingIdSettings": {
+                "joinMeetingId": "".join(secrets.choice("0123456789") for _ in range(12)),
+                "isPasscodeRequired": True,
+                "passcode": secrets.token_urlsafe(6),
+            },
             "subject": None,
             "externalId": None,
             "isBroadcast": False,

@@ -20,7 +20,7 @@ def _at(body: dict[str, Any], default: datetime) -> datetime:
     return parse_time(body["at"]) if body.get("at") else default
 
 
-def _minutes(start: str, end: str) -> int:
+def _seconds(start: str, end: str) -> int:
     return int((parse_time(end) - parse_time(start)).total_seconds())
 
 
@@ -57,7 +57,7 @@ class ZoomSessions(ZoomBase):
 
     def _leave(self, meeting, instance, row, at: datetime, reason: str) -> None:
         row["leave_time"] = zoom_time(at)
-        row["duration"] = _minutes(row["join_time"], row["leave_time"])
+        row["duration"] = _seconds(row["join_time"], row["leave_time"])
         person = {
             "user_id": row["user_id"],
             "user_name": row["name"],
@@ -96,7 +96,7 @@ class ZoomSessions(ZoomBase):
 
     def _files(self, meeting: dict[str, Any], instance: dict[str, Any], start: str, end: str) -> list[dict]:
         base = f"{self.ctx.base_url}/zoom/rec"
-        seconds = max(1, _minutes(start, end))
+        seconds = max(1, _seconds(start, end))
         made = []
         for kind, extension, recording_type, per_second in (
             ("MP4", "MP4", "shared_screen_with_speaker_view", 180_000),
@@ -249,7 +249,7 @@ class ZoomSessions(ZoomBase):
             "type": meeting["type"],
             "start_time": instance["start_time"],
             "timezone": meeting["timezone"],
-            "duration": _minutes(instance["start_time"], instance["end_time"]) // 60,
+            "duration": _seconds(instance["start_time"], instance["end_time"]) // 60,
             "total_size": sum(f["file_size"] for f in files),
             "recording_count": len(files),
             "share_url": f"{self.ctx.base_url}/zoom/rec/share/{instance['uuid'][:10]}",
@@ -292,7 +292,7 @@ class ZoomSessions(ZoomBase):
                 "user_email": meeting["host_email"],
                 "start_time": instance["start_time"],
                 "end_time": instance["end_time"],
-                "duration": _minutes(instance["start_time"], instance["end_time"]) // 60,
+                "duration": _seconds(instance["start_time"], instance["end_time"]) // 60,
                 "total_minutes": sum(r["duration"] for r in rows) // 60,
                 "participants_count": len(rows),
                 "source": "Zoom",

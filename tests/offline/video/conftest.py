@@ -21,7 +21,6 @@ from urllib.parse import parse_qs
 import httpx
 import msal
 import pytest
-import requests
 
 from offline.http import Request, Response, Server
 from offline.sandbox.base import SandboxContext
@@ -168,19 +167,28 @@ def wait_for(check: Callable[[], Any], attempts: int = 300) -> Any:
     raise AssertionError("condition not met after a bounded poll")
 
 
-class LocalHttps(requests.Session):
-    """MSAL takes only https authorities: this client sends its https://<sandbox host> requests to
-    the sandbox over http (what a local adapter would pass as MSAL's `http_client`)."""
+class LocalHttps:
+    """MSAL takes only https authorities: this `http_client` sends its https://<sandbox host>
+    requests to the sandbox over http (what a local adapter would give MSAL)."""
 
     def __init__(self, sandbox: str) -> None:
-        super().__init__()
         self.sandbox = sandbox
         self.https = sandbox.replace("http://", "https://", 1)
+        self.client = httpx.Client(timeout=30)
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-        if url.startswith(self.https):
-            url = self.sandbox + url[len(self.https) :]
-        return super().request(method, url, *args, **kwargs)
+    def _local(self, url: str) -> str:
+        return self.sandbox + url[len(self.https) :] if url.startswith(self.https) else url
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> httpx.Response:
+        return self.client.get(self._local(url), params=params, headers=headers)
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any) -> httpx.Response:
+        if isinstance(data, str | bytes):
+            return self.client.post(self._local(url), params=params, content=data, headers=headers)
+        return self.client.post(self._local(url), params=params, data=data, headers=headers)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @dataclass

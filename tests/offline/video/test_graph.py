@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
+import pytest
+
 from offline.http import Response
 
 from .conftest import GRAPH_SCOPE, wait_for
@@ -261,3 +264,51 @@ def test_faults_answer_in_graphs_shape_with_retry_after(graph):
         graph.http.post(f"{graph.api}/users/{user['id']}/onlineMeetings", json=MEETING, headers=headers).status_code
         == 201
     )
+
+
+def test_the_emulators_answers_use_only_names_of_the_v1_metadata(graph):
+    from offline.sandbox import csdl
+    from offline.sandbox.spec_sources import locate
+
+    metadata = csdl.load(locate("microsoft-graph/v1.0-metadata.xml", None).path)
+    headers = graph.headers()
+    user = _teacher(graph)
+    meeting = _meeting(graph, headers, user)
+    base = f"{graph.api}/users/{user['id']}/onlineMeetings/{meeting['id']}"
+    report = graph.control("POST", f"/meetings/{meeting['id']}/end", attendees=[{"email": "ana@example.com"}]).json()
+    graph.control("POST", f"/meetings/{meeting['id']}/recordings")
+    subscription = graph.http.post(
+        f"{graph.api}/subscriptions",
+        json={
+            "changeType": "created",
+            "notificationUrl": graph.hook,
+            "resource": f"users/{user['id']}/onlineMeetings/{meeting['id']}/recordings",
+            "expirationDateTime": _expiry(),
+        },
+        headers=headers,
+    ).json()
+    answers = {
+        "microsoft.graph.onlineMeeting": graph.http.get(base, headers=headers).json(),
+        "microsoft.graph.meetingAttendanceReport": graph.http.get(
+            f"{base}/attendanceReports/{report['reportId']}", params={"$expand": "attendanceRecords"}, headers=headers
+        ).json(),
+        "Collection(microsoft.graph.callRecording)": graph.http.get(f"{base}/recordings", headers=headers).json()[
+            "value"
+        ],
+        "microsoft.graph.subscription": subscription,
+    }
+    for type_name, answer in answers.items():
+        assert metadata.check(type_name, answer, "") == [], type_name
+    # and the check is real: a name the metadata lacks is found
+    assert metadata.check(
+        "microsoft.graph.onlineMeeting", {**answers["microsoft.graph.onlineMeeting"], "joinUrl2": ""}, ""
+    )
+
+
+def test_a_slow_graph_is_slow_until_reset(graph):
+    headers = graph.headers()
+    graph.http.post(f"{graph.url}/_sandbox/latency", json={"provider": "graph", "ms": 2000})
+    with pytest.raises(httpx.ReadTimeout):
+        graph.http.get(f"{graph.api}/subscriptions", headers=headers, timeout=0.5)
+    graph.http.post(f"{graph.url}/_sandbox/latency", json={"provider": "graph", "ms": 0})
+    assert graph.http.get(f"{graph.api}/subscriptions", headers=headers).status_code == 200

@@ -266,6 +266,7 @@ class ZoomSessions(ZoomBase):
         if not instance["recording_files"]:
             raise Abort(self.error(404, "3301", "This recording does not exist."))
         answer = self._recording(self.meeting(instance["_meeting"]), instance)
+        answer["type"] = str(answer["type"])  # a string here in Zoom's document, an integer in the event
         if request.query.get("include_fields") == "download_access_token":
             answer["download_access_token"] = secrets.token_urlsafe(32)
         return Response.json(200, answer)

@@ -39,6 +39,12 @@ class ZoomSessions(ZoomBase):
             "duration": instance["duration"],
         }
 
+    def _participant_object(self, meeting: dict[str, Any], instance: dict[str, Any]) -> dict[str, Any]:
+        """The meeting in participant events: without host_email (Zoom's event document)."""
+        shown = self._meeting_object(meeting, instance)
+        del shown["host_email"]
+        return shown
+
     def _current(self, meeting: dict[str, Any]) -> dict[str, Any]:
         if meeting["status"] != "started" or not meeting["_instances"]:
             raise Abort(Response.json(409, {"error": f"meeting {meeting['id']} is not in progress"}))
@@ -69,7 +75,7 @@ class ZoomSessions(ZoomBase):
             "registrant_id": row["registrant_id"],
             "participant_user_id": row["participant_user_id"],
         }
-        self.emit("meeting.participant_left", {**self._meeting_object(meeting, instance), "participant": person})
+        self.emit("meeting.participant_left", {**self._participant_object(meeting, instance), "participant": person})
 
     def _who(self, meeting: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         """The person joining: by their personal join URL, registrant id or email."""
@@ -191,7 +197,7 @@ class ZoomSessions(ZoomBase):
             for k in ("user_id", "id", "participant_uuid", "join_time", "registrant_id", "participant_user_id")
         }
         person.update({"user_name": row["name"], "email": row["user_email"]})
-        self.emit("meeting.participant_joined", {**self._meeting_object(meeting, instance), "participant": person})
+        self.emit("meeting.participant_joined", {**self._participant_object(meeting, instance), "participant": person})
         return Response.json(200, {"participantUuid": row["participant_uuid"], "joinTime": row["join_time"]})
 
     @control("POST", "/meetings/{id}/participants/leave")
@@ -253,6 +259,7 @@ class ZoomSessions(ZoomBase):
             "total_size": sum(f["file_size"] for f in files),
             "recording_count": len(files),
             "share_url": f"{self.ctx.base_url}/zoom/rec/share/{instance['uuid'][:10]}",
+            "password": instance.setdefault("_passcode", secrets.token_urlsafe(6)),
             "recording_files": files,
         }
 

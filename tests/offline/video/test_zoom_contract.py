@@ -85,3 +85,35 @@ def test_every_answer_matches_its_response_schema(zoom, document):
         assert answer.status_code == status, (template, answer.text)
         assert _problems(document, template, method, status, answer) == [], template
     assert zoom.http.get(f"{zoom.url}/_sandbox/violations?provider=zoom").json()[seen:] == []
+
+
+def test_every_webhook_matches_zooms_event_document(zoom):
+    assert SPECS is not None
+    events = OpenApiDocument(SPECS / "zoom" / "meeting-events.json")
+    headers = zoom.headers()
+    mid = zoom.http.post(f"{zoom.api}/users/me/meetings", json=MEETING, headers=headers).json()["id"]
+    zoom.http.post(
+        f"{zoom.api}/meetings/{mid}/registrants",
+        json={"email": "ana@example.com", "first_name": "Ana"},
+        headers=headers,
+    )
+    zoom.control("POST", f"/meetings/{mid}/start", at="2030-03-04T17:00:00Z")
+    zoom.control("POST", f"/meetings/{mid}/participants/join", email="ana@example.com", at="2030-03-04T17:00:00Z")
+    zoom.control("POST", f"/meetings/{mid}/participants/leave", email="ana@example.com", at="2030-03-04T17:30:00Z")
+    zoom.control("POST", f"/meetings/{mid}/end", at="2030-03-04T18:00:00Z")
+    zoom.control("POST", f"/meetings/{mid}/recording/complete")
+    sent = [e["body"] for e in zoom.control("GET", "/events").json()]
+    names = [
+        "meeting.started",
+        "meeting.participant_joined",
+        "meeting.participant_left",
+        "meeting.ended",
+        "recording.completed",
+    ]
+    assert [e["event"] for e in sent] == names
+    for event in sent:
+        schema = events.document["webhooks"][event["event"]]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
+        problems = [(v.field, v.message) for v in events._schema_errors(schema, event, "body", "")]
+        assert problems == [], event["event"]

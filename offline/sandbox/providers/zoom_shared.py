@@ -204,7 +204,7 @@ class ZoomBase(WebhookEmulator):
             **top,
             "payload": {"account_id": self.credentials()["accountId"], "object": obj},
         }
-        record = {"id": f"evt_{secrets.token_hex(8)}", "event": event, "body": body}
+        record = {"id": f"evt_{secrets.token_hex(8)}", "event": event, "body": body, "deliveries": []}
         self.publish(record)
         return record
 
@@ -223,7 +223,7 @@ class ZoomBase(WebhookEmulator):
             return 0
         raw = _compact(event["body"])
         result = self.ctx.callbacks.send(self.prefix, url, raw, sign=lambda body: self.sign(body, timestamp, secret))
-        event.setdefault("deliveries", []).append(result.status)
+        event["deliveries"].append(result.status)  # appended by delivery threads, read by GET /events
         return result.status
 
 

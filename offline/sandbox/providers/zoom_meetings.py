@@ -349,3 +349,20 @@ class ZoomMeetings(ZoomBase):
                     registrant["status"] = new
                     registrant["_cancelled"] = action == "cancel"
         return Response(204)
+
+    @route("GET", "/v2/meetings/{meetingId}/registrants/{registrantId}")
+    def get_registrant(self, request: SandboxRequest) -> Response:
+        self.authenticate(request)
+        registrant = self.meeting(request.params["meetingId"])["_registrants"].get(request.params["registrantId"])
+        if registrant is None:
+            raise Abort(self.error(404, "3027", "Registrant not found"))
+        return Response.json(200, self._public(registrant))
+
+    @route("DELETE", "/v2/meetings/{meetingId}/registrants/{registrantId}")
+    def delete_registrant(self, request: SandboxRequest) -> Response:
+        self.authenticate(request)
+        registrants = self.meeting(request.params["meetingId"])["_registrants"]
+        if request.params["registrantId"] not in registrants:
+            raise Abort(self.error(404, "3027", "Registrant not found"))
+        del registrants[request.params["registrantId"]]  # their personal link stops working
+        return Response(204)

@@ -307,6 +307,15 @@ class ZoomSessions(ZoomBase):
             },
         )
 
+    @route("GET", "/v2/past_meetings/{meetingId}/instances")
+    def past_instances(self, request: SandboxRequest) -> Response:
+        """The ended instances of a meeting (each occurrence held has its own UUID)."""
+        self.authenticate(request)
+        meeting = self.meeting(request.params["meetingId"])
+        instances = self.store.collection("instances")
+        ended = [instances[u] for u in meeting["_instances"] if instances[u].get("_ended")]
+        return Response.json(200, {"meetings": [{"uuid": i["uuid"], "start_time": i["start_time"]} for i in ended]})
+
     def _page(self, request: SandboxRequest, rows: list[dict[str, Any]]) -> dict[str, Any]:
         size = int(request.query.get("page_size", 30))
         offset = int(request.query.get("next_page_token") or 0)

@@ -117,9 +117,18 @@ def test_registrants_get_personal_links_and_a_cancel_takes_them_off(zoom):
     assert cancel.status_code == 204
     listed = zoom.http.get(f"{zoom.api}/meetings/{meeting['id']}/registrants", headers=headers).json()
     assert [r["email"] for r in listed["registrants"]] == ["ana@example.com"]
+    cid = _register(zoom, headers, meeting["id"], "cid@example.com", "Cid")
+    one = zoom.http.get(f"{zoom.api}/meetings/{meeting['id']}/registrants/{cid['registrant_id']}", headers=headers)
+    assert one.status_code == 200 and one.json()["join_url"] == cid["join_url"]
+    deleted = zoom.http.delete(
+        f"{zoom.api}/meetings/{meeting['id']}/registrants/{cid['registrant_id']}", headers=headers
+    )
+    assert deleted.status_code == 204
     zoom.control("POST", f"/meetings/{meeting['id']}/start")
     refused = zoom.control("POST", f"/meetings/{meeting['id']}/participants/join", joinUrl=ben["join_url"])
     assert refused.status_code == 403
+    unknown = zoom.control("POST", f"/meetings/{meeting['id']}/participants/join", joinUrl=cid["join_url"])
+    assert unknown.status_code == 404
     assert (
         zoom.control("POST", f"/meetings/{meeting['id']}/participants/join", joinUrl=ana["join_url"]).status_code == 200
     )
@@ -183,6 +192,8 @@ def test_a_uuid_starting_with_a_slash_must_be_encoded_twice(zoom):
     twice = quote(quote(uuid, safe=""), safe="")
     past = zoom.http.get(f"{zoom.api}/past_meetings/{twice}", headers=headers)
     assert past.status_code == 200 and past.json()["uuid"] == uuid
+    instances = zoom.http.get(f"{zoom.api}/past_meetings/{meeting['id']}/instances", headers=headers).json()
+    assert instances == {"meetings": [{"uuid": uuid, "start_time": "2030-03-04T17:00:00Z"}]}
     report = zoom.http.get(
         f"{zoom.api}/report/meetings/{twice}/participants", params={"include_fields": "registrant_id"}, headers=headers
     )

@@ -37,11 +37,11 @@ def occurrences(start: datetime, timezone: str, duration: int, recurrence: dict[
     tz = zone(timezone)
     local = start.astimezone(tz)
     interval = max(1, int(recurrence.get("repeat_interval") or 1))
-    count = int(recurrence.get("end_times") or 0) if "end_date_time" not in recurrence else 0
     until = parse_time(recurrence["end_date_time"]).astimezone(tz).date() if recurrence.get("end_date_time") else None
-    if not count and until is None:
-        count = 1
-    limit = min(count or MAX_OCCURRENCES, MAX_OCCURRENCES)
+    if until is not None:
+        limit = MAX_OCCURRENCES
+    else:  # end_times: 1 when absent, 0 for "no end" (Zoom lists at most 60 occurrences)
+        limit = min(int(recurrence.get("end_times", 1)) or MAX_OCCURRENCES, MAX_OCCURRENCES)
     kind = int(recurrence["type"])
     found: list[datetime] = []
 

@@ -288,3 +288,16 @@ def test_without_zooms_document_the_sandbox_says_requests_are_not_validated():
 
     lines = specification_report(None)
     assert any(line.startswith("zoom requests: NOT validated") and "zoom/meetings.json" in line for line in lines)
+
+
+def test_occurrences_keep_their_local_time_across_daylight_saving_and_end_times_zero_lists_sixty(zoom):
+    headers = zoom.headers()
+    body = {
+        **WEEKLY,
+        "start_time": "2030-03-24T18:00:00",
+        "recurrence": {"type": 2, "weekly_days": "1", "end_times": 2},
+    }
+    starts = [o["start_time"] for o in _create(zoom, headers, body)["occurrences"]]
+    assert starts == ["2030-03-24T17:00:00Z", "2030-03-31T16:00:00Z"]  # 18:00 in Madrid, CET then CEST
+    endless = {**WEEKLY, "recurrence": {"type": 2, "weekly_days": "2", "end_times": 0}}
+    assert len(_create(zoom, headers, endless)["occurrences"]) == 60

@@ -38,6 +38,7 @@ class CallbackResult:
     request_headers: dict[str, str]
     request_body: str
     response_body: str
+    response_content_type: str = ""
 
 
 class Callbacks:
@@ -73,8 +74,9 @@ class Callbacks:
         try:
             response = httpx.post(url, content=body, headers=all_headers, timeout=timeout)
             status, text = response.status_code, response.text[:2000]
+            content_type = response.headers.get("content-type", "")
         except httpx.HTTPError as exc:
-            status, text = 0, f"{type(exc).__name__}: {exc}"
+            status, text, content_type = 0, f"{type(exc).__name__}: {exc}", ""
         result = CallbackResult(
             provider,
             url,
@@ -83,6 +85,7 @@ class Callbacks:
             all_headers,
             body.decode(errors="replace")[:2000],
             text,
+            content_type,
         )
         with self._lock:
             self.sent.append(result)

@@ -17,11 +17,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from offline.sandbox import csdl
+from offline.sandbox.csdl import CsdlDocument
 from offline.sandbox.validation import OpenApiDocument, Violation, path_pattern
 
 
-def load(path: Path) -> OpenApiDocument | DiscoveryDocument:
-    """The document at `path`, read as discovery (it has "discoveryVersion") or as OpenAPI."""
+def load(path: Path) -> OpenApiDocument | DiscoveryDocument | CsdlDocument:
+    """The document at `path`, read as OData CSDL (.xml, Graph's metadata), as discovery (it has
+    "discoveryVersion") or as OpenAPI."""
+    if path.suffix == ".xml":
+        return csdl.load(path)
     if path.suffix == ".json" and '"discoveryVersion"' in path.read_text()[:4000]:
         return DiscoveryDocument(path)
     return OpenApiDocument(path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,12 +41,12 @@ def uid(session_id: str) -> str:
 
 def _changed_at(entry: FeedEntry) -> datetime:
     stamp = entry.session.get("updated_at") or entry.course.get("updated_at") or entry.course.get("created_at")
-    return timeutil.parse_iso(stamp) if stamp else datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
+    return timeutil.parse_iso(stamp) if stamp else datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def last_modified(entries: Iterable[FeedEntry]) -> datetime | None:
     """The latest change among the entries (second precision, UTC), None for an empty feed."""
-    stamps = [_changed_at(e).astimezone(ZoneInfo("UTC")).replace(microsecond=0) for e in entries]
+    stamps = [_changed_at(e).astimezone(UTC).replace(microsecond=0) for e in entries]
     return max(stamps) if stamps else None
 
 
@@ -55,8 +55,8 @@ def _event(entry: FeedEntry) -> Event:
     zone = ZoneInfo(session.get("time_zone") or course["time_zone"])
     event = Event()
     event.add("uid", uid(session["id"]))
-    event.add("dtstamp", _changed_at(entry).astimezone(ZoneInfo("UTC")))
-    event.add("last-modified", _changed_at(entry).astimezone(ZoneInfo("UTC")))
+    event.add("dtstamp", _changed_at(entry).astimezone(UTC))
+    event.add("last-modified", _changed_at(entry).astimezone(UTC))
     event.add("dtstart", timeutil.parse_iso(session["starts_at"]).astimezone(zone))
     event.add("dtend", timeutil.parse_iso(session["ends_at"]).astimezone(zone))
     event.add("summary", course.get("title") or course["id"])

@@ -97,9 +97,9 @@ def sync_course(course_id: str, changed_ids: tuple[str, ...] = ()) -> SyncResult
         "reminders synced",
         extra={
             "course_id": course_id,
-            "created": result.created,
-            "moved": result.moved,
-            "deleted": result.deleted,
+            "schedules_created": result.created,
+            "schedules_moved": result.moved,
+            "schedules_deleted": result.deleted,
             "scheduler_calls": result.scheduler_calls,
         },
     )

@@ -185,3 +185,14 @@ def test_the_feed_is_created_read_with_304_and_revoked(reminders_env):
     assert invoke("calendar_feed", api_event("GET", f"/calendar/feed/{token_file}")).status == 404
     assert invoke("calendar_feed", api_event("GET", "/calendar/feed/not-a-token.ics")).status == 404
     assert invoke("calendar_feed", api_event("GET", "/calendar/feed", caller=ADMIN)).status == 403
+
+
+def test_the_next_reminder_due_among_a_users_courses_is_the_soonest_still_to_fire(reminders_env):
+    from integration_core.services import reminders
+
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    course, [first, _], _ = _course_with_student([soon + timedelta(days=1), soon + timedelta(days=8)])
+    assert reminders.next_due([course]) is None  # nothing synced yet
+    reminders.sync_course(course)
+    due = reminders.next_due([course, "crs_nothing0001"])
+    assert due is not None and (due.session_id, due.offset_minutes) == (first, 1440)

@@ -122,3 +122,13 @@ def list_reminders(principal: Principal, course_id: str) -> list[Reminder]:
     now = timeutil.utc_now()
     upcoming = [r for r in _store().recorded(course_id).values() if timeutil.parse_iso(r.fire_at) > now]
     return sorted(upcoming, key=lambda r: (r.fire_at, r.session_id))
+
+
+def next_due(course_ids: list[str]) -> Reminder | None:
+    """The soonest reminder still to fire among these courses (a user's sync status shows it)."""
+    now = timeutil.utc_now()
+    store = _store()
+    upcoming = [
+        r for course_id in course_ids for r in store.recorded(course_id).values() if timeutil.parse_iso(r.fire_at) > now
+    ]
+    return min(upcoming, key=lambda r: (r.fire_at, r.session_id), default=None)

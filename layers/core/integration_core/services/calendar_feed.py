@@ -20,17 +20,19 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integration_core import timeutil
 from integration_core.config import API_PREFIX
-from integration_core.domain import ics
 from integration_core.errors import Conflict, NotFound
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 from integration_core.reminder_config import reminder_settings
 from integration_core.stores import calendar_feeds
 from integration_core.stores import directory as directory_store
+
+if TYPE_CHECKING:
+    from integration_core.domain.ics import FeedEntry
 
 TOKEN_BYTES = 32
 FEED_PATH = "/calendar/feed/"
@@ -103,17 +105,19 @@ class FeedAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _entries(kind: str, owner_id: str) -> list[ics.FeedEntry]:
+def _entries(kind: str, owner_id: str) -> list[FeedEntry]:
+    from integration_core.domain.ics import FeedEntry
+
     directory = _directory()
     if kind == "student":
         course_ids = directory.course_ids_of_student(owner_id)
     else:
         course_ids = directory.course_ids_of_teacher(owner_id)
-    entries: list[ics.FeedEntry] = []
+    entries: list[FeedEntry] = []
     for course in directory.courses(course_ids):
         for cancelled in (False, True):
             for session in directory.all_sessions(course["id"], cancelled=cancelled):
-                entries.append(ics.FeedEntry(course, session))
+                entries.append(FeedEntry(course, session))
     return entries
 
 
@@ -139,6 +143,9 @@ def render_feed(token: str, if_none_match: str | None = None, if_modified_since:
     feed = _store().by_token_hash(token_hash(token))
     if feed is None:
         raise NotFound("no such calendar feed")
+    # icalendar (~90 ms of imports) loads for a feed that exists, not for the other routes or a 404.
+    from integration_core.domain import ics
+
     person = _directory().person(feed.owner_kind, feed.owner_id) or {}
     entries = _entries(feed.owner_kind, feed.owner_id)
     name = f"Classes of {person['name']}" if person.get("name") else "Classes"

@@ -68,11 +68,10 @@ def delete_feed():
 @app.get(
     "/calendar/feed/<feedFile>",
     tags=["calendar"],
-    summary="The calendar feed (public: the token in the URL is the credential)",
+    summary="The calendar feed (public: the token in the URL is its credential; 404 once rotated or revoked)",
     responses={
         200: {"description": "Your classes (RFC 5545)", "content": {"text/calendar": {"schema": {"type": "string"}}}},
         304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
-        404: {"description": "No such feed (wrong, rotated or revoked token)"},
     },
 )
 def read_feed(feedFile: FeedFile):

@@ -1,6 +1,9 @@
 """The embedded AWS process: moto's WSGI application served on 127.0.0.1:PORT (as `moto.server`
 serves it), run by `offline.aws.MotoServer` as a child of the stack.
 
+It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
+backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
+
 Two things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
@@ -31,8 +34,37 @@ HOST = "127.0.0.1"
 READY_PATH = "/_offline/ready"
 READY_BODY = json.dumps({"aws": "moto", "serving": True}).encode()
 OUTAGE, RESUME = signal.SIGUSR1, signal.SIGUSR2
+SENT_EMAILS_PATH = "/_offline/ses/sent"  # read by offline.aws.MotoServer.sent_emails
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def sent_emails() -> list[dict[str, Any]]:
+    """Every email SES sent (SendEmail and SendRawEmail, SES v1 and v2 share the backend), oldest first."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    found: list[dict[str, Any]] = []
+    for region, backend in ses_backends[DEFAULT_ACCOUNT_ID].items():
+        for message in backend.sent_messages:
+            entry: dict[str, Any] = {"messageId": message.id, "region": region, "source": message.source}
+            destinations = message.destinations
+            if isinstance(destinations, dict):
+                entry["to"] = list(destinations.get("ToAddresses", []))
+                entry["cc"] = list(destinations.get("CcAddresses", []))
+                entry["bcc"] = list(destinations.get("BccAddresses", []))
+            else:
+                entry["to"] = list(destinations or [])
+            for name in ("subject", "body", "raw_data", "template", "template_data"):
+                if hasattr(message, name):
+                    entry["raw" if name == "raw_data" else name] = getattr(message, name)
+            found.append(entry)
+    return found
+
+
+def _json(start_response: Callable[..., Any], body: bytes) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class LocalAws:
@@ -44,8 +76,9 @@ class LocalAws:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == READY_PATH:
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(READY_BODY)))])
-            return [READY_BODY]
+            return _json(start_response, READY_BODY)
+        if environ.get("PATH_INFO") == SENT_EMAILS_PATH:
+            return _json(start_response, json.dumps({"items": sent_emails()}).encode())
         # DynamoDB_20120810.* and DynamoDBStreams_20120810.* share the tables' dictionaries.
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             with self._dynamodb:

@@ -122,6 +122,12 @@ class MotoServer:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """The emails SES sent, as the launcher reads them from moto's backend (offline/_moto.py)."""
+        answer = httpx.get(f"{self.endpoint}/_offline/ses/sent", timeout=5)
+        answer.raise_for_status()
+        return list(answer.json()["items"])
+
     def outage(self, timeout: float = 10.0) -> None:
         """Close the port (connections refused), keeping the process and everything stored in it."""
         if not self.alive() or not self.serving:
@@ -223,6 +229,7 @@ class Provisioner:
             "AWS::Events::EventBus": self._event_bus,
             "AWS::Events::Rule": self._event_rule,
             "AWS::SSM::Parameter": self._ssm_parameter,
+            "AWS::SES::EmailIdentity": self._email_identity,
         }
 
     def _client(self, service: str) -> Any:
@@ -446,3 +453,14 @@ class Provisioner:
         name = self._name(logical_id, props.get("Name"))
         self._client("ssm").put_parameter(Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"))
         return Refs(ref=name, attrs={"Type": props.get("Type", "String"), "Value": str(props["Value"])})
+
+    def _email_identity(self, logical_id: str, props: dict[str, Any]) -> Refs:
+        """An SES sender: verified at once (moto verifies what it is asked to), so the functions'
+        emails are accepted; GET /_local/aws/emails shows what they sent."""
+        identity = str(props["EmailIdentity"])
+        ses = self._client("ses")
+        if "@" in identity:
+            ses.verify_email_identity(EmailAddress=identity)
+        else:
+            ses.verify_domain_identity(Domain=identity)
+        return Refs(ref=identity)

@@ -201,6 +201,7 @@ class Stack:
                 "aws/stop": self._aws_stop,
                 "aws/start": self._aws_start,
                 "aws/reset": self._aws_reset,
+                "aws/emails": self._aws_emails,
             }
             api_app.app = self.api
             for function, app in url_apps.items():
@@ -395,6 +396,21 @@ class Stack:
             self._restart_aws()
         log.warning("embedded AWS reset (by /_local/aws/reset): provisioned and seeded afresh")
         return Response.json(200, {"aws": "reset"})
+
+    def _aws_emails(self, request: Request) -> Response:
+        """The emails the functions sent through SES (moto keeps them), oldest first; `?to=` keeps
+        those to one address."""
+        if request.method != "GET":
+            return Response.json(405, {"message": "use GET"})
+        assert self.moto is not None
+        try:
+            items = self.moto.sent_emails()
+        except Exception:  # an outage, a restart: say so rather than fail the control
+            return Response.json(503, {"message": "the embedded AWS is not reachable"})
+        to = request.query_params().get("to")
+        if to:
+            items = [m for m in items if to.lower() in (a.lower() for a in m.get("to", []))]
+        return Response.json(200, {"items": items})
 
     def _restart_aws(self) -> None:
         assert self.moto is not None and self.workers is not None

@@ -11,7 +11,7 @@ from tests.support.aws import consumer_queues
 from tests.support.lambdas import LambdaContext, load_function
 
 # Function logical id -> its folder under functions/.
-FOLDERS = {"DirectoryEventsFunction": "directory_events"}
+FOLDERS = {"DirectoryEventsFunction": "directory_events", "RemindersEventsFunction": "reminders_events"}
 
 
 def deliver_bus_events(function: str = "DirectoryEventsFunction", rounds: int = 20) -> list[dict[str, Any]]:

@@ -32,6 +32,12 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - plan: PK `PLAN#<plnId>`, SK `PROFILE`; GSI1 `TYPE#plan` / `<createdAt>#<id>`
 - provider event applied (TTL 90 d): PK `PROVIDER_EVENT#<provider>#<eventId>`, SK `EVENT`
 - domain event handled by an internal consumer (TTL 90 d): PK `HANDLED#<consumer>#<evtId>`, SK `HANDLED`
+- class reminder scheduled (TTL: 2 d after it fires): PK `COURSE#<courseId>`, SK `REMINDER#<sesId>#<minutes>`
+  (what EventBridge Scheduler was asked for: the schedule's name, its fire time, the session's version)
+- class reminder sent to a student (TTL 30 d): PK `REMINDER_SENT#<sesId>#<minutes>#<version>#<stuId>`, SK `SENT`
+- calendar feed by token: PK `CALENDAR_FEED#<sha256 of the token>`, SK `FEED` (owner id and kind; the
+  token itself is never stored)
+- a user's calendar feed: PK `STUDENT#<id>` or `TEACHER#<id>`, SK `CALENDAR_FEED` (the token's hash)
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -64,6 +70,11 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - plans: GetItem (PLAN#<id>, PROFILE); all plans: Query GSI1 TYPE#plan
 - did this consumer handle this event (internal event handlers): GetItem HANDLED#<consumer>#<evtId>,
   and a conditional put in the same transaction as the change the handler makes
+- a course's scheduled reminders: Query PK=COURSE#<id>, SK begins_with REMINDER#
+- was this reminder sent to this student: a conditional put of REMINDER_SENT#... (with its
+  class_reminder event in the same transaction), GetItem when it existed
+- a calendar feed by its token: GetItem CALENDAR_FEED#<sha256(token)>; a user's feed: GetItem
+  (STUDENT#/TEACHER#<id>, CALENDAR_FEED)
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -226,3 +237,25 @@ def plan_pk(plan_id: str) -> str:
 
 def provider_event_pk(provider: str, event_id: str) -> str:
     return f"PROVIDER_EVENT#{provider}#{event_id}"
+
+
+# ---------------------------------------------------------------- class reminders (integration_core.stores.reminders)
+REMINDER_PREFIX = "REMINDER#"
+SENT = "SENT"
+
+
+def reminder_sk(session_id: str, offset_minutes: int) -> str:
+    return f"{REMINDER_PREFIX}{session_id}#{offset_minutes}"
+
+
+def reminder_sent_pk(session_id: str, offset_minutes: int, version: int, student_id: str) -> str:
+    return f"REMINDER_SENT#{session_id}#{offset_minutes}#{version}#{student_id}"
+
+
+# ------------------------------------------------------- calendar feeds (integration_core.stores.calendar_feeds)
+FEED = "FEED"
+CALENDAR_FEED = "CALENDAR_FEED"
+
+
+def calendar_feed_pk(token_hash: str) -> str:
+    return f"CALENDAR_FEED#{token_hash}"

@@ -28,3 +28,25 @@ def test_maintenance_samples_run_their_task(aws):
 def test_payments_sample_reads_an_empty_history(aws):
     answer = invoke("payments", sample_event("payments/get_history.json"))
     assert (answer.status, answer.body) == (200, {"items": [], "nextCursor": None})
+
+
+def test_reminder_sample_of_a_session_that_does_not_exist_sends_nothing(aws):
+    result = load_function("reminder").handler(sample_event("reminder/scheduled_reminder.json"), LambdaContext())
+    assert result["skipped"] and result["emailed"] == 0
+
+
+def test_reminders_sample_lists_no_reminders_of_a_course_that_does_not_exist(aws):
+    answer = invoke("reminders", sample_event("reminders/list_reminders.json"))
+    assert answer.status == 404
+
+
+def test_reminders_events_sample_of_a_course_that_does_not_exist_is_consumed(aws):
+    result = load_function("reminders_events").handler(
+        sample_event("reminders_events/course_schedule_changed.json"), LambdaContext()
+    )
+    assert result == {"batchItemFailures": []}
+
+
+def test_calendar_feed_sample_of_an_unknown_token_is_a_404(aws):
+    answer = invoke("calendar_feed", sample_event("calendar_feed/read_unknown_feed.json"))
+    assert answer.status == 404 and answer.content_type == "application/problem+json"

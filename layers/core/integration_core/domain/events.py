@@ -24,7 +24,7 @@ from integration_core.errors import Unprocessable, field_error
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 TEST_EVENT = "webhook.test"
 EXTERNAL = "external"
-CAPABILITIES = ("payments", "enrollments", "directory", "webhooks")  # add yours when it publishes events
+CAPABILITIES = ("payments", "enrollments", "directory", "webhooks", "calendar")  # add yours when it publishes events
 PUBLISHERS = (EXTERNAL, *CAPABILITIES)
 
 
@@ -375,4 +375,41 @@ register_event_type(
         "canceledAt": "2025-06-01T08:00:00+00:00",
     },
     published_by="payments",
+)
+
+# ---------------------------------------------------------------- calendar
+register_event_type(
+    "class_reminder",
+    "A class starts soon: one event per enrolled student and reminder (24 h and 1 h before by default), "
+    "sent with the reminder email, so the school's other systems can send a push or an SMS.",
+    _object(
+        {
+            "courseId": _ID,
+            "courseTitle": {"type": "string", "maxLength": 200},
+            "sessionId": _ID,
+            "studentId": _ID,
+            "startsAt": _TIME,
+            "endsAt": _TIME,
+            "localStartsAt": {"type": "string", "description": "The start in the course's zone"},
+            "timeZone": {"type": "string", "minLength": 1, "maxLength": 64},
+            "minutesBefore": {"type": "integer", "minimum": 1},
+            "sessionVersion": {"type": "integer", "minimum": 1},
+            "joinUrl": {"type": ["string", "null"], "description": "The meeting's join link, once video lands"},
+        },
+        ["courseId", "sessionId", "studentId", "startsAt", "timeZone", "minutesBefore"],
+    ),
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "courseTitle": "Business English B2",
+        "sessionId": "ses_m2n3p4q5r6s7t2v3w4x5",
+        "studentId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "startsAt": "2026-03-09T22:00:00+00:00",
+        "endsAt": "2026-03-09T23:30:00+00:00",
+        "localStartsAt": "2026-03-09T18:00:00-04:00",
+        "timeZone": "America/New_York",
+        "minutesBefore": 60,
+        "sessionVersion": 1,
+        "joinUrl": None,
+    },
+    published_by="calendar",
 )

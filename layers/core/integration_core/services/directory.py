@@ -304,6 +304,7 @@ def _session_item(course: dict[str, Any], starts_at_utc, duration_minutes: int) 
         "time_zone": course["time_zone"],
         "status": SCHEDULED,
         "version": 1,
+        "updated_at": timeutil.iso_utc(timeutil.utc_now()),
     }
 
 
@@ -387,6 +388,7 @@ def _change_session(
     changes = changes_of(course, current)
     if not changes:
         return current
+    changes = {**changes, "updated_at": timeutil.iso_utc(timeutil.utc_now())}  # calendar feeds' Last-Modified
     changed = {**current, **changes, "version": current.get("version", 1) + 1}
     event_id = stable_id("event", "course_schedule_changed", course_id, change, session_id, str(changed["version"]))
     data = {"courseId": course_id, "change": change, "sessionIds": [session_id]}

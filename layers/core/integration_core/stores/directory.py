@@ -381,6 +381,30 @@ class DirectoryStore:
             return Outcome.NOT_FOUND
         return Outcome.DONE
 
+    def _all_ids(self, pk: str, prefix: str) -> list[str]:
+        found: list[str] = []
+        after = None
+        while True:
+            page = self.db.query(pk, sk_prefix=prefix, limit=100, after=after)
+            found += [item["SK"].removeprefix(prefix) for item in page.items]
+            after = page.last_key
+            if not after:
+                return found
+
+    def student_ids_of_course(self, course_id: str) -> list[str]:
+        """Every student enrolled in the course (pages read here, for reminders and calendars)."""
+        return self._all_ids(keys.entity_pk("course", course_id), keys.ENROLLMENT_PREFIX)
+
+    def course_ids_of_student(self, student_id: str) -> list[str]:
+        return self._all_ids(keys.entity_pk("student", student_id), keys.ENROLLMENT_PREFIX)
+
+    def course_ids_of_teacher(self, teacher_id: str) -> list[str]:
+        return self._all_ids(keys.entity_pk("teacher", teacher_id), keys.COURSE_LINK_PREFIX)
+
+    def students(self, student_ids: list[str]) -> list[dict[str, Any]]:
+        wanted = list(dict.fromkeys((keys.entity_pk("student", s), keys.PROFILE) for s in student_ids))
+        return [public(s) for s in self.db.batch_get(wanted)]
+
     # ------------------------------------------------------------ the catalog
     def catalog_course_ids(self, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Published courses, oldest first (the rows exist only while a course is published)."""

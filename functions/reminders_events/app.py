@@ -1,0 +1,18 @@
+"""The reminders' internal event handlers: consumes its queue of bus events (RemindersEventsRule)
+and reports the events to try again as batch item failures. Thin: what the reminders do lives in
+integration_core.services.reminders.reactions, the delivery rules in integration_core.internal_events."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integration_core import internal_events
+from integration_core.observability import logger
+from integration_core.services import reminders
+from integration_core.services.reminders import reactions
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
+    markers = internal_events.TableMarkers(reminders._store().db)
+    return internal_events.run(reactions.REMINDERS, event, markers)

@@ -1,0 +1,157 @@
+"""A reminder schedule fires: the reminder function tells each student enrolled in the course.
+
+The session is read again first: a reminder planned for a session since cancelled, moved or
+changed (its version or start differ from the schedule's input) does nothing, since the sync that
+followed the change has its own schedule. Each student gets one email (SES, from ReminderSender)
+and one `class_reminder` event; a marker per (session, offset, version, student), written with
+the event in one transaction, makes a reminder that fires twice send once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from integration_core import timeutil
+from integration_core.adapters import ses
+from integration_core.ids import stable_id
+from integration_core.observability import logger
+from integration_core.reminder_config import reminder_settings
+from integration_core.services import reminders
+from integration_core.stores.reminders import Claim, SentKey
+
+
+class ReminderInput(BaseModel):
+    """The schedule's input (domain.reminders.Reminder.input)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    course_id: str = Field(alias="courseId", min_length=1, max_length=64)
+    session_id: str = Field(alias="sessionId", min_length=1, max_length=64)
+    offset_minutes: int = Field(alias="offsetMinutes", ge=1)
+    version: int = Field(ge=1)
+    starts_at: str = Field(alias="startsAt", min_length=1, max_length=40)
+
+
+@dataclass
+class Fired:
+    """What one firing did."""
+
+    skipped: str | None = None  # why nothing was sent (stale, cancelled, gone)
+    emailed: list[str] = field(default_factory=list)  # student ids
+    already_sent: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+def _events():
+    from integration_core.services import events
+
+    return events
+
+
+def _when(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return "tomorrow" if days == 1 else f"in {days} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "in 1 hour" if hours == 1 else f"in {hours} hours"
+    return f"in {minutes} minutes"
+
+
+def _local(session: dict[str, Any]) -> datetime:
+    return timeutil.parse_iso(session["local_starts_at"])
+
+
+def email_text(
+    course: dict[str, Any], session: dict[str, Any], student: dict[str, Any], minutes: int
+) -> tuple[str, str]:
+    """(subject, body) of one reminder."""
+    title = course.get("title") or course["id"]
+    local = _local(session)
+    ends = timeutil.parse_iso(session["ends_at"]).astimezone(local.tzinfo)
+    day = local.strftime("%A %d %B %Y")
+    subject = f"Reminder: {title} starts {_when(minutes)}"
+    lines = [
+        f"Hello {student.get('name') or ''},".replace(" ,", ","),
+        "",
+        f"Your class {title} starts {_when(minutes)}:",
+        f"{day}, {local:%H:%M} to {ends:%H:%M} ({session['time_zone']}).",
+    ]
+    if session.get("join_url"):
+        lines.append(f"Join: {session['join_url']}")
+    lines += ["", "See you there."]
+    return subject, "\n".join(lines)
+
+
+def fire(payload: Any) -> Fired:
+    try:
+        given = ReminderInput.model_validate(payload)
+    except ValidationError:
+        logger.error("reminder input is not a reminder; nothing sent")
+        return Fired(skipped="bad input")
+    directory = reminders._directory()
+    session = directory.session(given.course_id, given.session_id)
+    if session is None or session.get("status", "scheduled") != "scheduled":
+        return _skip(given, "the session is gone or cancelled")
+    if int(session.get("version", 1)) != given.version or session["starts_at"] != given.starts_at:
+        return _skip(given, "the session changed since this reminder was planned")
+    course = directory.course(given.course_id) or {"id": given.course_id}
+    students = directory.students(directory.student_ids_of_course(given.course_id))
+    store = reminders._store()
+    events = _events()
+    config = reminder_settings()
+    result = Fired()
+    for student in students:
+        key = SentKey(given.session_id, given.offset_minutes, given.version, student["id"])
+        data = {
+            "courseId": given.course_id,
+            "courseTitle": course.get("title", ""),
+            "sessionId": given.session_id,
+            "studentId": student["id"],
+            "startsAt": session["starts_at"],
+            "endsAt": session["ends_at"],
+            "localStartsAt": session["local_starts_at"],
+            "timeZone": session["time_zone"],
+            "minutesBefore": given.offset_minutes,
+            "sessionVersion": given.version,
+            "joinUrl": session.get("join_url"),
+        }
+        event_id = stable_id(
+            "event", "class_reminder", given.session_id, str(given.offset_minutes), str(given.version), student["id"]
+        )
+        _, event_ops = events.event_operations(
+            store.db, "class_reminder", data, event_id=event_id, cause=f"reminder {given.offset_minutes} min"
+        )
+        now = timeutil.iso_utc(timeutil.utc_now())
+        claim = store.claim(key, now, event_ops)
+        if claim is Claim.DONE:
+            result.already_sent.append(student["id"])
+            continue
+        subject, body = email_text(course, session, student, given.offset_minutes)
+        message_id = ses.send_text(config.sender, student["email"], subject, body)
+        store.sent(key, timeutil.iso_utc(timeutil.utc_now()), message_id)
+        result.emailed.append(student["id"])
+        if claim is Claim.NEW:
+            result.events.append(event_id)
+    if result.events:
+        try:
+            events.dispatch(result.events)
+        except Exception:
+            logger.exception("dispatch failed; the sweeper will deliver", extra={"event_ids": result.events})
+    logger.info(
+        "reminder sent",
+        extra={
+            "session_id": given.session_id,
+            "offset_minutes": given.offset_minutes,
+            "emailed": len(result.emailed),
+            "already_sent": len(result.already_sent),
+        },
+    )
+    return result
+
+
+def _skip(given: ReminderInput, why: str) -> Fired:
+    logger.info("reminder skipped", extra={"session_id": given.session_id, "reason": why})
+    return Fired(skipped=why)

@@ -98,8 +98,9 @@ def sync_user_course(user_id: str, course: dict[str, Any], *, removed: bool = Fa
     ]
     result = UserSync(user_id)
     if upserts or cancels:
-        current = connection.access(user_id)
-        writer = _Writer(current, connection.calendar_of(current, course.get("time_zone") or "UTC"))
+        zone = course.get("time_zone") or "UTC"
+        current, calendar_id = connection.with_access(user_id, lambda a: (a, connection.calendar_of(a, zone)))
+        writer = _Writer(current, calendar_id)
         now = timeutil.iso_utc(timeutil.utc_now())
 
         def upsert(session: dict[str, Any]) -> None:

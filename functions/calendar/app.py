@@ -41,7 +41,7 @@ LoginHint = Annotated[str | None, Query(max_length=320)]
 
 
 def no_content() -> Response:
-    return Response(status_code=204, body=None)
+    return Response(status_code=204, body="")
 
 
 @app.get(
@@ -69,7 +69,7 @@ def authenticate(body: Authenticate) -> Authenticated:
     summary="Revoke at Google, delete the tokens, stop syncing",
     status_code=204,
 )
-def revoke():
+def revoke() -> Response:
     connection.revoke(caller(app))
     return no_content()
 

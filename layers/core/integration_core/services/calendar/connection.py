@@ -95,7 +95,7 @@ def authenticate(principal: Principal, code: str, state: str, email: str | None 
         raise invalid("code", "Google gave no refresh token (offline access was not granted); connect again")
     now = deps.now()
     previous = store.connection(user_id)
-    record = {
+    record: dict[str, Any] = {
         "user_id": user_id,
         "email": account,
         "status": CONNECTED,

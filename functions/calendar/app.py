@@ -40,7 +40,7 @@ DayCount = Annotated[int, Query(ge=1, le=MAX_DAY_COUNT)]
 LoginHint = Annotated[str | None, Query(max_length=320)]
 
 
-def no_content() -> Response:
+def no_content() -> Response[None]:
     return Response(status_code=204, body="")
 
 
@@ -69,7 +69,7 @@ def authenticate(body: Authenticate) -> Authenticated:
     summary="Revoke at Google, delete the tokens, stop syncing",
     status_code=204,
 )
-def revoke() -> Response:
+def revoke() -> Response[None]:
     connection.revoke(caller(app))
     return no_content()
 

@@ -137,12 +137,12 @@ class CalendarStore:
             "PK": keys.calendar_user_pk(user_id),
             "SK": keys.REFRESH_LEASE,
             "owner": owner,
-            "until": now + seconds,
+            "until": int(now + seconds) + 1,  # whole seconds (DynamoDB numbers here are ints)
             "expiresAt": int(now + seconds) + 3600,
         }
         try:
             self.db.put(
-                item, "attribute_not_exists(PK) OR #until < :now", names={"#until": "until"}, values={":now": now}
+                item, "attribute_not_exists(PK) OR #until < :now", names={"#until": "until"}, values={":now": int(now)}
             )
         except ConditionFailed:
             return False

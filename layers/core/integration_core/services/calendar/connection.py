@@ -102,6 +102,7 @@ def authenticate(principal: Principal, code: str, state: str, email: str | None 
         "access_token": cipher.encrypt(user_id, ACCESS, grant.access_token),
         "refresh_token": cipher.encrypt(user_id, REFRESH, grant.refresh_token),
         "access_expires_at": int(now) + grant.expires_in,
+        "access_lifetime": grant.expires_in,
         "token_version": int((previous or {}).get("token_version", 0)) + 1,
         "scope": grant.scope,
         "authenticated_at": _iso(now),
@@ -147,7 +148,10 @@ def connection_of(user_id: str) -> dict[str, Any]:
 
 
 def _fresh(connection: dict[str, Any]) -> bool:
-    margin = calendar_settings().refresh_margin_seconds
+    """Usable for a while yet: more than the margin (5 minutes, or half the token's lifetime when
+    Google gives shorter ones) before it expires."""
+    lifetime = int(connection.get("access_lifetime", 3600))
+    margin = min(calendar_settings().refresh_margin_seconds, lifetime // 2)
     return int(connection.get("access_expires_at", 0)) - margin > deps.now()
 
 
@@ -197,6 +201,7 @@ def _refresh_under_lease(user_id: str, owner: str, seen: dict[str, Any], refused
     tokens: dict[str, Any] = {
         "access_token": cipher.encrypt(user_id, ACCESS, grant.access_token),
         "access_expires_at": int(deps.now()) + grant.expires_in,
+        "access_lifetime": grant.expires_in,
     }
     if grant.refresh_token:  # Google rotates it rarely; without one, the old one stays
         tokens["refresh_token"] = cipher.encrypt(user_id, REFRESH, grant.refresh_token)

@@ -285,3 +285,21 @@ def test_another_users_status_and_a_course_not_taken_are_refused(local_stack, sc
     other = Client(api_base, local_stack.token("student", "stu_someoneelse1"))
     assert other.request("GET", "/google-calendar/status", userId=school["student"]["id"]).status_code == 403
     assert other.request("POST", f"/google-calendar/sync-course/{school['course']['id']}").status_code == 403
+
+
+def test_google_tokens_appear_in_no_answer_and_no_log(local_stack, school):
+    me, email, course = school["me"], school["email"], school["course"]
+    answers = [connect(local_stack, me, email)]
+    for method, path in (
+        ("POST", f"/google-calendar/sync-course/{course['id']}"),
+        ("GET", "/google-calendar/events"),
+        ("GET", "/google-calendar/status"),
+    ):
+        answers.append(me.request(method, path).json())
+    # The emulator's tokens look like Google's: access "ya29.a0...", refresh "1//0...".
+    assert not [a for a in answers if "ya29." in str(a) or "1//0" in str(a)]
+    logs = local_stack.state_dir / "logs"
+    for name in ("CalendarFunction.log", "CalendarEventsFunction.log", "invocations.jsonl"):
+        path = logs / name
+        text = path.read_text(errors="replace") if path.exists() else ""
+        assert "ya29." not in text and "1//0" not in text, name

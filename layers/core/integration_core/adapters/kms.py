@@ -14,6 +14,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from integration_core.errors import ProviderUnavailable
 
 
+class Undecryptable(Exception):
+    """Not a ciphertext of this key under this encryption context (another user's, another purpose's)."""
+
+
 @lru_cache(maxsize=1)
 def _client() -> Any:
     import boto3
@@ -42,6 +46,10 @@ def decrypt(key_id: str, ciphertext: str, encryption_context: dict[str, str]) ->
         answer = _client().decrypt(
             KeyId=key_id, CiphertextBlob=base64.b64decode(ciphertext), EncryptionContext=encryption_context
         )
-    except (ClientError, BotoCoreError):
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("InvalidCiphertextException", "IncorrectKeyException"):
+            raise Undecryptable() from None
+        raise ProviderUnavailable("the key service is unavailable; try again", retry_after=2) from None
+    except BotoCoreError:
         raise ProviderUnavailable("the key service is unavailable; try again", retry_after=2) from None
     return bytes(answer["Plaintext"]).decode()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from integration_core.errors import Conflict
+from integration_core.errors import Conflict, ProviderRejected
 
 
 class GrantInvalid(Exception):
@@ -19,8 +19,12 @@ class GrantInvalid(Exception):
         self.reason = reason
 
 
-class AccessExpired(Exception):
-    """The provider refused the access token (401): refresh it and try once more."""
+class AccessExpired(ProviderRejected):
+    """The provider refused the access token (401): the services refresh it and try once more; one
+    that escapes (refused again with a fresh token) is a 502."""
+
+    def __init__(self) -> None:
+        super().__init__("Google refused the access token, a fresh one too")
 
 
 class CodeRefused(Conflict):

@@ -40,7 +40,7 @@ DayCount = Annotated[int, Query(ge=1, le=MAX_DAY_COUNT)]
 LoginHint = Annotated[str | None, Query(max_length=320)]
 
 
-def no_content() -> Response[None]:
+def no_content() -> Response[str]:
     # The document (Powertools) lists application/json for every answer, a 204 too.
     return Response(status_code=204, content_type="application/json", body="")
 

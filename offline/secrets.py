@@ -100,3 +100,13 @@ def _paypal(ctx: LocalContext) -> str:
             "baseUrl": ctx.sandbox_url + "/paypal",
         }
     )
+
+
+# Calendar: the local Google OAuth client and Google's endpoints in the sandbox. No redirectUri: the
+# emulator would then register it as the local client's only one, and the local client takes any
+# http(s) redirect (the service's default, https://app.school.example/google-calendar/callback).
+@local_secret("GoogleOAuthSecret")
+def _google(ctx: LocalContext) -> str:
+    from offline.sandbox.providers.google_oauth import local_client_config
+
+    return json.dumps(local_client_config(ctx.sandbox_url))

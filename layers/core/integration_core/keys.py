@@ -38,6 +38,12 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - calendar feed by token: PK `CALENDAR_FEED#<sha256 of the token>`, SK `FEED` (owner id and kind; the
   token itself is never stored)
 - a user's calendar feed: PK `STUDENT#<id>` or `TEACHER#<id>`, SK `CALENDAR_FEED` (the token's hash)
+- calendar connection of a user (student or teacher): PK `CALENDAR#<userId>`, SK `CONNECTION` (Google
+  account email, KMS-encrypted access and refresh tokens, token_version, calendar id, status)
+- the refresh lease of a user's tokens (one refresher at a time): PK `CALENDAR#<userId>`, SK `REFRESH_LEASE`
+- a synced class event: PK `CALENDAR#<userId>`, SK `CALEVENT#<courseId>#<sessionId>` (Google's event
+  id, the session version synced, confirmed or cancelled)
+- an authorization request's state (TTL ~10 min, single use): PK `OAUTH_STATE#<sha256 of state>`, SK `STATE`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -75,6 +81,11 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
   class_reminder event in the same transaction), GetItem when it existed
 - a calendar feed by its token: GetItem CALENDAR_FEED#<sha256(token)>; a user's feed: GetItem
   (STUDENT#/TEACHER#<id>, CALENDAR_FEED)
+- a user's calendar connection: GetItem (CALENDAR#<userId>, CONNECTION); of a course's students:
+  Query the course's enrollments, then BatchGetItem of their connections
+- a user's synced events of one course: Query PK=CALENDAR#<userId>, SK begins_with CALEVENT#<courseId>#;
+  of all courses: SK begins_with CALEVENT#
+- an authorization's state: GetItem, then a conditional DeleteItem (single use)
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -259,3 +270,26 @@ CALENDAR_FEED = "CALENDAR_FEED"
 
 def calendar_feed_pk(token_hash: str) -> str:
     return f"CALENDAR_FEED#{token_hash}"
+
+
+# ---------------------------------------------------------------- calendar (integration_core.stores.calendar)
+CONNECTION = "CONNECTION"
+REFRESH_LEASE = "REFRESH_LEASE"
+STATE = "STATE"
+CALEVENT_PREFIX = "CALEVENT#"
+
+
+def calendar_user_pk(user_id: str) -> str:
+    return f"CALENDAR#{user_id}"
+
+
+def calendar_event_sk(course_id: str, session_id: str) -> str:
+    return f"{CALEVENT_PREFIX}{course_id}#{session_id}"
+
+
+def calendar_course_prefix(course_id: str) -> str:
+    return f"{CALEVENT_PREFIX}{course_id}#"
+
+
+def oauth_state_pk(state_digest: str) -> str:
+    return f"OAUTH_STATE#{state_digest}"

@@ -50,3 +50,15 @@ def test_reminders_events_sample_of_a_course_that_does_not_exist_is_consumed(aws
 def test_calendar_feed_sample_of_an_unknown_token_is_a_404(aws):
     answer = invoke("calendar_feed", sample_event("calendar_feed/read_unknown_feed.json"))
     assert answer.status == 404 and answer.content_type == "application/problem+json"
+
+
+def test_calendar_sample_shows_a_user_not_connected(aws):
+    answer = invoke("calendar", sample_event("calendar/get_status.json"))
+    assert (answer.status, answer.body["connected"], answer.body["status"]) == (200, False, "not_connected")
+
+
+def test_calendar_events_sample_of_an_unknown_course_is_consumed_not_retried(aws):
+    result = load_function("calendar_events").handler(
+        sample_event("calendar_events/student_enrolled.json"), LambdaContext()
+    )
+    assert result == {"batchItemFailures": []}

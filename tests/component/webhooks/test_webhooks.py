@@ -269,6 +269,7 @@ OWNED_TYPES = {
     "student_unenrolled": "enrollments",
     "course_schedule_changed": "directory",
     "class_reminder": "calendar",
+    "calendar_connection_broken": "calendar",
     "webhook.test": "webhooks",
 }
 

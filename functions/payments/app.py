@@ -32,7 +32,6 @@ from integration_core import idempotency_keys
 from integration_core.adapters import dynamodb
 from integration_core.config import settings
 from integration_core.domain.payments import (
-    IDEMPOTENCY_KEY,
     PLAN_ID,
     STUDENT_ID,
     SUBSCRIPTION_ID,
@@ -56,6 +55,7 @@ from integration_core.domain.payments import (
 )
 from integration_core.errors import Conflict, invalid
 from integration_core.http import caller, make_resolver
+from integration_core.idempotency_keys import IDEMPOTENCY_KEY
 from integration_core.models import PageOf
 from integration_core.observability import logger, metrics
 from integration_core.principal import Principal
@@ -121,7 +121,8 @@ def _once(
     deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
     while True:
         try:
-            return execute(command=command)
+            answer: dict[str, Any] = execute(command=command)
+            return answer
         except IdempotencyValidationError:
             raise invalid("Idempotency-Key", "was already used with a different request") from None
         except IdempotencyAlreadyInProgressError:

@@ -104,7 +104,7 @@ def _course(course_id: str, *, capacity: int | None, published: bool, created_at
 def test_enrollment_fills_a_course_to_capacity_and_then_is_refused_naming_the_capacity(store):
     for student in ("stu_one1", "stu_two2"):
         answer = directory.enroll(ADMIN, "crs_small", student)
-        assert (answer["student_id"], answer["source"]) == (student, "admin")
+        assert (answer.student_id, answer.source) == (student, "admin")
     with pytest.raises(Conflict) as full:
         directory.enroll(ADMIN, "crs_small", "stu_three3")
     assert full.value.extensions == {"capacity": 2}
@@ -155,7 +155,7 @@ def test_only_an_admin_enrolls():
 def test_the_catalog_shows_published_courses_with_their_teacher_and_seats_left(store):
     directory.enroll(ADMIN, "crs_small", "stu_one1")
     page = directory.catalog(25, None)
-    assert [(e["id"], e["teacher"]["name"], e["seats_left"]) for e in page["items"]] == [
+    assert [(e.id, e.teacher.name, e.seats_left) for e in page.items] == [
         ("crs_small", "Ada", 1),
         ("crs_open", "Ada", None),
     ]

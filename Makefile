@@ -13,11 +13,11 @@ export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock run test lint template-check unit component e2e fuzz token bench openapi clean
+.PHONY: help install lock run test lint typecheck template-check unit component e2e fuzz token bench openapi clean
 
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
-	@echo "make test    lint, template checks and every test"
+	@echo "make test    lint, type checks, template checks and every test"
 	@echo "make token ROLE=student SUB=stu_ana00001   print an access token for the running local stack"
 	@echo "make fuzz    schema fuzzing of the whole API, longer than make test runs it (FUZZ_EXAMPLES=400)"
 	@echo "make bench   run the benchmark scripts (figures in the README)"
@@ -68,6 +68,11 @@ lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# mypy over layers/ and functions/ (pyproject.toml [tool.mypy] says what is checked and why).
+# Its cache (.mypy_cache) makes a second run a few seconds.
+typecheck: $(VENV_STAMP)
+	$(VENV)/bin/mypy
+
 template-check: $(SAM_STAMP)
 	$(SAM) validate --lint
 	$(SAM) build --parallel --cached --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
@@ -108,7 +113,7 @@ token: $(VENV_STAMP)
 e2e: $(FUNCTION_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
-test: lint template-check $(FUNCTION_STAMP)
+test: lint typecheck template-check $(FUNCTION_STAMP)
 	$(PY) -m pytest tests -q
 
 # make test fuzzes every operation with 40 requests, the same each run; this runs new ones, more.
@@ -123,4 +128,4 @@ bench: $(VENV_STAMP)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache .offline
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .offline

@@ -83,11 +83,11 @@ def _directory() -> tuple[str, str]:
     course = directory.create_course(
         admin,
         CourseCreate(
-            title="Bench", price=PriceIn(amount="49.90", currency="EUR"), time_zone="UTC", teacher_id=teacher["id"]
+            title="Bench", price=PriceIn(amount="49.90", currency="EUR"), time_zone="UTC", teacher_id=teacher.id
         ),
     )
     student = directory.create_person(admin, "student", PersonCreate(email=f"s{tag}@b.example", name="S"))
-    return student["id"], course["id"]
+    return student.id, course.id
 
 
 def cold_start(runs: int, student: str, course: str) -> dict:

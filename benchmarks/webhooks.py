@@ -191,8 +191,8 @@ def _seed_webhooks(count: int, url: str) -> None:
 
     db = table(FUNCTION_ENV["TABLE_NAME"])
     first = webhooks.register(Principal("svc_bench", Role.SERVICE), WebhookCreate(url=url, events=[EVENT_TYPE]))
-    profile = db.get(keys.webhook_pk(first["webhook_id"]), keys.PROFILE)
-    stats = db.get(keys.webhook_pk(first["webhook_id"]), keys.STATS)
+    profile = db.get(keys.webhook_pk(first.webhook_id), keys.PROFILE)
+    stats = db.get(keys.webhook_pk(first.webhook_id), keys.STATS)
     assert profile and stats
     items: list[dict[str, Any]] = []
     for n in range(count - 1):

@@ -46,7 +46,7 @@ def seed(path: Path = SEED_FILE) -> dict[str, int]:
         created["courses"] += _ignore_existing(lambda c=fields: directory.create_course(SEEDER, CourseCreate(**c)))
         if "recurrence" in course:
             sessions = SessionsCreate(recurrence=course["recurrence"])
-            created["sessions"] += len(directory.create_sessions(SEEDER, course["id"], sessions)["created"])
+            created["sessions"] += len(directory.create_sessions(SEEDER, course["id"], sessions).created)
     for enrollment in data["enrollments"]:
         created["enrollments"] += _ignore_existing(
             lambda e=enrollment: directory.enroll(SEEDER, e["courseId"], e["studentId"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -51,7 +52,7 @@ def _checks() -> dict[str, Callable[[], object]]:
     if queues:
         sqs = fast_client("sqs")
         for name, url in queues.items():
-            checks["sqs:" + name] = lambda url=url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            checks["sqs:" + name] = partial(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["QueueArn"])
     return checks
 
 

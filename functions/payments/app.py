@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -32,7 +32,6 @@ from integration_core import idempotency_keys
 from integration_core.adapters import dynamodb
 from integration_core.config import settings
 from integration_core.domain.payments import (
-    IDEMPOTENCY_KEY,
     PLAN_ID,
     STUDENT_ID,
     SUBSCRIPTION_ID,
@@ -56,6 +55,7 @@ from integration_core.domain.payments import (
 )
 from integration_core.errors import Conflict, invalid
 from integration_core.http import caller, make_resolver
+from integration_core.idempotency_keys import IDEMPOTENCY_KEY
 from integration_core.models import PageOf
 from integration_core.observability import logger, metrics
 from integration_core.principal import Principal
@@ -96,13 +96,19 @@ def _key(header: str | None, body: BaseModel) -> str:
     return idempotency_keys.checked(key) or key
 
 
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
 def _once(
     operation: str,
     body: BaseModel,
     header_key: str | None,
-    run: Callable[[Principal, payments.Attempt], dict[str, Any]],
-) -> dict:
-    """Run `run` once per (caller, operation, key): repeats get the stored answer, charge nothing."""
+    model: type[Answer],
+    run: Callable[[Principal, payments.Attempt], Answer],
+) -> Answer:
+    """Run `run` once per (caller, operation, key): repeats get the stored answer, charge nothing.
+    The idempotency record stores the answer as JSON by field name, and a repeat reads it back
+    into `model`."""
     principal = caller(app)
     key = _key(header_key, body)
     command = {
@@ -116,12 +122,13 @@ def _once(
 
     @idempotent_function(data_keyword_argument="command", config=_config, persistence_store=persistence)
     def execute(command: dict[str, Any]) -> dict[str, Any]:
-        return run(principal, attempt)
+        return run(principal, attempt).model_dump(mode="json", by_alias=False)
 
     deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
     while True:
         try:
-            return execute(command=command)
+            stored: dict[str, Any] = execute(command=command)
+            return model.model_validate(stored)
         except IdempotencyValidationError:
             raise invalid("Idempotency-Key", "was already used with a different request") from None
         except IdempotencyAlreadyInProgressError:
@@ -139,8 +146,15 @@ def created(body: BaseModel) -> Response:
 def stripe_initialize(
     body: StripeInitialize, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[StripeInitialized]:
-    answer = _once("stripe-initialize", body, idempotency_key, lambda p, a: payments.stripe_initialize(p, body, a))
-    return created(StripeInitialized(**answer))
+    return created(
+        _once(
+            "stripe-initialize",
+            body,
+            idempotency_key,
+            StripeInitialized,
+            lambda p, a: payments.stripe_initialize(p, body, a),
+        )
+    )
 
 
 @app.get(
@@ -149,19 +163,22 @@ def stripe_initialize(
     summary="A card payment as Stripe sees it now (the ledger follows)",
 )
 def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_]{3,120}$")]) -> StripePaymentStatus:
-    return StripePaymentStatus(**payments.stripe_status(caller(app), paymentIntentId))
+    return payments.stripe_status(caller(app), paymentIntentId)
 
 
 # ---------------------------------------------------------------- PayPal
 @app.post("/payments/paypal/process", tags=["payments"], summary="Start a PayPal payment for a course")
 def paypal_process(body: PayPalProcess, idempotency_key: IdempotencyKeyHeader = None) -> Response[PayPalProcessed]:
-    answer = _once("paypal-process", body, idempotency_key, lambda p, a: payments.paypal_process(p, body, a))
-    return created(PayPalProcessed(**answer))
+    return created(
+        _once(
+            "paypal-process", body, idempotency_key, PayPalProcessed, lambda p, a: payments.paypal_process(p, body, a)
+        )
+    )
 
 
 @app.get("/payments/paypal/transaction/<transactionId>", tags=["payments"], summary="A PayPal order and its capture")
 def paypal_transaction(transactionId: Annotated[str, Path(pattern=TRANSACTION_ID)]) -> PayPalTransaction:
-    return PayPalTransaction(**payments.paypal_transaction(caller(app), transactionId))
+    return payments.paypal_transaction(caller(app), transactionId)
 
 
 # ---------------------------------------------------------------- both providers
@@ -171,12 +188,12 @@ def paypal_transaction(transactionId: Annotated[str, Path(pattern=TRANSACTION_ID
     summary="Confirm a payment: Stripe confirms the intent, PayPal captures the approved order",
 )
 def confirm(body: ConfirmPayment, idempotency_key: IdempotencyKeyHeader = None) -> Payment:
-    return Payment(**_once("confirm", body, idempotency_key, lambda p, a: payments.confirm(p, body, a)))
+    return _once("confirm", body, idempotency_key, Payment, lambda p, a: payments.confirm(p, body, a))
 
 
 @app.post("/payments/refund", tags=["payments"], summary="Refund a payment, fully or partly (admin, service)")
 def refund(body: RefundPayment, idempotency_key: IdempotencyKeyHeader = None) -> Response[Refund]:
-    return created(Refund(**_once("refund", body, idempotency_key, lambda p, a: payments.refund(p, body, a))))
+    return created(_once("refund", body, idempotency_key, Refund, lambda p, a: payments.refund(p, body, a)))
 
 
 @app.get("/payments/history/<studentId>", tags=["payments"], summary="A student's payments, newest first")
@@ -186,19 +203,20 @@ def history(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> PageOf[Payment]:
-    return PageOf[Payment](**payments.history(caller(app), studentId, provider, limit, cursor))
+    return payments.history(caller(app), studentId, provider, limit, cursor)
 
 
 # ---------------------------------------------------------------- subscriptions and plans
 @app.post("/payments/subscription", tags=["payments"], summary="Subscribe a student to a plan")
 def subscribe(body: SubscriptionCreate, idempotency_key: IdempotencyKeyHeader = None) -> Response[Subscription]:
-    answer = _once("subscribe", body, idempotency_key, lambda p, a: payments.create_subscription(p, body, a))
-    return created(Subscription(**answer))
+    return created(
+        _once("subscribe", body, idempotency_key, Subscription, lambda p, a: payments.create_subscription(p, body, a))
+    )
 
 
 @app.get("/payments/subscription/<subscriptionId>", tags=["payments"], summary="A subscription, synced")
 def get_subscription(subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID)]) -> Subscription:
-    return Subscription(**payments.get_subscription(caller(app), subscriptionId))
+    return payments.get_subscription(caller(app), subscriptionId)
 
 
 @app.post("/payments/subscription/<subscriptionId>/cancel", tags=["payments"], summary="Cancel a subscription")
@@ -207,28 +225,28 @@ def cancel_subscription(
     body: SubscriptionCancel,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Subscription:
-    answer = _once(
+    return _once(
         f"cancel-{subscriptionId}",
         body,
         idempotency_key,
+        Subscription,
         lambda p, a: payments.cancel_subscription(p, subscriptionId, body, a),
     )
-    return Subscription(**answer)
 
 
 @app.post("/payments/plans", tags=["payments"], summary="Create a subscription plan (admin)")
 def create_plan(body: PlanCreate) -> Response[Plan]:
-    return created(Plan(**payments.create_plan(caller(app), body)))
+    return created(payments.create_plan(caller(app), body))
 
 
 @app.get("/payments/plans", tags=["payments"], summary="Subscription plans")
 def list_plans(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Plan]:
-    return PageOf[Plan](**payments.list_plans(caller(app), limit, cursor))
+    return payments.list_plans(caller(app), limit, cursor)
 
 
 @app.get("/payments/plans/<planId>", tags=["payments"], summary="A subscription plan")
 def get_plan(planId: Annotated[str, Path(pattern=PLAN_ID)]) -> Plan:
-    return Plan(**payments.get_plan(caller(app), planId))
+    return payments.get_plan(caller(app), planId)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,7 +10,7 @@ wins over it, in API Gateway and here."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -48,7 +48,7 @@ from integration_core.domain.webhooks import (
 )
 from integration_core.http import caller, make_resolver
 from integration_core.ids import has_prefix
-from integration_core.models import PageOf
+from integration_core.models import ApiModel, PageOf
 from integration_core.observability import logger
 from integration_core.services import events, webhooks
 
@@ -63,7 +63,10 @@ UserOrWebhookId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="A us
 _idempotency = IdempotencyConfig(event_key_jmespath="[sub, key]", expires_after_seconds=24 * 3600)
 
 
-def _json(status: int, body) -> Response:
+Body = TypeVar("Body", bound=ApiModel)
+
+
+def _json(status: int, body: Body) -> Response[Body]:
     return Response(status_code=status, content_type="application/json", body=body)
 
 
@@ -75,7 +78,7 @@ def _idempotency_key() -> str | None:
 def _register_once(request: dict) -> dict:
     # Only the id is remembered: the idempotency table never holds the webhook's secret.
     created = webhooks.register(caller(app), WebhookCreate.model_validate(request["body"]))
-    return {"webhook_id": created["webhook_id"], "secret_shown": True}
+    return {"webhook_id": created.webhook_id, "secret_shown": True}
 
 
 def _register_idempotently(request: dict) -> dict:
@@ -88,7 +91,8 @@ def _register_idempotently(request: dict) -> dict:
     once = idempotent_function(
         _register_once, data_keyword_argument="request", config=_idempotency, persistence_store=persistence
     )
-    return once(request=request)
+    remembered: dict = once(request=request)
+    return remembered
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -96,12 +100,12 @@ def _register_idempotently(request: dict) -> dict:
 def register(body: WebhookCreate) -> Response[WebhookCreated]:
     key = _idempotency_key()
     if key is None:
-        return _json(201, WebhookCreated(**webhooks.register(caller(app), body)))
+        return _json(201, webhooks.register(caller(app), body))
     principal = caller(app)
     remembered = _register_idempotently(
         request={"sub": principal.key, "key": key, "body": body.model_dump(mode="json", exclude_unset=True)}
     )
-    return _json(201, WebhookCreated(**webhooks.registered(principal, remembered["webhook_id"])))
+    return _json(201, webhooks.registered(principal, remembered["webhook_id"]))
 
 
 @app.get("/webhooks", tags=["webhooks"], summary="The caller's webhooks (admins: any user's with ?userId=)")
@@ -109,13 +113,13 @@ def list_own(
     userId: Annotated[str | None, Query(pattern=OWNER_ID_PATTERN)] = None, limit: Limit = 25, cursor: Cursor = None
 ) -> PageOf[Webhook]:
     principal = caller(app)
-    return PageOf[Webhook](**webhooks.list_for_user(principal, userId or principal.sub, limit, cursor))
+    return webhooks.list_for_user(principal, userId or principal.sub, limit, cursor)
 
 
 @app.get("/webhooks/events", tags=["webhooks"], summary="The event types one can subscribe to, with schemas")
 def event_catalog() -> EventCatalog:
     caller(app)
-    return EventCatalog(items=webhooks.catalog())
+    return webhooks.catalog()
 
 
 @app.get(
@@ -128,61 +132,64 @@ def list_or_get(
 ) -> Response[Webhook | PageOf[Webhook]]:
     # API Gateway allows one variable name per path segment, so {userId} is spelled {webhookId} here.
     principal = caller(app)
+    found: Webhook | PageOf[Webhook]
     if has_prefix(webhookId, "webhook"):
-        return _json(200, Webhook(**webhooks.get(principal, webhookId)))
-    return _json(200, PageOf[Webhook](**webhooks.list_for_user(principal, webhookId, limit, cursor)))
+        found = webhooks.get(principal, webhookId)
+    else:
+        found = webhooks.list_for_user(principal, webhookId, limit, cursor)
+    return _json(200, found)
 
 
 @app.patch("/webhooks/<webhookId>", tags=["webhooks"], summary="Change a webhook; isActive true re-enables it")
 def update(webhookId: WebhookId, body: WebhookUpdate) -> Webhook:
-    return Webhook(**webhooks.update(caller(app), webhookId, body))
+    return webhooks.update(caller(app), webhookId, body)
 
 
 @app.delete("/webhooks/<webhookId>", tags=["webhooks"], summary="Delete a webhook")
-def delete(webhookId: WebhookId):
+def delete(webhookId: WebhookId):  # type: ignore[no-untyped-def]  # a Response: no return annotation (the 204 has no body schema)
     webhooks.delete(caller(app), webhookId)
     return Response(status_code=204, body="")
 
 
 @app.post("/webhooks/<webhookId>/rotate-secret", tags=["webhooks"], summary="Issue a new secret; both sign for a while")
 def rotate_secret(webhookId: WebhookId) -> SecretRotated:
-    return SecretRotated(**webhooks.rotate_secret(caller(app), webhookId))
+    return webhooks.rotate_secret(caller(app), webhookId)
 
 
 @app.post("/webhooks/<webhookId>/test", tags=["webhooks"], summary="Send a webhook.test event now")
 def test(webhookId: WebhookId) -> TestResult:
-    return TestResult(**webhooks.test(caller(app), webhookId))
+    return webhooks.test(caller(app), webhookId)
 
 
 # ---------------------------------------------------------------- history, retry, replay
 @app.get("/webhooks/<webhookId>/deliveries", tags=["webhooks"], summary="Delivery history, newest first")
 def list_deliveries(webhookId: WebhookId, limit: Limit = 25, cursor: Cursor = None) -> PageOf[Delivery]:
-    return PageOf[Delivery](**webhooks.deliveries(caller(app), webhookId, limit, cursor))
+    return webhooks.deliveries(caller(app), webhookId, limit, cursor)
 
 
 @app.get("/webhooks/<webhookId>/deliveries/<deliveryId>", tags=["webhooks"], summary="A delivery and its attempts")
 def get_delivery(webhookId: WebhookId, deliveryId: DeliveryId) -> DeliveryDetail:
-    return DeliveryDetail(**webhooks.delivery(caller(app), webhookId, deliveryId))
+    return webhooks.delivery(caller(app), webhookId, deliveryId)
 
 
 @app.post("/webhooks/<webhookId>/deliveries/<deliveryId>/retry", tags=["webhooks"], summary="Retry a failed delivery")
 def retry(webhookId: WebhookId, deliveryId: DeliveryId) -> Response[Delivery]:
-    return _json(202, Delivery(**webhooks.retry(caller(app), webhookId, deliveryId)))
+    return _json(202, webhooks.retry(caller(app), webhookId, deliveryId))
 
 
 @app.post("/webhooks/<webhookId>/replay", tags=["webhooks"], summary="Retry every failed delivery since a time")
 def replay(webhookId: WebhookId, body: ReplayRequest) -> Response[ReplayResult]:
-    return _json(202, ReplayResult(**webhooks.replay(caller(app), webhookId, body)))
+    return _json(202, webhooks.replay(caller(app), webhookId, body))
 
 
 @app.get("/webhooks/<webhookId>/statistics", tags=["webhooks"], summary="Delivery statistics of a webhook")
 def statistics(webhookId: WebhookId) -> Statistics:
-    return Statistics(**webhooks.statistics(caller(app), webhookId))
+    return webhooks.statistics(caller(app), webhookId)
 
 
 @app.post("/webhooks/<webhookId>/verify", tags=["webhooks"], summary="Check a payload's signature headers")
 def verify(webhookId: Annotated[str, Path(max_length=64)], body: VerifyRequest) -> VerifyResult:
-    return VerifyResult(**webhooks.verify(caller(app), webhookId, body))
+    return webhooks.verify(caller(app), webhookId, body)
 
 
 # ---------------------------------------------------------------- publishing

@@ -107,4 +107,5 @@ def unseal(cursor: str, list_id: str) -> dict[str, Any]:
     binding = _mac(key, "binding", list_id, _scope.get())[:_BINDING_BYTES]
     if not hmac.compare_digest(_unb64(data["b"]), binding):
         raise _invalid("belongs to another list or caller")
-    return data["k"]
+    last_key: dict[str, Any] = data["k"]
+    return last_key

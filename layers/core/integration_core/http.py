@@ -147,7 +147,9 @@ class EdgeResolver(APIGatewayHttpResolver):
     """The Powertools resolver, with the body checked at the edge before routing and the request's
     scope set for the page cursors it issues and accepts (integration_core.cursors)."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # The event is the dict Lambda passes (its Content-Type header is rewritten in place), not
+    # Powertools' read-only Mapping.
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:  # type: ignore[override]
         problem = refuse_body(event)
         if problem is None:
             headers = event.get("headers") or {}

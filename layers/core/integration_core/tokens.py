@@ -77,7 +77,12 @@ def load_key_set(secret_json: str) -> KeySet:
     entries = json.loads(secret_json)["keys"]
     if not entries:
         raise ValueError("the signing key secret holds no key")
-    keys = {e["kid"]: serialization.load_pem_private_key(e["privateKeyPem"].encode(), password=None) for e in entries}
+    keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+    for entry in entries:
+        key = serialization.load_pem_private_key(entry["privateKeyPem"].encode(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"signing key {entry['kid']} is not an EC key (ES256)")
+        keys[entry["kid"]] = key
     return KeySet(signing_kid=entries[0]["kid"], private_keys=keys)
 
 
@@ -115,7 +120,7 @@ def issue_token(
 def verify_token(token: str, key_set: KeySet, issuer: str, audience: str) -> Claims:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
-        public = key_set.public_keys.get(kid)
+        public = key_set.public_keys.get(kid) if isinstance(kid, str) else None
         if public is None:
             raise InvalidToken("unknown signing key")
         claims = jwt.decode(

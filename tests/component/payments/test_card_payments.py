@@ -284,6 +284,6 @@ def test_two_invocations_racing_past_the_idempotency_record_record_one_payment(w
     first = payments.stripe_initialize(principal, data, attempt)
     second = payments.stripe_initialize(principal, data, attempt)
 
-    assert second["payment_id"] == first["payment_id"]
+    assert second.payment_id == first.payment_id
     history = pay("GET", f"/history/{student}", student=student).body["items"]
-    assert [p["paymentId"] for p in history] == [first["payment_id"]]
+    assert [p["paymentId"] for p in history] == [first.payment_id]

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from integration_core.adapters.dynamodb import Table
+from integration_core.adapters.dynamodb import ConditionFailed, Table
 from integration_core.errors import Conflict, NotFound, Unprocessable
+from integration_core.ids import stable_id
 from integration_core.principal import Principal, Role
 from integration_core.services import directory
 from integration_core.stores.common import Outcome
@@ -60,6 +61,9 @@ class FakeDirectoryStore:
         self.committed.append(also)
         return Enrolled(Outcome.DONE)
 
+    def enrollment(self, student_id: str, course_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        return self.enrollments.get((course_id, student_id))
+
     def unenroll(self, course_id: str, student_id: str, also: list[dict]) -> Outcome:
         if self.enrollments.pop((course_id, student_id), None) is None:
             return Outcome.NOT_FOUND
@@ -104,7 +108,7 @@ def _course(course_id: str, *, capacity: int | None, published: bool, created_at
 def test_enrollment_fills_a_course_to_capacity_and_then_is_refused_naming_the_capacity(store):
     for student in ("stu_one1", "stu_two2"):
         answer = directory.enroll(ADMIN, "crs_small", student)
-        assert (answer["student_id"], answer["source"]) == (student, "admin")
+        assert (answer.student_id, answer.source) == (student, "admin")
     with pytest.raises(Conflict) as full:
         directory.enroll(ADMIN, "crs_small", "stu_three3")
     assert full.value.extensions == {"capacity": 2}
@@ -155,7 +159,7 @@ def test_only_an_admin_enrolls():
 def test_the_catalog_shows_published_courses_with_their_teacher_and_seats_left(store):
     directory.enroll(ADMIN, "crs_small", "stu_one1")
     page = directory.catalog(25, None)
-    assert [(e["id"], e["teacher"]["name"], e["seats_left"]) for e in page["items"]] == [
+    assert [(e.id, e.teacher.name, e.seats_left) for e in page.items] == [
         ("crs_small", "Ada", 1),
         ("crs_open", "Ada", None),
     ]
@@ -166,3 +170,33 @@ def test_the_catalog_shows_published_courses_with_their_teacher_and_seats_left(s
 def test_seats_left_never_goes_below_zero_when_capacity_is_lowered_under_the_count():
     assert directory.seats_left({"capacity": 1, "enrolled_count": 3}) == 0
     assert directory.seats_left({"enrolled_count": 3}) is None
+
+
+def test_a_full_refund_ends_only_the_enrollment_its_payment_bought_in_one_commit(store):
+    bought = {"course_id": "crs_small", "student_id": "stu_one1", "source": "payment", "payment_id": "pay_one00001"}
+    store.enrollments[("crs_small", "stu_one1")] = bought
+    by_admin = {"course_id": "crs_small", "student_id": "stu_two2", "source": "admin"}
+    store.enrollments[("crs_small", "stu_two2")] = by_admin
+    commits: list[list[dict]] = []
+
+    assert directory.end_refunded_enrollment("crs_small", "stu_one1", "pay_one00001", commits.append)
+    # Bought by an admin, or no enrollment at all: not this payment's to end, nothing written.
+    assert not directory.end_refunded_enrollment("crs_small", "stu_two2", "pay_one00001", commits.append)
+    assert not directory.end_refunded_enrollment("crs_open", "stu_one1", "pay_one00001", commits.append)
+
+    # Both enrollment rows, the course's count and the student_unenrolled event in one commit;
+    # the event's id derives from the payment, and only it is fanned out.
+    [operations] = commits
+    assert len(operations) == 4
+    assert store.dispatched == [[stable_id("event", "student_unenrolled", "pay_one00001")]]
+
+
+def test_a_refunded_enrollment_changed_meanwhile_is_left_alone(store):
+    bought = {"course_id": "crs_small", "student_id": "stu_one1", "source": "payment", "payment_id": "pay_one00001"}
+    store.enrollments[("crs_small", "stu_one1")] = bought
+
+    def raced(operations: list[dict]) -> None:
+        raise ConditionFailed(["ConditionalCheckFailed", "None", "None", "None"])
+
+    assert not directory.end_refunded_enrollment("crs_small", "stu_one1", "pay_one00001", raced)
+    assert store.dispatched == []

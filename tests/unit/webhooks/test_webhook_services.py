@@ -193,8 +193,8 @@ def test_a_rotated_secret_keeps_the_previous_one_for_the_overlap_then_only_the_n
     hooks.hooks["whk_one1"] = {"webhook_id": "whk_one1", "user_id": OWNER.sub, "secret": "whsec_old", "is_active": True}
     answer = webhooks.rotate_secret(OWNER, "whk_one1")
     stored = hooks.hooks["whk_one1"]
-    assert stored["secret"] == answer["secret"] != "whsec_old"
+    assert stored["secret"] == answer.secret != "whsec_old"
     overlap = webhook_settings().secret_overlap_seconds
     now = time.time()
-    assert webhook_store.secrets_in_use(stored, now) == [answer["secret"], "whsec_old"]
-    assert webhook_store.secrets_in_use(stored, now + overlap + 1) == [answer["secret"]]
+    assert webhook_store.secrets_in_use(stored, now) == [answer.secret, "whsec_old"]
+    assert webhook_store.secrets_in_use(stored, now + overlap + 1) == [answer.secret]

@@ -51,7 +51,7 @@ class Page:
 
 
 @lru_cache(maxsize=1)
-def client():
+def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
     return boto3.client(
         "dynamodb",
         config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
@@ -78,7 +78,8 @@ def _plain(value: Any) -> Any:
 
 def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
     try:
-        return getattr(client(), operation)(**kwargs)
+        answer: dict[str, Any] = getattr(client(), operation)(**kwargs)
+        return answer
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "ConditionalCheckFailedException":

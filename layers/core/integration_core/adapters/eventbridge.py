@@ -25,7 +25,7 @@ class BusEntry:
 
 
 @lru_cache(maxsize=1)
-def client():
+def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
     return boto3.client(
         "events", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
     )

@@ -181,7 +181,8 @@ def _raise(answer: httpx.Response, what: str) -> None:
 def _link(resource: dict[str, Any], *rels: str) -> str | None:
     for link in resource.get("links") or []:
         if link.get("rel") in rels:
-            return link.get("href")
+            href: str | None = link.get("href")
+            return href
     return None
 
 
@@ -199,7 +200,7 @@ def order_payment(order: dict[str, Any]) -> ProviderPayment:
             status = PaymentStatus.SUCCEEDED  # refunds are applied by amount, not by this summary
     else:
         status = _ORDER_STATUS.get(order.get("status", ""), PaymentStatus.CREATED)
-    amount = _money(unit["amount"]) if "amount" in unit else _money(capture["amount"])  # type: ignore[index]
+    amount = _money(unit["amount"] if "amount" in unit else (capture or {})["amount"])
     declined = status is PaymentStatus.FAILED
     paid_with = next(iter(order.get("payment_source") or {}), None) or ("paypal" if order.get("payer") else None)
     return ProviderPayment(
@@ -312,7 +313,8 @@ def ensure_plan(plan: dict[str, Any]) -> str:
             "payment_preferences": {"auto_bill_outstanding": True, "payment_failure_threshold": 1},
         },
     )
-    return created["id"]
+    plan_id: str = created["id"]
+    return plan_id
 
 
 def subscription_view(sub: dict[str, Any]) -> ProviderSubscription:

@@ -62,7 +62,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full jitter over a capped exponential: attempt 0 waits up to base, then 2x, 4x, ..."""
-        ceiling = min(self.max_backoff_seconds, self.base_seconds * 2**attempt)
+        ceiling = min(self.max_backoff_seconds, self.base_seconds * 2.0**attempt)
         return ceiling * (0.5 + random.random() / 2)
 
 
@@ -137,8 +137,9 @@ class ProviderHttp:
                 raise ProviderRejected(f"{self.title} refused our credentials; the operator must fix the configuration")
             body = answer.json()
             lifetime = max(0.0, float(body.get("expires_in", 0)) - self._margin)
-            self._token = (body["access_token"], self._clock() + lifetime)
-            return body["access_token"]
+            token: str = body["access_token"]
+            self._token = (token, self._clock() + lifetime)
+            return token
 
     # ------------------------------------------------------------------ calls
     def call(self, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:

@@ -26,7 +26,7 @@ class Outgoing:
 
 
 @lru_cache(maxsize=1)
-def client():
+def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
     return boto3.client(
         "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
     )
@@ -34,7 +34,8 @@ def client():
 
 def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
     try:
-        return getattr(client(), operation)(**kwargs)
+        answer: dict[str, Any] = getattr(client(), operation)(**kwargs)
+        return answer
     except (ClientError, BotoCoreError):
         raise ProviderUnavailable("the queue cannot be reached; try again", retry_after=2) from None
 

@@ -212,7 +212,7 @@ def create_payment_intent(
 ) -> ProviderPayment:
     """A PaymentIntent for `amount` (confirmed separately, so that a decline is always about a known
     intent)."""
-    params: dict[str, Any] = {
+    params: stripe.params.PaymentIntentCreateParams = {
         "amount": STRIPE_RULES.to_integer(amount),
         "currency": amount.currency.lower(),
         "customer": customer,
@@ -246,7 +246,7 @@ def _declined(error: Any, intent_id: str) -> ProviderPayment:
 def confirm_payment_intent(intent_id: str, payment_method: str | None, idempotency_key: str) -> ProviderPayment:
     import stripe
 
-    params: dict[str, Any] = {"payment_method": payment_method} if payment_method else {}
+    params: stripe.params.PaymentIntentConfirmParams = {"payment_method": payment_method} if payment_method else {}
     try:
         with _calling("confirm payment intent"):
             intent = client().v1.payment_intents.confirm(
@@ -288,7 +288,7 @@ def cancel_payment_intent(intent_id: str, idempotency_key: str) -> ProviderPayme
 def create_refund(
     intent_id: str, amount: Money, reason: str | None, payment_id: str, idempotency_key: str
 ) -> ProviderRefund:
-    params: dict[str, Any] = {
+    params: stripe.params.RefundCreateParams = {
         "payment_intent": intent_id,
         "amount": STRIPE_RULES.to_integer(amount),
         "metadata": {"payment_id": payment_id},
@@ -371,7 +371,7 @@ def _iso(unix_seconds: Any) -> str:
 def create_subscription(
     *, customer: str, price: str, payment_method: str | None, metadata: dict[str, str], idempotency_key: str
 ) -> ProviderSubscription:
-    params: dict[str, Any] = {
+    params: stripe.params.SubscriptionCreateParams = {
         "customer": customer,
         "items": [{"price": price}],
         "metadata": metadata,
@@ -408,7 +408,8 @@ def verify_event(raw_body: bytes, signature: str | None) -> dict[str, Any]:
         event = stripe.Webhook.construct_event(raw_body, signature or "", _secret()["webhookSecret"])
     except stripe.SignatureVerificationError:
         raise ValueError("the Stripe-Signature does not match") from None
-    return event.to_dict()
+    verified: dict[str, Any] = event.to_dict()
+    return verified
 
 
 # ---------------------------------------------------------------- the payments port (ports.payments)

@@ -84,7 +84,7 @@ _current = threading.local()
 
 def _within_deadline(timeout: float | None, timeout_error: type[Exception]) -> float:
     """`timeout` shortened to what is left of the current request's total time."""
-    left = _current.deadline - time.monotonic()
+    left: float = _current.deadline - time.monotonic()
     if left <= 0:
         raise timeout_error("the total timeout passed")
     return left if timeout is None else min(timeout, left)
@@ -272,7 +272,14 @@ class WebhookSender:
         _current.deadline = started + self.total_timeout
         _current.address = None
 
-        def outcome(status=None, error_class=None, error=None, excerpt=None, retry_after=None, address=None):
+        def outcome(
+            status: int | None = None,
+            error_class: ErrorClass | None = None,
+            error: str | None = None,
+            excerpt: str | None = None,
+            retry_after: str | None = None,
+            address: str | None = None,
+        ) -> HttpOutcome:
             latency = round((time.monotonic() - started) * 1000, 1)
             address = address or _current.address
             return HttpOutcome(

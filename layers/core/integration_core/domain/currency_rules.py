@@ -62,7 +62,7 @@ class CurrencyRules:
     def to_integer(self, money: Money) -> int:
         """The provider's integer for `money` (Stripe's `amount`); call after `refusal` said None."""
         shift = self._shift(money.currency)
-        return money.amount_minor * 10**shift if shift >= 0 else money.amount_minor // 10**-shift
+        return money.amount_minor * int(10**shift) if shift >= 0 else money.amount_minor // int(10**-shift)
 
     def from_integer(self, amount: int, currency: str) -> Money:
         """Our money for the provider's integer (an intent's, a refund's, an invoice's amount)."""

@@ -165,7 +165,8 @@ class Course(ApiModel):
     created_at: str
     updated_at: str
 
-    @computed_field(description="The payment providers that can take this price (by their currency rules)")
+    # mypy takes no decorator over @property; pydantic's docs give this very ignore for computed_field.
+    @computed_field(description="The payment providers that can take this price (by their currency rules)")  # type: ignore[prop-decorator]
     @property
     def providers(self) -> list[str]:
         return providers_for(Money(self.price.amount_minor, self.price.currency))

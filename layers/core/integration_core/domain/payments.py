@@ -195,7 +195,8 @@ class Plan(ApiModel):
     interval: Interval
     created_at: str
 
-    @computed_field(description="The payment providers that can take this price (by their currency rules)")
+    # mypy takes no decorator over @property; pydantic's docs give this very ignore for computed_field.
+    @computed_field(description="The payment providers that can take this price (by their currency rules)")  # type: ignore[prop-decorator]
     @property
     def providers(self) -> list[str]:
         from integration_core.domain.currency_rules import providers_for

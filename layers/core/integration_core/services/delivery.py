@@ -67,7 +67,7 @@ class QueuedDelivery:
     @property
     def message(self) -> DeliveryMessage:
         """The queue message to send again (a fresh retry, or to the DLQ)."""
-        return DeliveryMessage(deliveryId=self.delivery_id, webhookId=self.webhook_id, eventId=self.event_id)
+        return DeliveryMessage(delivery_id=self.delivery_id, webhook_id=self.webhook_id, event_id=self.event_id)
 
 
 @dataclass
@@ -113,9 +113,9 @@ def shared_sender() -> WebhookSender:
     global _sender
     config = webhook_settings()
     wanted = (config.connect_timeout, config.total_timeout, config.allow_loopback, config.concurrency)
-    previous = _sender
-    if previous is None or previous[0] != wanted:
-        _sender = (
+    previous = current = _sender
+    if current is None or current[0] != wanted:
+        _sender = current = (
             wanted,
             WebhookSender(
                 connect_timeout=config.connect_timeout,
@@ -126,7 +126,7 @@ def shared_sender() -> WebhookSender:
         )
         if previous is not None:
             previous[1].close()
-    return _sender[1]
+    return current[1]
 
 
 def _send_in_waves(sender: WebhookSender, jobs: list[Job]) -> Iterator[list[Job]]:
@@ -372,7 +372,7 @@ def _throttled(webhook: dict[str, Any], counts: dict[str, int]) -> bool:
     limit = webhook.get("rate_limit_per_second")
     webhook_id = webhook["webhook_id"]
     counts[webhook_id] = counts.get(webhook_id, 0) + 1
-    return bool(limit) and counts[webhook_id] > int(limit)
+    return bool(limit) and counts[webhook_id] > int(limit or 0)
 
 
 def _later(record: QueuedDelivery, delay: int, result: BatchResult, visibility: dict[str, tuple[str, int]]) -> None:

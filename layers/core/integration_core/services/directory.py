@@ -10,21 +10,31 @@ transaction that writes it (the outbox of services.events), and keeps the course
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, TypeVar, overload
 
 from integration_core import timeutil
-from integration_core.adapters.dynamodb import Table
+from integration_core.adapters.dynamodb import ConditionFailed, Table
 from integration_core.domain.directory import (
+    CatalogCourse,
+    ClassSession,
+    Course,
     CourseCreate,
     CourseUpdate,
+    Enrollment,
+    Person,
     PersonCreate,
     PersonUpdate,
     PriceIn,
     SessionsCreate,
+    SessionsCreated,
     SessionUpdate,
+    Student,
+    Teacher,
 )
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import new_id, stable_id
+from integration_core.models import ApiModel, PageOf
 from integration_core.money import MoneyError, parse_amount
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
@@ -36,6 +46,9 @@ enrollment_operations = stores.enrollment_operations
 unenrollment_operations = stores.unenrollment_operations
 WITHIN_CAPACITY = stores.WITHIN_CAPACITY
 READERS = (Role.ADMIN, Role.SERVICE)
+PersonKind = Literal["student", "teacher"]
+PEOPLE: dict[str, type[Person]] = {"student": Student, "teacher": Teacher}
+M = TypeVar("M", bound=ApiModel)
 
 
 def _store() -> stores.DirectoryStore:
@@ -47,24 +60,21 @@ def _db() -> Table:
     return _store().db
 
 
-def _events():
-    # The outbox and fan-out load where an enrollment changes, not in every directory read.
-    from integration_core.services import events
-
-    return events
-
-
+# The outbox and fan-out (services.events) are imported where an enrollment or a session changes,
+# not in every directory read.
 def _dispatch(event_ids: list[str]) -> None:
     """Fan out events committed with their change. If this fails the change stands and the events
     wait in the outbox for the sweeper: the caller is not told the enrollment failed."""
+    from integration_core.services import events
+
     try:
-        _events().dispatch(event_ids)
+        events.dispatch(event_ids)
     except Exception:
         logger.exception("dispatch failed; the sweeper will deliver", extra={"event_ids": event_ids})
 
 
-def _page(page: Listing) -> dict[str, Any]:
-    return {"items": page.items, "next_cursor": page.next_cursor}
+def _records(model: type[M], page: Listing) -> list[M]:
+    return [model.model_validate(item) for item in page.items]
 
 
 # ---------------------------------------------------------------- people (students, teachers)
@@ -83,7 +93,11 @@ def _may_read_person(principal: Principal, kind: str, person_id: str) -> None:
     raise Forbidden(f"you may only read your own {kind} record")
 
 
-def create_person(principal: Principal, kind: str, data: PersonCreate) -> dict[str, Any]:
+@overload
+def create_person(principal: Principal, kind: Literal["student"], data: PersonCreate) -> Student: ...
+@overload
+def create_person(principal: Principal, kind: Literal["teacher"], data: PersonCreate) -> Teacher: ...
+def create_person(principal: Principal, kind: PersonKind, data: PersonCreate) -> Person:
     principal.require(Role.ADMIN)
     person_id = getattr(data, "id", None) or new_id(kind)
     now = timeutil.iso_utc(timeutil.utc_now())
@@ -101,20 +115,37 @@ def create_person(principal: Principal, kind: str, data: PersonCreate) -> dict[s
         raise Conflict(f"{kind} {person_id} already exists")
     if outcome is Outcome.TAKEN:
         raise Conflict(f"a {kind} with email {email} already exists")
-    return record
+    return PEOPLE[kind].model_validate(record)
 
 
-def get_person(principal: Principal, kind: str, person_id: str) -> dict[str, Any]:
+@overload
+def get_person(principal: Principal, kind: Literal["student"], person_id: str) -> Student: ...
+@overload
+def get_person(principal: Principal, kind: Literal["teacher"], person_id: str) -> Teacher: ...
+def get_person(principal: Principal, kind: PersonKind, person_id: str) -> Person:
     _may_read_person(principal, kind, person_id)
-    return _load(kind, person_id)
+    return PEOPLE[kind].model_validate(_load(kind, person_id))
 
 
-def list_people(principal: Principal, kind: str, limit: int, cursor: str | None) -> dict[str, Any]:
+@overload
+def list_people(principal: Principal, kind: Literal["student"], limit: int, cursor: str | None) -> PageOf[Student]: ...
+@overload
+def list_people(principal: Principal, kind: Literal["teacher"], limit: int, cursor: str | None) -> PageOf[Teacher]: ...
+def list_people(
+    principal: Principal, kind: PersonKind, limit: int, cursor: str | None
+) -> PageOf[Student] | PageOf[Teacher]:
     principal.require(*READERS)
-    return _page(_store().people(kind, limit, cursor))
+    page = _store().people(kind, limit, cursor)
+    if kind == "student":
+        return PageOf[Student](items=_records(Student, page), next_cursor=page.next_cursor)
+    return PageOf[Teacher](items=_records(Teacher, page), next_cursor=page.next_cursor)
 
 
-def update_person(principal: Principal, kind: str, person_id: str, changes: PersonUpdate) -> dict[str, Any]:
+@overload
+def update_person(principal: Principal, kind: Literal["student"], person_id: str, changes: PersonUpdate) -> Student: ...
+@overload
+def update_person(principal: Principal, kind: Literal["teacher"], person_id: str, changes: PersonUpdate) -> Teacher: ...
+def update_person(principal: Principal, kind: PersonKind, person_id: str, changes: PersonUpdate) -> Person:
     principal.require(Role.ADMIN)
     current = _load(kind, person_id)
     fields = changes.model_dump(exclude_unset=True, by_alias=False)
@@ -126,10 +157,10 @@ def update_person(principal: Principal, kind: str, person_id: str, changes: Pers
         raise Conflict(f"{kind} {person_id} changed meanwhile; read it again")
     if outcome is Outcome.TAKEN:
         raise Conflict(f"a {kind} with email {fields.get('email')} already exists")
-    return {**current, **fields}
+    return PEOPLE[kind].model_validate({**current, **fields})
 
 
-def delete_person(principal: Principal, kind: str, person_id: str) -> None:
+def delete_person(principal: Principal, kind: PersonKind, person_id: str) -> None:
     principal.require(Role.ADMIN)
     current = _load(kind, person_id)
     if _store().has_links(kind, person_id):
@@ -159,12 +190,14 @@ def seats_left(course: dict[str, Any]) -> int | None:
     return max(0, int(course["capacity"]) - int(course.get("enrolled_count", 0)))
 
 
-def _course_out(course: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **course,
-        "enrolled_count": max(0, int(course.get("enrolled_count", 0))),
-        "seats_left": seats_left(course),
-    }
+def _course_out(course: dict[str, Any]) -> Course:
+    return Course.model_validate(
+        {
+            **course,
+            "enrolled_count": max(0, int(course.get("enrolled_count", 0))),
+            "seats_left": seats_left(course),
+        }
+    )
 
 
 def load_course(course_id: str) -> dict[str, Any]:
@@ -193,7 +226,7 @@ def _may_read_course(principal: Principal, course: dict[str, Any]) -> None:
     raise Forbidden("you may only read courses you teach or attend")
 
 
-def create_course(principal: Principal, data: CourseCreate) -> dict[str, Any]:
+def create_course(principal: Principal, data: CourseCreate) -> Course:
     principal.require(Role.ADMIN)
     price = _price(data.price)
     course_id = data.id or new_id("course")
@@ -220,26 +253,26 @@ def create_course(principal: Principal, data: CourseCreate) -> dict[str, Any]:
     return _course_out(record)
 
 
-def get_course(principal: Principal, course_id: str) -> dict[str, Any]:
+def get_course(principal: Principal, course_id: str) -> Course:
     course = load_course(course_id)
     _may_read_course(principal, course)
     return _course_out(course)
 
 
-def list_courses(principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_courses(principal: Principal, limit: int, cursor: str | None) -> PageOf[Course]:
     store = _store()
     if principal.role in READERS:
         page = store.all_courses(limit, cursor)
-        return {"items": [_course_out(c) for c in page.items], "next_cursor": page.next_cursor}
+        return PageOf[Course](items=[_course_out(c) for c in page.items], next_cursor=page.next_cursor)
     if principal.role is Role.TEACHER:
         ids, next_cursor = store.teacher_course_ids(principal.sub, limit, cursor)
     else:
         links = store.enrollments_of_student(principal.sub, limit, cursor)
         ids, next_cursor = [link["course_id"] for link in links.items], links.next_cursor
-    return {"items": [_course_out(c) for c in store.courses(ids)], "next_cursor": next_cursor}
+    return PageOf[Course](items=[_course_out(c) for c in store.courses(ids)], next_cursor=next_cursor)
 
 
-def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -> dict[str, Any]:
+def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -> Course:
     principal.require(Role.ADMIN)
     current = load_course(course_id)
     fields = changes.model_dump(exclude_unset=True, exclude={"price"}, by_alias=False)
@@ -274,7 +307,7 @@ SCHEDULED, CANCELLED = "scheduled", "cancelled"
 
 
 def is_scheduled(session: dict[str, Any]) -> bool:
-    return session.get("status", SCHEDULED) == SCHEDULED
+    return bool(session.get("status", SCHEDULED) == SCHEDULED)
 
 
 def _schedule_changed(course_id: str, change: str, sessions: list[dict[str, Any]]) -> None:
@@ -284,14 +317,16 @@ def _schedule_changed(course_id: str, change: str, sessions: list[dict[str, Any]
     versions = [str(s.get("version", 1)) for s in sorted(sessions, key=lambda s: s["id"])]
     event_id = stable_id("event", "course_schedule_changed", course_id, change, *ids, *versions)
     data = {"courseId": course_id, "change": change, "sessionIds": ids}
+    from integration_core.services import events
+
     try:
-        _events().publish_event("course_schedule_changed", data, event_id=event_id, cause=f"sessions {change}")
+        events.publish_event("course_schedule_changed", data, event_id=event_id, cause=f"sessions {change}")
     except Exception:
         # The sessions stand; a repeat of the request publishes this event again (same id).
         logger.exception("schedule change not published", extra={"course_id": course_id})
 
 
-def _session_item(course: dict[str, Any], starts_at_utc, duration_minutes: int) -> dict[str, Any]:
+def _session_item(course: dict[str, Any], starts_at_utc: datetime, duration_minutes: int) -> dict[str, Any]:
     starts = timeutil.iso_utc(starts_at_utc)
     # One id per course and start time: asking twice for the same class creates it once.
     session_id = stable_id("session", course["id"], starts)
@@ -308,7 +343,7 @@ def _session_item(course: dict[str, Any], starts_at_utc, duration_minutes: int) 
     }
 
 
-def create_sessions(principal: Principal, course_id: str, data: SessionsCreate) -> dict[str, Any]:
+def create_sessions(principal: Principal, course_id: str, data: SessionsCreate) -> SessionsCreated:
     principal.require(Role.ADMIN)
     course = load_course(course_id)
     zone = course["time_zone"]
@@ -344,7 +379,7 @@ def create_sessions(principal: Principal, course_id: str, data: SessionsCreate) 
     if items:
         # Every asked-for session, new or not: a retry after a failed publish publishes it again.
         _schedule_changed(course_id, "added", list(items.values()))
-    return {"created": created, "already_existed": existed}
+    return SessionsCreated(created=[ClassSession.model_validate(s) for s in created], already_existed=existed)
 
 
 def _refresh_schedule(
@@ -369,9 +404,10 @@ def _refresh_schedule(
     store.set_schedule(course["id"], summary)
 
 
-def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str | None) -> PageOf[ClassSession]:
     _may_read_course(principal, load_course(course_id))
-    return _page(_store().sessions(course_id, limit, cursor))
+    page = _store().sessions(course_id, limit, cursor)
+    return PageOf[ClassSession](items=_records(ClassSession, page), next_cursor=page.next_cursor)
 
 
 def _change_session(
@@ -392,7 +428,9 @@ def _change_session(
     changed = {**current, **changes, "version": current.get("version", 1) + 1}
     event_id = stable_id("event", "course_schedule_changed", course_id, change, session_id, str(changed["version"]))
     data = {"courseId": course_id, "change": change, "sessionIds": [session_id]}
-    _, event_ops = _events().event_operations(
+    from integration_core.services import events
+
+    _, event_ops = events.event_operations(
         store.db, "course_schedule_changed", data, event_id=event_id, cause=f"session {change}"
     )
     if store.change_session(current, changes, event_ops) is Outcome.RACED:
@@ -402,7 +440,7 @@ def _change_session(
     return changed
 
 
-def move_session(principal: Principal, course_id: str, session_id: str, data: SessionUpdate) -> dict[str, Any]:
+def move_session(principal: Principal, course_id: str, session_id: str, data: SessionUpdate) -> ClassSession:
     """Move a session (a new start, a new length, or both)."""
     principal.require(Role.ADMIN)
 
@@ -420,7 +458,7 @@ def move_session(principal: Principal, course_id: str, session_id: str, data: Se
         }
         return None if all(current.get(k) == v for k, v in changes.items()) else changes
 
-    return _change_session(course_id, session_id, "moved", moved)
+    return ClassSession.model_validate(_change_session(course_id, session_id, "moved", moved))
 
 
 def delete_session(principal: Principal, course_id: str, session_id: str) -> None:
@@ -435,7 +473,9 @@ def enrolled_event_operations(
     db: Table, course_id: str, student_id: str, source: str, now: str, *, event_id: str | None = None, cause: str
 ) -> tuple[str, list[dict]]:
     data = {"studentId": student_id, "courseId": course_id, "enrolledAt": now, "source": source}
-    return _events().event_operations(db, "student_enrolled", data, event_id=event_id, cause=cause)
+    from integration_core.services import events
+
+    return events.event_operations(db, "student_enrolled", data, event_id=event_id, cause=cause)
 
 
 def unenrolled_event_operations(
@@ -452,10 +492,12 @@ def unenrolled_event_operations(
     data = {"studentId": student_id, "courseId": course_id, "unenrolledAt": now, "reason": reason}
     if payment_id:
         data["paymentId"] = payment_id
-    return _events().event_operations(db, "student_unenrolled", data, event_id=event_id, cause=cause)
+    from integration_core.services import events
+
+    return events.event_operations(db, "student_unenrolled", data, event_id=event_id, cause=cause)
 
 
-def enroll(principal: Principal, course_id: str, student_id: str) -> dict[str, Any]:
+def enroll(principal: Principal, course_id: str, student_id: str) -> Enrollment:
     """An admin enrolls a student, within the course's capacity; `student_enrolled` (source
     "admin") is recorded in the same transaction and fanned out once it commits."""
     principal.require(Role.ADMIN)
@@ -476,12 +518,12 @@ def enroll(principal: Principal, course_id: str, student_id: str) -> dict[str, A
     if enrolled.outcome is Outcome.ALREADY_EXISTS:
         raise Conflict(f"student {student_id} is already enrolled in course {course_id}")
     _dispatch([event_id])
-    return {"course_id": course_id, "student_id": student_id, "enrolled_at": now, "source": "admin"}
+    return Enrollment(course_id=course_id, student_id=student_id, enrolled_at=now, source="admin")
 
 
 def list_enrollments(
     principal: Principal, course_id: str | None, student_id: str | None, limit: int, cursor: str | None
-) -> dict[str, Any]:
+) -> PageOf[Enrollment]:
     if course_id and student_id:
         raise invalid("courseId", "filter by courseId or by studentId, not both")
     if principal.role is Role.STUDENT:
@@ -494,9 +536,12 @@ def list_enrollments(
         _may_read_course(principal, load_course(course_id))
     elif not (course_id or student_id):
         raise invalid("courseId", "give courseId or studentId")
+    store = _store()
     if course_id:
-        return _page(_store().enrollments_of_course(course_id, limit, cursor))
-    return _page(_store().enrollments_of_student(student_id or "", limit, cursor))
+        page = store.enrollments_of_course(course_id, limit, cursor)
+    else:
+        page = store.enrollments_of_student(student_id or "", limit, cursor)
+    return PageOf[Enrollment](items=_records(Enrollment, page), next_cursor=page.next_cursor)
 
 
 def unenroll(principal: Principal, course_id: str, student_id: str) -> None:
@@ -511,6 +556,38 @@ def unenroll(principal: Principal, course_id: str, student_id: str) -> None:
     if store.unenroll(course_id, student_id, event_ops) is Outcome.NOT_FOUND:
         raise NotFound(f"student {student_id} is not enrolled in course {course_id}")
     _dispatch([event_id])
+
+
+def end_refunded_enrollment(
+    course_id: str, student_id: str, payment_id: str, commit: Callable[[list[dict[str, Any]]], None]
+) -> bool:
+    """End the enrollment that `payment_id` bought, because that payment was refunded in full:
+    `student_unenrolled` (reason "refunded") in the same transaction, written by `commit` (an
+    internal event handler's `Reaction.commit`, which adds its once-per-event marker), then fanned
+    out. The event's id derives from the payment: one enrollment ended per payment, whatever the
+    deliveries. False, with nothing written, when the enrollment is gone, was bought otherwise
+    (another payment, an admin) or changed meanwhile."""
+    found = enrollment(student_id, course_id, consistent=True)
+    if found is None or found.get("payment_id") != payment_id:
+        return False
+    db = _db()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    event_id, event_ops = unenrolled_event_operations(
+        db,
+        course_id,
+        student_id,
+        "refunded",
+        now,
+        payment_id=payment_id,
+        event_id=stable_id("event", "student_unenrolled", payment_id),
+        cause=f"refund:{payment_id}",
+    )
+    try:
+        commit([*unenrollment_operations(db, course_id, student_id, payment_id), *event_ops])
+    except ConditionFailed:
+        return False  # the enrollment changed meanwhile (removed, or ended by an earlier delivery)
+    _dispatch([event_id])
+    return True
 
 
 # ---------------------------------------------------------------- the catalog
@@ -528,20 +605,20 @@ def _catalog_entry(course: dict[str, Any], teacher: dict[str, Any] | None) -> di
     }
 
 
-def catalog(limit: int, cursor: str | None) -> dict[str, Any]:
+def catalog(limit: int, cursor: str | None) -> PageOf[CatalogCourse]:
     """Published courses, oldest first: one Query of the catalog rows, one BatchGetItem of their
     courses and one of their teachers. Whoever may read it was decided at the edge."""
     store = _store()
     course_ids, next_cursor = store.catalog_course_ids(limit, cursor)
     courses = [c for c in store.courses(course_ids) if c.get("published")]
     teachers = {t["id"]: t for t in store.teachers([c["teacher_id"] for c in courses])}
-    return {
-        "items": [_catalog_entry(c, teachers.get(c["teacher_id"])) for c in courses],
-        "next_cursor": next_cursor,
-    }
+    return PageOf[CatalogCourse](
+        items=[CatalogCourse.model_validate(_catalog_entry(c, teachers.get(c["teacher_id"]))) for c in courses],
+        next_cursor=next_cursor,
+    )
 
 
-def catalog_course(course_id: str) -> dict[str, Any]:
+def catalog_course(course_id: str) -> CatalogCourse:
     """One published course, with its next session; an unpublished one is not found (a draft's
     existence is not shown)."""
     store = _store()
@@ -553,4 +630,4 @@ def catalog_course(course_id: str) -> dict[str, Any]:
     now = timeutil.iso_utc(timeutil.utc_now())
     upcoming = [s["starts_at"] for s in store.all_sessions(course_id) if s["starts_at"] >= now and is_scheduled(s)]
     entry["schedule"]["next_session_at"] = upcoming[0] if upcoming else None
-    return entry
+    return CatalogCourse.model_validate(entry)

@@ -145,7 +145,7 @@ def payload(webhook_id: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def queue_message(delivery_id: str, webhook_id: str, event_id: str) -> DeliveryMessage:
-    return DeliveryMessage(deliveryId=delivery_id, webhookId=webhook_id, eventId=event_id)
+    return DeliveryMessage(delivery_id=delivery_id, webhook_id=webhook_id, event_id=event_id)
 
 
 def bus_entry(event: dict[str, Any]) -> eventbridge.BusEntry:

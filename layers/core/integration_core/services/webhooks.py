@@ -17,14 +17,26 @@ from integration_core.domain.events import CATALOG, TEST_EVENT
 from integration_core.domain.ssrf import UnsafeUrl
 from integration_core.domain.webhooks import (
     RESPONSE_EXCERPT_BYTES,
+    Delivery,
+    DeliveryDetail,
     DeliveryStatus,
+    EventCatalog,
+    EventTypeInfo,
     ReplayRequest,
+    ReplayResult,
+    SecretRotated,
+    Statistics,
+    TestResult,
     VerifyRequest,
+    VerifyResult,
+    Webhook,
     WebhookCreate,
+    WebhookCreated,
     WebhookUpdate,
 )
 from integration_core.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error, invalid
 from integration_core.ids import new_id
+from integration_core.models import PageOf
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 from integration_core.services import events as outbox
@@ -80,7 +92,7 @@ def _owned(principal: Principal, webhook_id: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- subscriptions
-def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
+def register(principal: Principal, data: WebhookCreate) -> WebhookCreated:
     principal.require(*OWNERS)
     owner = data.user_id or principal.sub
     if not (principal.is_admin or principal.owns(owner)):
@@ -103,27 +115,27 @@ def register(principal: Principal, data: WebhookCreate) -> dict[str, Any]:
     }
     _store().create(item)
     logger.info("webhook registered", extra={"webhook_id": webhook_id, "user_id": owner, "events": data.events})
-    return {**public(item), "secret": item["secret"]}
+    return WebhookCreated.model_validate({**public(item), "secret": item["secret"]})
 
 
-def registered(principal: Principal, webhook_id: str) -> dict[str, Any]:
+def registered(principal: Principal, webhook_id: str) -> WebhookCreated:
     """A registration's answer again (an Idempotency-Key repeat): the webhook with its secret."""
     item = _owned(principal, webhook_id)
-    return {**public(item), "secret": item["secret"]}
+    return WebhookCreated.model_validate({**public(item), "secret": item["secret"]})
 
 
-def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> PageOf[Webhook]:
     principal.require(*OWNERS)
     principal.require_owner_or_admin(user_id)
     page = _store().webhooks_of(user_id, limit, cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return PageOf[Webhook](items=[Webhook.model_validate(w) for w in page.items], next_cursor=page.next_cursor)
 
 
-def get(principal: Principal, webhook_id: str) -> dict[str, Any]:
-    return public(_owned(principal, webhook_id))
+def get(principal: Principal, webhook_id: str) -> Webhook:
+    return Webhook.model_validate(public(_owned(principal, webhook_id)))
 
 
-def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> dict[str, Any]:
+def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> Webhook:
     current = _owned(principal, webhook_id)
     fields = changes.model_dump(exclude_unset=True, by_alias=False)
     if fields.get("events") is not None:
@@ -148,14 +160,14 @@ def update(principal: Principal, webhook_id: str, changes: WebhookUpdate) -> dic
     result = {**current, **sets}
     for name in removes:
         result.pop(name, None)
-    return public(result)
+    return Webhook.model_validate(public(result))
 
 
 def delete(principal: Principal, webhook_id: str) -> None:
     _store().delete(_owned(principal, webhook_id))
 
 
-def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
+def rotate_secret(principal: Principal, webhook_id: str) -> SecretRotated:
     current = _owned(principal, webhook_id)
     overlap = webhook_settings().secret_overlap_seconds
     secret = signatures.new_secret()
@@ -163,15 +175,15 @@ def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
     valid_until = int(now.timestamp()) + overlap
     if _store().rotate_secret(current, secret, valid_until, timeutil.iso_utc(now)) is Outcome.RACED:
         raise Conflict("the secret was rotated meanwhile; try again")
-    return {
-        "webhook_id": webhook_id,
-        "secret": secret,
-        "previous_secret_valid_until": timeutil.iso_utc(datetime.fromtimestamp(valid_until, now.tzinfo)),
-    }
+    return SecretRotated(
+        webhook_id=webhook_id,
+        secret=secret,
+        previous_secret_valid_until=timeutil.iso_utc(datetime.fromtimestamp(valid_until, now.tzinfo)),
+    )
 
 
 # ---------------------------------------------------------------- sending now
-def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
+def test(principal: Principal, webhook_id: str) -> TestResult:
     """Send a webhook.test event now (one attempt, recorded in the history like any delivery)."""
     from integration_core.services import delivery as dispatcher  # the sender: see _check_url
 
@@ -186,17 +198,21 @@ def test(principal: Principal, webhook_id: str) -> dict[str, Any]:
     job = dispatcher.deliver_now(dispatcher.Job(None, delivery, webhook, event, final_on_failure=True))
     outcome = job.outcome
     assert outcome is not None
-    return {
-        "success": outcome.success,
-        "status_code": outcome.status_code,
-        "response_time_ms": outcome.latency_ms,
-        "response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
-        "tested_at": timeutil.iso_utc(datetime.fromtimestamp(outcome.started_at, UTC)) if outcome.started_at else now,
-        "error": outcome.error,
-        "error_class": outcome.error_class,
-        "delivery_id": delivery_id,
-        "event_id": event_id,
-    }
+    return TestResult.model_validate(
+        {
+            "success": outcome.success,
+            "status_code": outcome.status_code,
+            "response_time_ms": outcome.latency_ms,
+            "response_body": (outcome.body_excerpt or "")[:RESPONSE_EXCERPT_BYTES] or None,
+            "tested_at": timeutil.iso_utc(datetime.fromtimestamp(outcome.started_at, UTC))
+            if outcome.started_at
+            else now,
+            "error": outcome.error,
+            "error_class": outcome.error_class,
+            "delivery_id": delivery_id,
+            "event_id": event_id,
+        }
+    )
 
 
 # ---------------------------------------------------------------- history, retry, replay
@@ -213,10 +229,11 @@ def _with_payloads(heads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def deliveries(principal: Principal, webhook_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def deliveries(principal: Principal, webhook_id: str, limit: int, cursor: str | None) -> PageOf[Delivery]:
     _owned(principal, webhook_id)
     page = _store().deliveries_of(webhook_id, limit, cursor)
-    return {"items": _with_payloads(page.items), "next_cursor": page.next_cursor}
+    items = [Delivery.model_validate(d) for d in _with_payloads(page.items)]
+    return PageOf[Delivery](items=items, next_cursor=page.next_cursor)
 
 
 def _delivery_of(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -226,11 +243,11 @@ def _delivery_of(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], lis
     return head, attempts
 
 
-def delivery(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+def delivery(principal: Principal, webhook_id: str, delivery_id: str) -> DeliveryDetail:
     _owned(principal, webhook_id)
     head, attempts = _delivery_of(webhook_id, delivery_id)
     [with_payload] = _with_payloads([head])
-    return {**with_payload, "attempt_history": attempts}
+    return DeliveryDetail.model_validate({**with_payload, "attempt_history": attempts})
 
 
 def _require_active(webhook: dict[str, Any]) -> None:
@@ -239,17 +256,19 @@ def _require_active(webhook: dict[str, Any]) -> None:
         raise Conflict(f"webhook {webhook['webhook_id']} is disabled ({reason}); set isActive to true first")
 
 
-def retry(principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+def retry(principal: Principal, webhook_id: str, delivery_id: str) -> Delivery:
     webhook = _owned(principal, webhook_id)
     _require_active(webhook)
     head, _ = _delivery_of(webhook_id, delivery_id)
     if head["status"] != DeliveryStatus.FAILED or not _store().requeue(head, _now()):
         raise Conflict(f"delivery {delivery_id} is {head['status']}; only failed deliveries can be retried")
     sqs.send(webhook_settings().queue_url, outbox.queue_message(delivery_id, webhook_id, head["event_id"]).body())
-    return {**public(head), "status": DeliveryStatus.PENDING.value, "series_start": head["attempts"]}
+    return Delivery.model_validate(
+        {**public(head), "status": DeliveryStatus.PENDING.value, "series_start": head["attempts"]}
+    )
 
 
-def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dict[str, Any]:
+def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> ReplayResult:
     """Every failed delivery created since a time, newest first, up to 100 per call."""
     webhook = _owned(principal, webhook_id)
     _require_active(webhook)
@@ -264,62 +283,66 @@ def replay(principal: Principal, webhook_id: str, request: ReplayRequest) -> dic
             for h in replayed
         ],
     )
-    return {"replayed": len(replayed), "delivery_ids": [h["delivery_id"] for h in replayed], "more": more}
+    return ReplayResult(replayed=len(replayed), delivery_ids=[h["delivery_id"] for h in replayed], more=more)
 
 
 # ---------------------------------------------------------------- statistics, verification
-def statistics(principal: Principal, webhook_id: str) -> dict[str, Any]:
+def statistics(principal: Principal, webhook_id: str) -> Statistics:
     _owned(principal, webhook_id)
     stats = _store().stats(webhook_id)
     succeeded, failed = int(stats.get("succeeded", 0)), int(stats.get("failed", 0))
     count = int(stats.get("latency_count", 0))
-    return {
-        "webhook_id": webhook_id,
-        "total": int(stats.get("total", 0)),
-        "succeeded": succeeded,
-        "failed": failed,
-        "pending": max(0, int(stats.get("pending", 0))),
-        "success_rate": round(succeeded / (succeeded + failed), 4) if succeeded + failed else None,
-        "average_latency_ms": round(float(stats.get("latency_total_ms", 0)) / count, 1) if count else None,
-        "worst_latency_ms": stats.get("worst_latency_ms"),
-        "last_success_at": stats.get("last_success_at"),
-        "last_failure_at": stats.get("last_failure_at"),
-        "consecutive_failures": int(stats.get("consecutive_failures", 0)),
-        "failing_since": stats.get("failing_since"),
-    }
+    return Statistics.model_validate(
+        {
+            "webhook_id": webhook_id,
+            "total": int(stats.get("total", 0)),
+            "succeeded": succeeded,
+            "failed": failed,
+            "pending": max(0, int(stats.get("pending", 0))),
+            "success_rate": round(succeeded / (succeeded + failed), 4) if succeeded + failed else None,
+            "average_latency_ms": round(float(stats.get("latency_total_ms", 0)) / count, 1) if count else None,
+            "worst_latency_ms": stats.get("worst_latency_ms"),
+            "last_success_at": stats.get("last_success_at"),
+            "last_failure_at": stats.get("last_failure_at"),
+            "consecutive_failures": int(stats.get("consecutive_failures", 0)),
+            "failing_since": stats.get("failing_since"),
+        }
+    )
 
 
-def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> dict[str, Any]:
+def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> VerifyResult:
     """Valid or not, with the reason; another owner's webhook answers as unknown (no existence leak)."""
     item = _store().webhook(webhook_id)
     if item is None or not (principal.is_admin or principal.owns(item["user_id"])):
-        return {"valid": False, "scheme": None, "reason": signatures.Invalid.UNKNOWN_WEBHOOK.value}
+        return VerifyResult(valid=False, scheme=None, reason=signatures.Invalid.UNKNOWN_WEBHOOK.value)
     headers = dict(request.headers)
     if request.signature:
         headers[signatures.LEGACY_HEADER] = request.signature
     verdict = signatures.verify(
         webhook_store.secrets_in_use(item, time.time()), headers, request.payload.encode(), int(time.time())
     )
-    return {
-        "valid": verdict.valid,
-        "scheme": verdict.scheme,
-        "reason": verdict.reason.value if verdict.reason else None,
-    }
+    return VerifyResult(
+        valid=verdict.valid, scheme=verdict.scheme, reason=verdict.reason.value if verdict.reason else None
+    )
 
 
-def catalog() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": e.name,
-            "description": e.description,
-            "schema": e.schema,
-            "example": e.example,
-            "subscribable": e.subscribable,
-            "published_by": e.published_by,
-            "announceable": e.announceable,
-        }
-        for e in CATALOG.values()
-    ]
+def catalog() -> EventCatalog:
+    return EventCatalog(
+        items=[
+            EventTypeInfo.model_validate(
+                {
+                    "name": e.name,
+                    "description": e.description,
+                    "schema": e.schema,
+                    "example": e.example,
+                    "subscribable": e.subscribable,
+                    "published_by": e.published_by,
+                    "announceable": e.announceable,
+                }
+            )
+            for e in CATALOG.values()
+        ]
+    )
 
 
 # ---------------------------------------------------------------- scheduled

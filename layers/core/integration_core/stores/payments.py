@@ -363,7 +363,8 @@ class PaymentsStore:
                 values={":v": provider_plan},
             )
         except ConditionFailed:
-            return (self.db.get(plan["PK"], plan["SK"], consistent=True) or {})[attribute]
+            first: str = (self.db.get(plan["PK"], plan["SK"], consistent=True) or {})[attribute]
+            return first
         return provider_plan
 
     # ------------------------------------------------------------ provider customers
@@ -377,7 +378,8 @@ class PaymentsStore:
         try:
             self.db.put({"PK": pk, "SK": sk, "customer_id": customer_id}, "attribute_not_exists(PK)")
         except ConditionFailed:
-            return (self.db.get(pk, sk, consistent=True) or {})["customer_id"]
+            first: str = (self.db.get(pk, sk, consistent=True) or {})["customer_id"]
+            return first
         return customer_id
 
     # ------------------------------------------------------------ provider events, applied once

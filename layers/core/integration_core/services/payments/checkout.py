@@ -9,13 +9,19 @@ from typing import Any
 from integration_core.domain.payments import (
     RANK,
     ConfirmPayment,
+    Payment,
     PaymentStatus,
     PayPalProcess,
+    PayPalProcessed,
+    PayPalTransaction,
     Provider,
     ProviderPayment,
     StripeInitialize,
+    StripeInitialized,
+    StripePaymentStatus,
 )
 from integration_core.errors import Conflict, invalid
+from integration_core.models import PageOf
 from integration_core.money import Money
 from integration_core.ports.payments import Checkout, Customer, PaymentProvider
 from integration_core.principal import Principal, Role
@@ -86,7 +92,7 @@ def _start(
     return item, started, course
 
 
-def stripe_initialize(principal: Principal, data: StripeInitialize, attempt: Attempt) -> dict[str, Any]:
+def stripe_initialize(principal: Principal, data: StripeInitialize, attempt: Attempt) -> StripeInitialized:
     item, intent, course = _start(principal, Provider.STRIPE, data, attempt, "initialize")
     if data.payment_method:
         # Confirmed in a call of its own, so that a decline is always recorded on this intent.
@@ -97,47 +103,53 @@ def stripe_initialize(principal: Principal, data: StripeInitialize, attempt: Att
         if intent.status is PaymentStatus.FAILED and item["status"] == PaymentStatus.FAILED.value:
             raise declined(item, intent)
     metadata = {"payment_id": item["payment_id"], "student_id": item["student_id"], "course_id": course["id"]}
-    return {
-        **public(item),
-        "payment_intent_id": intent.provider_id,
-        "client_secret": intent.client_secret,
-        "metadata": metadata,
-    }
+    return StripeInitialized.model_validate(
+        {
+            **public(item),
+            "payment_intent_id": intent.provider_id,
+            "client_secret": intent.client_secret,
+            "metadata": metadata,
+        }
+    )
 
 
-def stripe_status(principal: Principal, intent_id: str) -> dict[str, Any]:
+def stripe_status(principal: Principal, intent_id: str) -> StripePaymentStatus:
     item = find_payment(principal, intent_id, Provider.STRIPE)
     intent = adapter(Provider.STRIPE).retrieve(intent_id)
     item, _ = advance(item, intent, cause=f"status:{intent_id}")
     received = Money(intent.amount_received_minor or 0, item["currency"])
-    return {
-        **public(item),
-        "payment_intent_id": intent_id,
-        "client_secret": intent.client_secret,
-        "provider_status": intent.provider_status,
-        "amount_received": received.to_decimal_string(),
-        "last_payment_error": item.get("failure_message"),
-    }
+    return StripePaymentStatus.model_validate(
+        {
+            **public(item),
+            "payment_intent_id": intent_id,
+            "client_secret": intent.client_secret,
+            "provider_status": intent.provider_status,
+            "amount_received": received.to_decimal_string(),
+            "last_payment_error": item.get("failure_message"),
+        }
+    )
 
 
-def paypal_process(principal: Principal, data: PayPalProcess, attempt: Attempt) -> dict[str, Any]:
+def paypal_process(principal: Principal, data: PayPalProcess, attempt: Attempt) -> PayPalProcessed:
     item, order, _ = _start(principal, Provider.PAYPAL, data, attempt, "process")
-    return {**public(item), "order_id": order.provider_id, "approval_url": order.approval_url}
+    return PayPalProcessed.model_validate(
+        {**public(item), "order_id": order.provider_id, "approval_url": order.approval_url}
+    )
 
 
-def paypal_transaction(principal: Principal, transaction_id: str) -> dict[str, Any]:
+def paypal_transaction(principal: Principal, transaction_id: str) -> PayPalTransaction:
     item = find_payment(principal, transaction_id, Provider.PAYPAL)
     update, details = adapter(Provider.PAYPAL).describe(item["transaction_id"])
     item, _ = advance(item, update, cause=f"transaction:{transaction_id}", extras=capture_refs(item, update))
-    return {**details, "payment_id": item["payment_id"]}
+    return PayPalTransaction.model_validate({**details, "payment_id": item["payment_id"]})
 
 
 # ---------------------------------------------------------------- confirm (every provider)
-def _confirmation(item: dict[str, Any]) -> dict[str, Any]:
+def _confirmation(item: dict[str, Any]) -> Payment:
     """A payment as the confirm answers it: with the student it is for (the original PaymentConfirmation)."""
     student = store().student(item["student_id"]) or {}
     info = {"name": student.get("name"), "email": student.get("email")} if student else None
-    return {**public(item), "student_info": info}
+    return Payment.model_validate({**public(item), "student_info": info})
 
 
 def _duplicate_conflict(item: dict[str, Any]) -> Conflict:
@@ -164,7 +176,7 @@ def _withdraw(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def confirm(principal: Principal, data: ConfirmPayment, attempt: Attempt) -> dict[str, Any]:
+def confirm(principal: Principal, data: ConfirmPayment, attempt: Attempt) -> Payment:
     item = find_payment(principal, data.transaction_id, data.provider)
     gateway = adapter(data.provider)
     if data.payment_method and not gateway.takes_payment_method:
@@ -198,9 +210,9 @@ def confirm(principal: Principal, data: ConfirmPayment, attempt: Attempt) -> dic
 # ---------------------------------------------------------------- history
 def history(
     principal: Principal, student_id: str, provider: Provider | None, limit: int, cursor: str | None
-) -> dict[str, Any]:
+) -> PageOf[Payment]:
     """A student's payments, newest first: one Query per page (by provider through GSI1)."""
     if principal.role is not Role.SERVICE:
         principal.require_owner_or_admin(student_id)
     page = store().payments_page(student_id, provider, limit, cursor)
-    return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
+    return PageOf[Payment](items=[Payment.model_validate(public(i)) for i in page.items], next_cursor=page.next_cursor)

@@ -37,7 +37,10 @@ from integration_core.stores.payments import Outcome, PaymentsStore, Write, prov
 def _event(
     payments: PaymentsStore, event_type: str, data: dict[str, Any], event_id: str, cause: str | None
 ) -> tuple[str, list[dict]]:
-    return events().event_operations(payments.db, event_type, data, event_id=event_id, cause=cause)
+    recorded: tuple[str, list[dict]] = events().event_operations(
+        payments.db, event_type, data, event_id=event_id, cause=cause
+    )
+    return recorded
 
 
 def payment_completed(item: dict[str, Any], at: str) -> dict[str, Any]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_core.domain.payments import PlanCreate, Provider
+from integration_core.domain.payments import Plan, PlanCreate, Provider
 from integration_core.errors import Conflict, NotFound, invalid
 from integration_core.ids import new_id
+from integration_core.models import PageOf
 from integration_core.money import CurrencyError, MoneyError, parse_amount
 from integration_core.principal import Principal, Role
 from integration_core.services.payments.common import now, public, store
 from integration_core.services.payments.providers import adapter
 
 
-def create_plan(principal: Principal, data: PlanCreate) -> dict[str, Any]:
+def create_plan(principal: Principal, data: PlanCreate) -> Plan:
     principal.require(Role.ADMIN)
     try:
         price = parse_amount(data.amount, data.currency)
@@ -26,7 +27,7 @@ def create_plan(principal: Principal, data: PlanCreate) -> dict[str, Any]:
     item = store().create_plan(plan_id=plan_id, name=data.name, price=price, interval=data.interval, now=now())
     if item is None:
         raise Conflict(f"plan {plan_id} already exists")
-    return public(item)
+    return Plan.model_validate(public(item))
 
 
 def load_plan(plan_id: str) -> dict[str, Any]:
@@ -36,14 +37,14 @@ def load_plan(plan_id: str) -> dict[str, Any]:
     return plan
 
 
-def get_plan(principal: Principal, plan_id: str) -> dict[str, Any]:
-    return public(load_plan(plan_id))
+def get_plan(principal: Principal, plan_id: str) -> Plan:
+    return Plan.model_validate(public(load_plan(plan_id)))
 
 
-def list_plans(principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_plans(principal: Principal, limit: int, cursor: str | None) -> PageOf[Plan]:
     principal.require(Role.STUDENT, Role.ADMIN, Role.SERVICE, Role.TEACHER)
     page = store().plans_page(limit, cursor)
-    return {"items": [public(i) for i in page.items], "next_cursor": page.next_cursor}
+    return PageOf[Plan](items=[Plan.model_validate(public(i)) for i in page.items], next_cursor=page.next_cursor)
 
 
 def provider_plan(plan: dict[str, Any], provider: Provider) -> str:

@@ -17,7 +17,8 @@ ADAPTERS = {
 
 def adapter(provider: Provider | str) -> PaymentProvider:
     module = importlib.import_module(ADAPTERS[Provider(provider)])
-    return module.ADAPTER  # type: ignore[no-any-return]
+    found: PaymentProvider = module.ADAPTER
+    return found
 
 
 def only_for(feature: Callable[[PaymentProvider], bool]) -> str:

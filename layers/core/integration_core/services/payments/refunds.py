@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_core.domain.payments import RANK, PaymentStatus, Provider, RefundPayment
+from integration_core.domain.payments import RANK, PaymentStatus, Provider, Refund, RefundPayment
 from integration_core.errors import Conflict, invalid
 from integration_core.money import Money, MoneyError, parse_amount
 from integration_core.principal import Principal
@@ -36,7 +36,7 @@ def refund_amount(item: dict[str, Any], amount: str | None) -> Money:
     return asked
 
 
-def refund(principal: Principal, data: RefundPayment, attempt: Attempt) -> dict[str, Any]:
+def refund(principal: Principal, data: RefundPayment, attempt: Attempt) -> Refund:
     principal.require(*STAFF)
     item = find_payment(principal, data.transaction_id, data.provider)
     if RANK[PaymentStatus(item["status"])] < RANK[PaymentStatus.SUCCEEDED]:
@@ -57,19 +57,21 @@ def refund(principal: Principal, data: RefundPayment, attempt: Attempt) -> dict[
     succeeded = provider_status in _SUCCEEDED
     status = "succeeded" if succeeded else ("failed" if provider_status in _FAILED else "pending")
     at = now()
-    return {
-        "refund_id": done.refund_id,
-        "payment_id": item["payment_id"],
-        "transaction_id": item["transaction_id"],
-        "provider": item["provider"],
-        "amount": Money(done.amount_minor, currency).to_decimal_string(),
-        "amount_minor": done.amount_minor,
-        "currency": currency,
-        "reason": data.reason,
-        "status": status,
-        "payment_status": item["status"],
-        "refunded_amount": Money(int(item["refunded_minor"]), currency).to_decimal_string(),
-        "remaining_amount": left_to_refund(item).to_decimal_string(),
-        "created_at": at,
-        "completed_at": at if succeeded else None,
-    }
+    return Refund.model_validate(
+        {
+            "refund_id": done.refund_id,
+            "payment_id": item["payment_id"],
+            "transaction_id": item["transaction_id"],
+            "provider": item["provider"],
+            "amount": Money(done.amount_minor, currency).to_decimal_string(),
+            "amount_minor": done.amount_minor,
+            "currency": currency,
+            "reason": data.reason,
+            "status": status,
+            "payment_status": item["status"],
+            "refunded_amount": Money(int(item["refunded_minor"]), currency).to_decimal_string(),
+            "remaining_amount": left_to_refund(item).to_decimal_string(),
+            "created_at": at,
+            "completed_at": at if succeeded else None,
+        }
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from integration_core.domain.payments import (
     ProviderSubscription,
+    Subscription,
     SubscriptionCancel,
     SubscriptionCreate,
     SubscriptionStatus,
@@ -33,14 +34,14 @@ from integration_core.services.payments.providers import adapter, only_for
 from integration_core.stores.payments import provider_ref
 
 
-def _public(item: dict[str, Any], provider_view: ProviderSubscription | None = None) -> dict[str, Any]:
+def _public(item: dict[str, Any], provider_view: ProviderSubscription | None = None) -> Subscription:
     out = public(item)
     if provider_view is not None and item["status"] == SubscriptionStatus.PENDING.value:
         out |= {"approval_url": provider_view.approval_url, "client_secret": provider_view.client_secret}
-    return out
+    return Subscription.model_validate(out)
 
 
-def create_subscription(principal: Principal, data: SubscriptionCreate, attempt: Attempt) -> dict[str, Any]:
+def create_subscription(principal: Principal, data: SubscriptionCreate, attempt: Attempt) -> Subscription:
     student_id = payer(principal, data.student_id)
     try:
         plan = load_plan(data.plan_id)
@@ -94,7 +95,7 @@ def _find_subscription(principal: Principal, subscription_id: str) -> dict[str, 
     return item
 
 
-def get_subscription(principal: Principal, subscription_id: str) -> dict[str, Any]:
+def get_subscription(principal: Principal, subscription_id: str) -> Subscription:
     item = _find_subscription(principal, subscription_id)
     current = adapter(item["provider"]).subscription(item["provider_subscription_id"])
     item, _ = advance_subscription(item, current.status, cause=f"sync:{subscription_id}", view=current)
@@ -103,7 +104,7 @@ def get_subscription(principal: Principal, subscription_id: str) -> dict[str, An
 
 def cancel_subscription(
     principal: Principal, subscription_id: str, data: SubscriptionCancel, attempt: Attempt
-) -> dict[str, Any]:
+) -> Subscription:
     item = _find_subscription(principal, subscription_id)
     if item["status"] == SubscriptionStatus.CANCELED.value:
         return _public(item)

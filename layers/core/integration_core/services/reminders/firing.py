@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,7 +45,7 @@ class Fired:
     events: list[str] = field(default_factory=list)
 
 
-def _events():
+def _events() -> ModuleType:
     from integration_core.services import events
 
     return events

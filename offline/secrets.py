@@ -100,3 +100,18 @@ def _paypal(ctx: LocalContext) -> str:
             "baseUrl": ctx.sandbox_url + "/paypal",
         }
     )
+
+
+# Video: the Zoom Server-to-Server OAuth app of the sandbox's Zoom emulator.
+@local_secret("ZoomSecret")
+def _zoom(ctx: LocalContext) -> str:
+    return json.dumps(
+        {
+            "accountId": "local-zoom-account",
+            "clientId": "local-zoom-client",
+            "clientSecret": "local-zoom-secret",
+            "webhookSecretToken": "local-zoom-webhook-" + secrets.token_hex(12),
+            "oauthUrl": ctx.sandbox_url + "/zoom/oauth/token",
+            "apiUrl": ctx.sandbox_url + "/zoom/v2",
+        }
+    )

@@ -32,6 +32,14 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - plan: PK `PLAN#<plnId>`, SK `PROFILE`; GSI1 `TYPE#plan` / `<createdAt>#<id>`
 - provider event applied (TTL 90 d): PK `PROVIDER_EVENT#<provider>#<eventId>`, SK `EVENT`
 - domain event handled by an internal consumer (TTL 90 d): PK `HANDLED#<consumer>#<evtId>`, SK `HANDLED`
+- video meeting of a course: PK `MEETING#<mtgId>`, SK `PROFILE` (mtg id stable per course:
+  `stable_id("meeting", courseId)`; provider, provider meeting id, occurrence -> session map, status
+  `pending` until the provider's meeting is stored)
+- video meeting lookup by the provider's id: PK `VIDEOREF#<provider>:<providerMeetingId>`, SK `REF`
+- registrant of a meeting: PK `MEETING#<mtgId>`, SK `REGISTRANT#<stuId or email>` (registrant id, join link)
+- recording of a meeting occurrence: PK `MEETING#<mtgId>`, SK `RECORDING#<occurrence uuid>`
+- attendance of a meeting occurrence: PK `MEETING#<mtgId>`, SK `ATTENDANCE#<occurrence uuid>`
+- participant join/leave seen in a callback: PK `MEETING#<mtgId>`, SK `SEGMENT#<uuid>#<who>#<joinTime>`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -64,6 +72,13 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - plans: GetItem (PLAN#<id>, PROFILE); all plans: Query GSI1 TYPE#plan
 - did this consumer handle this event (internal event handlers): GetItem HANDLED#<consumer>#<evtId>,
   and a conditional put in the same transaction as the change the handler makes
+
+- a course's meeting: GetItem MEETING#<stable mtg id>; by the provider's id (callbacks): GetItem
+  VIDEOREF#<provider>:<id>, then GetItem of the meeting
+- a meeting's registrants / recordings / attendance / segments: Query PK=MEETING#<id>, SK begins_with
+  REGISTRANT# / RECORDING# / ATTENDANCE# / SEGMENT#<uuid>#
+- was this provider callback applied: GetItem PROVIDER_EVENT#<provider>#<digest>, and a conditional
+  put in the same transaction as its change
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -226,3 +241,38 @@ def plan_pk(plan_id: str) -> str:
 
 def provider_event_pk(provider: str, event_id: str) -> str:
     return f"PROVIDER_EVENT#{provider}#{event_id}"
+
+
+# ---------------------------------------------------------------- video (integration_core.stores.video)
+REGISTRANT_PREFIX = "REGISTRANT#"
+RECORDING_PREFIX = "RECORDING#"
+ATTENDANCE_PREFIX = "ATTENDANCE#"
+SEGMENT_PREFIX = "SEGMENT#"
+
+
+def meeting_pk(meeting_id: str) -> str:
+    return f"MEETING#{meeting_id}"
+
+
+def video_ref_pk(provider: str, provider_meeting_id: str) -> str:
+    return f"VIDEOREF#{provider}:{provider_meeting_id}"
+
+
+def registrant_sk(who: str) -> str:
+    return f"{REGISTRANT_PREFIX}{who}"
+
+
+def recording_sk(occurrence_uuid: str) -> str:
+    return f"{RECORDING_PREFIX}{occurrence_uuid}"
+
+
+def attendance_sk(occurrence_uuid: str) -> str:
+    return f"{ATTENDANCE_PREFIX}{occurrence_uuid}"
+
+
+def segments_prefix(occurrence_uuid: str) -> str:
+    return f"{SEGMENT_PREFIX}{occurrence_uuid}#"
+
+
+def segment_sk(occurrence_uuid: str, who: str, joined_at: str) -> str:
+    return f"{SEGMENT_PREFIX}{occurrence_uuid}#{who}#{joined_at}"

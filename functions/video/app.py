@@ -68,6 +68,52 @@ class Participants(ApiModel):
     items: list[Participant]
 
 
+class RecordingFileOut(ApiModel):
+    file_type: str
+    size: int
+    play_url: str
+    download_url: str
+    recording_start: str
+    recording_end: str
+
+
+class RecordingOut(ApiModel):
+    occurrence_uuid: str
+    start: str
+    duration: int
+    session_id: str | None = None
+    files: list[RecordingFileOut]
+
+
+class Recordings(ApiModel):
+    meeting_id: str
+    note: str
+    items: list[RecordingOut]
+
+
+class Attendee(ApiModel):
+    student_id: str | None
+    name: str
+    email: str
+    first_join: str
+    last_leave: str | None
+    minutes: str
+    segments: int
+    attended_share: str = Field(description="Share of the scheduled time attended, 0 to 1")
+
+
+class OccurrenceAttendance(ApiModel):
+    occurrence_uuid: str
+    scheduled_minutes: float
+    attendees: list[Attendee]
+    absent: list[str] = Field(description="Registered students who never joined")
+
+
+class Analytics(ApiModel):
+    meeting_id: str
+    occurrences: list[OccurrenceAttendance]
+
+
 class Ended(ApiModel):
     meeting_id: str
     ended: bool
@@ -123,8 +169,8 @@ def end_zoom(meetingId: MeetingId) -> Ended:
 
 
 @app.get("/video/zoom/<meetingId>/recordings", tags=["video"], summary="The meeting's recordings")
-def zoom_recordings(meetingId: MeetingId) -> dict[str, Any]:
-    return meetings.recordings(caller(app), ZOOM, meetingId)
+def zoom_recordings(meetingId: MeetingId) -> Recordings:
+    return Recordings(**meetings.recordings(caller(app), ZOOM, meetingId))
 
 
 @app.get("/video/zoom/<meetingId>/participants", tags=["video"], summary="Registered participants")
@@ -154,8 +200,8 @@ def remove_zoom_participant(meetingId: MeetingId, email: Annotated[str, Path(max
 
 
 @app.get("/video/zoom/<meetingId>/analytics", tags=["video"], summary="Attendance per occurrence")
-def zoom_analytics(meetingId: MeetingId) -> dict[str, Any]:
-    return meetings.analytics(caller(app), ZOOM, meetingId)
+def zoom_analytics(meetingId: MeetingId) -> Analytics:
+    return Analytics(**meetings.analytics(caller(app), ZOOM, meetingId))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -104,7 +104,7 @@ class Attendee(ApiModel):
 
 class OccurrenceAttendance(ApiModel):
     occurrence_uuid: str
-    scheduled_minutes: float
+    scheduled_minutes: int
     attendees: list[Attendee]
     absent: list[str] = Field(description="Registered students who never joined")
 

@@ -79,10 +79,15 @@ def merge(segments: list[Segment], students: dict[str, str], registrants: dict[s
     """One attendee per person: first join, last leave, total minutes over the union of their
     segments (overlaps counted once). Matched to students by registrant id, then email
     (`registrants`: registrant id -> student id; `students`: email -> student id)."""
+    by_email = dict(students)
+    for s in segments:  # a registrant's other devices (no registrant id) share their email
+        if s.registrant_id in registrants and s.email:
+            by_email.setdefault(s.email.lower(), registrants[s.registrant_id])
     groups: dict[str, list[Segment]] = {}
     for s in segments:
         student = registrants.get(s.registrant_id) if s.registrant_id else None
-        student = student or students.get(s.email.lower()) if s.email else student
+        if student is None and s.email:
+            student = by_email.get(s.email.lower())
         key = student or s.email.lower() or s.name
         groups.setdefault(key, []).append(s)
     found: list[Attendee] = []

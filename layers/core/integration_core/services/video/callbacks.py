@@ -20,7 +20,10 @@ from integration_core.services.video import meetings
 
 @dataclass(frozen=True)
 class Outcome:
-    body: dict[str, Any]
+    answer: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return self.answer
 
 
 def _events() -> Any:
@@ -106,22 +109,19 @@ def _apply(provider: str, meeting: dict[str, Any], event: MeetingEvent) -> bool:
                 },
             )
         )
-    if not store.apply_callback(provider, event.digest, ops):
-        return False
-    if event_ids:
+    applied = store.apply_callback(provider, event.digest, ops)
+    if applied and event_ids:
         events.dispatch(event_ids)
     if event.kind == "ended":
+        # Also on a repeat: a delivery whose report failed is retried by Zoom, and the attendance
+        # (an overwrite, and an event with an id of its own occurrence) is taken once it succeeds.
         _record_attendance(provider, meeting, event)
-    return True
+    return applied
 
 
 def _record_attendance(provider: str, meeting: dict[str, Any], event: MeetingEvent) -> None:
     """After the meeting ended: the participants report, merged, and `attendance_recorded` once."""
-    try:
-        record = meetings.attendance_record(meeting, event.occurrence_uuid)
-    except Exception:
-        logger.exception("attendance not taken yet; GET .../analytics takes it")
-        return
+    record = meetings.attendance_record(meeting, event.occurrence_uuid)
     store = meetings._store()
     store.put_attendance(meeting["id"], record)
     data = {

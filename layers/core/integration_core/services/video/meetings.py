@@ -345,7 +345,7 @@ def attendance_record(meeting: dict[str, Any], occurrence_uuid: str) -> dict[str
     by_registrant = {r["registrant_id"]: r["student_id"] for r in registrants if r.get("student_id")}
     by_email = {r["email"]: r["student_id"] for r in registrants if r.get("student_id")}
     attendees = rules.merge(segments, by_email, by_registrant)
-    scheduled = float(meeting.get("duration") or 60)
+    scheduled = int(meeting.get("duration") or 60)
     present = {a.student_id for a in attendees if a.student_id}
     return {
         "occurrence_uuid": occurrence_uuid,

@@ -269,6 +269,8 @@ OWNED_TYPES = {
     "student_unenrolled": "enrollments",
     "course_schedule_changed": "directory",
     "webhook.test": "webhooks",
+    "recording_ready": "video",
+    "attendance_recorded": "video",
 }
 
 

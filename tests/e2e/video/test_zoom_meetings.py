@@ -265,7 +265,9 @@ def test_callbacks_publish_course_events_recordings_and_merged_attendance(local_
     assert forged.json()["status"] == 400
     stale = sandbox(local_stack, "POST", f"/events/{started['id']}/send", {"timestamp": int(time.time()) - 3600})
     assert stale.json()["status"] == 400
-    assert len(_events(receiver, "course_started")) == 1
+    [started_event] = _events(receiver, "course_started")
+    assert started_event["data"]["sessionId"] in course["sessions"]
+    assert started_event["data"]["meetingId"] == meeting["meetingId"]
     assert len(_events(receiver, "course_ended")) == 1
     ready = _events(receiver, "recording_ready")
     assert len(ready) == 1 and {f["fileType"] for f in ready[0]["data"]["files"]} >= {"MP4"}
@@ -279,3 +281,37 @@ def test_callbacks_publish_course_events_recordings_and_merged_attendance(local_
     assert (recorded["attended"], recorded["absent"]) == ([ana["id"]], [ben["id"]])
     recordings = admin.get(f"/video/zoom/{meeting['meetingId']}/recordings").json()
     assert recordings["items"] and recordings["items"][0]["files"]
+
+
+def test_a_passing_429_with_retry_after_is_waited_out(local_stack, admin, course):
+    faults = f"{local_stack.sandbox_url}/_sandbox/faults"
+    user = course["zoom_user"]["id"]
+    # A passing 429 with Retry-After is waited out by the shared client: the meeting is made.
+    httpx.post(
+        faults, json={"provider": "zoom", "status": 429, "retryAfter": 1, "pathPrefix": "/v2/users/"}, timeout=10
+    )
+    assert _create(admin, course).status_code == 201
+    assert creates_by(local_stack, user) == 1
+
+
+def test_a_zoom_outage_or_timeout_is_a_503_with_a_retry_hint_and_nothing_half_created(local_stack, admin, course):
+    faults = f"{local_stack.sandbox_url}/_sandbox/faults"
+    user = course["zoom_user"]["id"]
+    httpx.post(faults, json={"provider": "zoom", "status": 500, "count": 3, "pathPrefix": "/v2/users/"}, timeout=10)
+    failed = _create(admin, course)
+    assert failed.status_code == 503, failed.text
+    assert int(failed.headers["Retry-After"]) >= 1 and "Zoom" in failed.json()["detail"]
+    assert creates_by(local_stack, user) == 0
+
+    latency = f"{local_stack.sandbox_url}/_sandbox/latency"
+    httpx.post(latency, json={"provider": "zoom", "ms": 6000}, timeout=10)
+    try:
+        slow = _create(admin, course)
+    finally:
+        httpx.post(latency, json={"provider": "zoom", "ms": 0}, timeout=10)
+    assert slow.status_code == 503, slow.text
+    assert "did not answer in time" in slow.json()["detail"]
+
+    created = _create(admin, course)
+    assert created.status_code == 201, created.text
+    assert creates_by(local_stack, user) == 1

@@ -255,8 +255,12 @@ register_event_type(
 )
 register_event_type(
     "course_started",
-    "A course's first class took place.",
-    _object({"courseId": _ID, "startedAt": _TIME, "teacherId": _ID}, ["courseId", "startedAt"]),
+    "A class of a course began: announced by the center's timetable, or published by video when the "
+    "class's meeting starts (then with meetingId and, when the class is one of the course's sessions, sessionId).",
+    _object(
+        {"courseId": _ID, "startedAt": _TIME, "teacherId": _ID, "sessionId": _ID, "meetingId": _ID},
+        ["courseId", "startedAt"],
+    ),
     {
         "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
         "startedAt": "2025-03-03T18:00:00+00:00",
@@ -266,8 +270,12 @@ register_event_type(
 )
 register_event_type(
     "course_ended",
-    "A course's last class took place.",
-    _object({"courseId": _ID, "endedAt": _TIME, "teacherId": _ID}, ["courseId", "endedAt"]),
+    "A class of a course ended: announced by the center's timetable, or published by video when the "
+    "class's meeting ends (then with meetingId and, when the class is one of the course's sessions, sessionId).",
+    _object(
+        {"courseId": _ID, "endedAt": _TIME, "teacherId": _ID, "sessionId": _ID, "meetingId": _ID},
+        ["courseId", "endedAt"],
+    ),
     {
         "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
         "endedAt": "2025-06-30T19:30:00+00:00",

@@ -56,9 +56,12 @@ def _apply(provider: str, meeting: dict[str, Any], event: MeetingEvent) -> bool:
     db = store.db
     events = _events()
     at = timeutil.iso_utc(event.at)
-    base = {"courseId": meeting["course_id"]}
+    base = {"courseId": meeting["course_id"], "meetingId": meeting["id"]}
     if meeting.get("teacher_id"):
         base["teacherId"] = meeting["teacher_id"]
+    session_id = meetings.session_at(meeting, event.at) if event.kind in ("started", "ended") else None
+    if session_id:
+        base["sessionId"] = session_id
     ops: list[dict[str, Any]] = []
     event_ids: list[str] = []
 

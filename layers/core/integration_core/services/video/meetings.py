@@ -302,19 +302,28 @@ def recordings(principal: Principal, provider: str, meeting_id: str) -> dict[str
     }
 
 
+SESSION_MATCH_SECONDS = 3600  # a class started up to an hour early or late is still that session
+
+
+def session_at(meeting: dict[str, Any], moment: datetime) -> str | None:
+    """The course's session a class started (or ended) at `moment` belongs to, if any: the one whose
+    scheduled start or end is nearest within an hour."""
+    best: tuple[float, str] | None = None
+    for session in _scheduled(meeting["course_id"]):
+        for edge in (session["starts_at"], session["ends_at"]):
+            gap = abs((moment - datetime.fromisoformat(edge).astimezone(UTC)).total_seconds())
+            if gap <= SESSION_MATCH_SECONDS and (best is None or gap < best[0]):
+                best = (gap, str(session["id"]))
+    return best[1] if best else None
+
+
 def _session_of(meeting: dict[str, Any], start: str) -> str | None:
     """The session an occurrence (by its start) belongs to."""
-    if not start:
-        return None
     try:
         moment = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return None
-    for session in _scheduled(meeting["course_id"]):
-        begins = datetime.fromisoformat(session["starts_at"]).astimezone(UTC)
-        if abs((moment - begins).total_seconds()) <= 3600:
-            return str(session["id"])
-    return None
+    return session_at(meeting, moment)
 
 
 def recording_record(meeting: dict[str, Any], found: Any) -> dict[str, Any]:

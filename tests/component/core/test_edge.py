@@ -94,7 +94,7 @@ def _deep(levels: int) -> dict:
 
 # ---------------------------------------------------------------- the body's media type and encoding
 def test_there_are_write_routes_in_every_api_function():
-    assert {function for _, _, function in WRITE_ROUTES} == {"directory", "payments", "webhooks"}
+    assert {function for _, _, function in WRITE_ROUTES} == {"directory", "payments", "webhooks", "video"}
     assert len(WRITE_ROUTES) >= 20
 
 

@@ -279,6 +279,8 @@ def test_callbacks_publish_course_events_recordings_and_merged_attendance(local_
     assert occurrence["absent"] == [ben["id"]]
     recorded = _events(receiver, "attendance_recorded")[0]["data"]
     assert (recorded["attended"], recorded["absent"]) == ([ana["id"]], [ben["id"]])
+    assert recorded["sessionId"] == started_event["data"]["sessionId"]
+    assert _events(receiver, "course_ended")[0]["data"]["sessionId"] == started_event["data"]["sessionId"]
     recordings = admin.get(f"/video/zoom/{meeting['meetingId']}/recordings").json()
     assert recordings["items"] and recordings["items"][0]["files"]
 

@@ -360,6 +360,7 @@ class ZoomAdapter:
             digest=digest,
             recording=recording_of(obj) if kind == "recording_completed" else None,
             segment=segment,
+            started_at=_parse(obj["start_time"]) if obj.get("start_time") else None,
         )
 
 

@@ -118,6 +118,7 @@ class MeetingEvent:
     digest: str
     recording: Recording | None = None
     segment: Segment | None = None
+    started_at: datetime | None = None  # when this occurrence began: the class it is
 
 
 class VideoProvider(Protocol):

@@ -59,7 +59,9 @@ def _apply(provider: str, meeting: dict[str, Any], event: MeetingEvent) -> bool:
     base = {"courseId": meeting["course_id"], "meetingId": meeting["id"]}
     if meeting.get("teacher_id"):
         base["teacherId"] = meeting["teacher_id"]
-    session_id = meetings.session_at(meeting, event.at) if event.kind in ("started", "ended") else None
+    session_id = (
+        meetings.session_at(meeting, event.started_at or event.at) if event.kind in ("started", "ended") else None
+    )
     if session_id:
         base["sessionId"] = session_id
     ops: list[dict[str, Any]] = []
@@ -131,7 +133,7 @@ def _record_attendance(provider: str, meeting: dict[str, Any], event: MeetingEve
         "courseId": meeting["course_id"],
         "meetingId": meeting["id"],
         "occurrenceUuid": event.occurrence_uuid,
-        "sessionId": None,
+        "sessionId": meetings.session_at(meeting, event.started_at or event.at),
         "attended": sorted({a["student_id"] for a in record["attendees"] if a["student_id"]}),
         "absent": record["absent"],
         "recordedAt": timeutil.iso_utc(timeutil.utc_now()),

@@ -194,7 +194,7 @@ def add_zoom_participant(meetingId: MeetingId, body: ParticipantAdd) -> Particip
     summary="Cancel a person's registration (admin, service)",
     status_code=204,
 )
-def remove_zoom_participant(meetingId: MeetingId, email: Annotated[str, Path(max_length=320)]):
+def remove_zoom_participant(meetingId: MeetingId, email: Annotated[str, Path(max_length=320)]) -> Response[str]:
     meetings.remove_participant(caller(app), ZOOM, meetingId, email)
     return Response(status_code=204, body="")
 

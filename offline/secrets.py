@@ -110,3 +110,18 @@ def _google(ctx: LocalContext) -> str:
     from offline.sandbox.providers.google_oauth import local_client_config
 
     return json.dumps(local_client_config(ctx.sandbox_url))
+
+
+# Video: the Zoom Server-to-Server OAuth app of the sandbox's Zoom emulator.
+@local_secret("ZoomSecret")
+def _zoom(ctx: LocalContext) -> str:
+    return json.dumps(
+        {
+            "accountId": "local-zoom-account",
+            "clientId": "local-zoom-client",
+            "clientSecret": "local-zoom-secret",
+            "webhookSecretToken": "local-zoom-webhook-" + secrets.token_hex(12),
+            "oauthUrl": ctx.sandbox_url + "/zoom/oauth/token",
+            "apiUrl": ctx.sandbox_url + "/zoom/v2",
+        }
+    )

@@ -99,3 +99,10 @@ def field_error(field: str, reason: str) -> dict[str, str]:
 def invalid(field: str, reason: str) -> Unprocessable:
     """A 422 naming one field, for rules a model cannot express (a price the currency cannot hold)."""
     return Unprocessable(f"{field}: {reason}", errors=[field_error(field, reason)])
+
+
+class QuotaExhausted(DomainError):
+    """A provider's allowance for the day is used up (Zoom: 100 meeting creates and updates per
+    user per UTC day): a 429 naming when it refills (`resetsAt`), never retried blindly."""
+
+    status, slug, title = 429, "provider-quota-exhausted", "The provider's daily quota is used up"

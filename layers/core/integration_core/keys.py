@@ -44,6 +44,14 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - a synced class event: PK `CALENDAR#<userId>`, SK `CALEVENT#<courseId>#<sessionId>` (Google's event
   id, the session version synced, confirmed or cancelled)
 - an authorization request's state (TTL ~10 min, single use): PK `OAUTH_STATE#<sha256 of state>`, SK `STATE`
+- video meeting of a course: PK `MEETING#<mtgId>`, SK `PROFILE` (mtg id stable per course:
+  `stable_id("meeting", courseId)`; provider, provider meeting id, occurrence -> session map, status
+  `pending` until the provider's meeting is stored)
+- video meeting lookup by the provider's id: PK `VIDEOREF#<provider>:<providerMeetingId>`, SK `REF`
+- registrant of a meeting: PK `MEETING#<mtgId>`, SK `REGISTRANT#<stuId or email>` (registrant id, join link)
+- recording of a meeting occurrence: PK `MEETING#<mtgId>`, SK `RECORDING#<occurrence uuid>`
+- attendance of a meeting occurrence: PK `MEETING#<mtgId>`, SK `ATTENDANCE#<occurrence uuid>`
+- participant join/leave seen in a callback: PK `MEETING#<mtgId>`, SK `SEGMENT#<uuid>#<who>#<joinTime>`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -86,6 +94,13 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a user's synced events of one course: Query PK=CALENDAR#<userId>, SK begins_with CALEVENT#<courseId>#;
   of all courses: SK begins_with CALEVENT#
 - an authorization's state: GetItem, then a conditional DeleteItem (single use)
+
+- a course's meeting: GetItem MEETING#<stable mtg id>; by the provider's id (callbacks): GetItem
+  VIDEOREF#<provider>:<id>, then GetItem of the meeting
+- a meeting's registrants / recordings / attendance / segments: Query PK=MEETING#<id>, SK begins_with
+  REGISTRANT# / RECORDING# / ATTENDANCE# / SEGMENT#<uuid>#
+- was this provider callback applied: GetItem PROVIDER_EVENT#<provider>#<digest>, and a conditional
+  put in the same transaction as its change
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -293,3 +308,38 @@ def calendar_course_prefix(course_id: str) -> str:
 
 def oauth_state_pk(state_digest: str) -> str:
     return f"OAUTH_STATE#{state_digest}"
+
+
+# ---------------------------------------------------------------- video (integration_core.stores.video)
+REGISTRANT_PREFIX = "REGISTRANT#"
+RECORDING_PREFIX = "RECORDING#"
+ATTENDANCE_PREFIX = "ATTENDANCE#"
+SEGMENT_PREFIX = "SEGMENT#"
+
+
+def meeting_pk(meeting_id: str) -> str:
+    return f"MEETING#{meeting_id}"
+
+
+def video_ref_pk(provider: str, provider_meeting_id: str) -> str:
+    return f"VIDEOREF#{provider}:{provider_meeting_id}"
+
+
+def registrant_sk(who: str) -> str:
+    return f"{REGISTRANT_PREFIX}{who}"
+
+
+def recording_sk(occurrence_uuid: str) -> str:
+    return f"{RECORDING_PREFIX}{occurrence_uuid}"
+
+
+def attendance_sk(occurrence_uuid: str) -> str:
+    return f"{ATTENDANCE_PREFIX}{occurrence_uuid}"
+
+
+def segments_prefix(occurrence_uuid: str) -> str:
+    return f"{SEGMENT_PREFIX}{occurrence_uuid}#"
+
+
+def segment_sk(occurrence_uuid: str, who: str, joined_at: str) -> str:
+    return f"{SEGMENT_PREFIX}{occurrence_uuid}#{who}#{joined_at}"

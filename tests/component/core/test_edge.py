@@ -101,6 +101,7 @@ def test_there_are_write_routes_in_every_api_function():
         "webhooks",
         "reminders",
         "calendar_feed",
+        "video",
     }
     assert len(WRITE_ROUTES) >= 20
 

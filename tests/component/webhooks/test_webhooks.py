@@ -271,6 +271,8 @@ OWNED_TYPES = {
     "class_reminder": "calendar",
     "calendar_connection_broken": "calendar",
     "webhook.test": "webhooks",
+    "recording_ready": "video",
+    "attendance_recorded": "video",
 }
 
 

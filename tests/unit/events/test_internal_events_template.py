@@ -8,12 +8,18 @@ import integration_core.services.reminders.reactions  # noqa: F401 (declares the
 from integration_core.domain.events import CATALOG
 from integration_core.internal_events import CONSUMERS
 from integration_core.services import directory_reactions  # noqa: F401 (declares the directory's handlers)
+from integration_core.services.video import reactions as video_reactions  # noqa: F401 (declares video's handlers)
 from offline.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
 # Consumer name -> the prefix of its resources in the template (<Prefix>Rule, Queue, Function).
-PREFIXES = {"directory": "DirectoryEvents", "reminders": "RemindersEvents", "calendar": "CalendarEvents"}
+PREFIXES = {
+    "directory": "DirectoryEvents",
+    "reminders": "RemindersEvents",
+    "calendar": "CalendarEvents",
+    "video": "VideoEvents",
+}
 
 
 def test_every_consumer_has_its_rule_queue_dlq_and_function():

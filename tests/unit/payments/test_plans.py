@@ -28,8 +28,8 @@ def plan_body(**fields) -> PlanCreate:
 
 def test_an_admin_creates_a_plan_that_reads_back_in_the_currencys_units(shop):
     created = create_plan(ADMIN, plan_body(id="pln_monthly01"))
-    assert created["id"] == "pln_monthly01"
-    assert (created["amount"], created["amount_minor"], created["currency"]) == ("29.00", 2900, "USD")
+    assert created.id == "pln_monthly01"
+    assert (created.amount, created.amount_minor, created.currency) == ("29.00", 2900, "USD")
     assert get_plan(CALLERS[2], "pln_monthly01") == created
     assert not {"PK", "SK", "GSI1PK", "GSI1SK", "kind"} & set(created)
 
@@ -45,13 +45,13 @@ def test_a_plan_id_is_taken_once_and_the_first_plan_stays(shop):
     create_plan(ADMIN, plan_body(id="pln_monthly01"))
     with pytest.raises(Conflict):
         create_plan(ADMIN, plan_body(id="pln_monthly01", amount="99.00"))
-    assert get_plan(ADMIN, "pln_monthly01")["amount"] == "29.00"
+    assert get_plan(ADMIN, "pln_monthly01").amount == "29.00"
 
 
 def test_a_plan_without_an_id_gets_a_new_plan_id(shop):
     first, second = create_plan(ADMIN, plan_body()), create_plan(ADMIN, plan_body())
-    assert first["id"].startswith("pln_") and second["id"].startswith("pln_")
-    assert first["id"] != second["id"]
+    assert first.id.startswith("pln_") and second.id.startswith("pln_")
+    assert first.id != second.id
 
 
 @pytest.mark.parametrize(
@@ -79,10 +79,10 @@ def test_every_role_lists_the_plans_page_by_page(shop, caller):
     for n in range(3):
         create_plan(ADMIN, plan_body(id=f"pln_monthly0{n}", name=f"Plan {n}"))
     first = list_plans(caller, 2, None)
-    assert len(first["items"]) == 2 and first["next_cursor"]
-    rest = list_plans(caller, 2, first["next_cursor"])
-    assert rest["next_cursor"] is None
-    assert sorted(p["id"] for p in first["items"] + rest["items"]) == [
+    assert len(first.items) == 2 and first.next_cursor
+    rest = list_plans(caller, 2, first.next_cursor)
+    assert rest.next_cursor is None
+    assert sorted(p.id for p in first.items + rest.items) == [
         "pln_monthly00",
         "pln_monthly01",
         "pln_monthly02",
@@ -91,15 +91,15 @@ def test_every_role_lists_the_plans_page_by_page(shop, caller):
 
 def test_a_providers_copy_of_a_plan_is_created_once_and_remembered(shop):
     plan = create_plan(ADMIN, plan_body(id="pln_monthly01"))
-    stored = shop.world.store.plan(plan["id"])
+    stored = shop.world.store.plan(plan.id)
     first = provider_plan(stored, Provider.STRIPE)
-    again = provider_plan(shop.world.store.plan(plan["id"]), Provider.STRIPE)
+    again = provider_plan(shop.world.store.plan(plan.id), Provider.STRIPE)
     assert first == again
     assert shop.providers[Provider.STRIPE].plans_created == ["pln_monthly01"]
     # Each provider has its own copy, remembered under its own attribute.
-    other = provider_plan(shop.world.store.plan(plan["id"]), Provider.PAYPAL)
+    other = provider_plan(shop.world.store.plan(plan.id), Provider.PAYPAL)
     assert shop.providers[Provider.PAYPAL].plans_created == ["pln_monthly01"]
-    remembered = shop.world.store.plan(plan["id"])
+    remembered = shop.world.store.plan(plan.id)
     assert remembered["fake_plan_id"] == first and remembered["fakepal_plan_id"] == other
 
 

@@ -6,6 +6,7 @@ and cancelled at the provider once."""
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from integration_core.domain.payments import (
     PlanCreate,
@@ -22,8 +23,8 @@ from integration_core.services.payments.plans import create_plan
 from integration_core.services.payments.subscriptions import (
     cancel_subscription,
     create_subscription,
-    get_subscription,
 )
+from integration_core.services.payments.subscriptions import get_subscription as read_subscription
 
 ADMIN = Principal("adm_office", Role.ADMIN)
 SERVICE = Principal("svc_accounting", Role.SERVICE)
@@ -37,16 +38,25 @@ ACTIVE, CANCELED, PENDING = SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCEL
 @pytest.fixture
 def plan(shop) -> str:
     body = PlanCreate(id=PLAN, name="Monthly English", amount="29.00", currency="USD", interval="month")
-    return create_plan(ADMIN, body)["id"]
+    return create_plan(ADMIN, body).id
+
+
+def _fields(answer: BaseModel) -> dict:
+    """The answer's fields by their Python names, the unset ones left out (as the API shows them)."""
+    return answer.model_dump(by_alias=False, exclude_none=True)
 
 
 def subscribe(caller: Principal, key: str = "subscribe-key-1", **fields):
     body = SubscriptionCreate(**({"plan_id": PLAN, "provider": "stripe"} | fields))
-    return create_subscription(caller, body, Attempt(caller, "subscribe", key))
+    return _fields(create_subscription(caller, body, Attempt(caller, "subscribe", key)))
 
 
 def cancel(caller: Principal, subscription_id: str, key: str = "cancel-key-01"):
-    return cancel_subscription(caller, subscription_id, SubscriptionCancel(), Attempt(caller, "cancel", key))
+    return _fields(cancel_subscription(caller, subscription_id, SubscriptionCancel(), Attempt(caller, "cancel", key)))
+
+
+def get_subscription(caller: Principal, subscription_id: str) -> dict:
+    return _fields(read_subscription(caller, subscription_id))
 
 
 def provider_now_says(shop, created: dict, status: SubscriptionStatus, next_billing_at: str | None = None) -> None:

@@ -3,7 +3,8 @@ GitHub next): what is the same for all of them lives here, what each provider's 
 stays in its adapter.
 
 - timeouts: one `httpx.Client` per provider with a connect and a total timeout;
-- an OAuth client-credentials token, cached per (token URL, client id) and fetched again shortly
+- an OAuth client-credentials token (or a grant of that shape: Zoom's account_credentials), cached
+  per (token URL, client id) and fetched again shortly
   before it expires; concurrent callers wait for one fetch instead of each asking for a token;
   a 401 on a call fetches one fresh token and tries once more;
 - retries on 429 and 5xx (and on connection failures) with capped exponential backoff and full
@@ -52,6 +53,10 @@ class ClientCredentials:
     client_id: str
     client_secret: str = field(repr=False)
     scope: str | None = None
+    # Zoom's Server-to-Server OAuth is the same exchange with its own grant:
+    # grant_type=account_credentials and the account_id as a further form field.
+    grant_type: str = "client_credentials"
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ class ProviderHttp:
             usable = cached is not None and cached[1] > self._clock()
             if cached and usable and (not fresh or (stale is not None and cached[0] != stale)):
                 return cached[0]
-            form = {"grant_type": "client_credentials"}
+            form = {"grant_type": creds.grant_type, **dict(creds.extra)}
             if creds.scope:
                 form["scope"] = creds.scope
             answer = self.send(

@@ -24,7 +24,14 @@ from integration_core.errors import Unprocessable, field_error
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 TEST_EVENT = "webhook.test"
 EXTERNAL = "external"
-CAPABILITIES = ("payments", "enrollments", "directory", "webhooks", "calendar")  # add yours when it publishes events
+CAPABILITIES = (
+    "payments",
+    "enrollments",
+    "directory",
+    "webhooks",
+    "calendar",
+    "video",
+)  # add yours when it publishes events
 PUBLISHERS = (EXTERNAL, *CAPABILITIES)
 
 
@@ -255,8 +262,12 @@ register_event_type(
 )
 register_event_type(
     "course_started",
-    "A course's first class took place.",
-    _object({"courseId": _ID, "startedAt": _TIME, "teacherId": _ID}, ["courseId", "startedAt"]),
+    "A class of a course began: announced by the center's timetable, or published by video when the "
+    "class's meeting starts (then with meetingId and, when the class is one of the course's sessions, sessionId).",
+    _object(
+        {"courseId": _ID, "startedAt": _TIME, "teacherId": _ID, "sessionId": _ID, "meetingId": _ID},
+        ["courseId", "startedAt"],
+    ),
     {
         "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
         "startedAt": "2025-03-03T18:00:00+00:00",
@@ -266,8 +277,12 @@ register_event_type(
 )
 register_event_type(
     "course_ended",
-    "A course's last class took place.",
-    _object({"courseId": _ID, "endedAt": _TIME, "teacherId": _ID}, ["courseId", "endedAt"]),
+    "A class of a course ended: announced by the center's timetable, or published by video when the "
+    "class's meeting ends (then with meetingId and, when the class is one of the course's sessions, sessionId).",
+    _object(
+        {"courseId": _ID, "endedAt": _TIME, "teacherId": _ID, "sessionId": _ID, "meetingId": _ID},
+        ["courseId", "endedAt"],
+    ),
     {
         "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
         "endedAt": "2025-06-30T19:30:00+00:00",
@@ -433,4 +448,77 @@ register_event_type(
         "brokenAt": "2025-03-01T10:16:00+00:00",
     },
     published_by="calendar",
+)
+
+# ---------------------------------------------------------------- video
+register_event_type(
+    "recording_ready",
+    "A class's cloud recording is ready at the video provider (Zoom's download links need a token).",
+    _object(
+        {
+            "courseId": _ID,
+            "meetingId": _ID,
+            "provider": {"type": "string", "enum": ["zoom", "teams"]},
+            "occurrenceUuid": {"type": "string", "minLength": 1, "maxLength": 128},
+            "sessionId": {"type": ["string", "null"], "maxLength": 64},
+            "files": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "fileType": {"type": "string"},
+                        "size": {"type": "integer", "minimum": 0},
+                        "playUrl": {"type": "string"},
+                        "downloadUrl": {"type": "string"},
+                    },
+                    "required": ["fileType"],
+                },
+            },
+            "readyAt": _TIME,
+        },
+        ["courseId", "meetingId", "provider", "occurrenceUuid", "files", "readyAt"],
+    ),
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "meetingId": "mtg_a2b3c4d5e6f7g2h3j4k5",
+        "provider": "zoom",
+        "occurrenceUuid": "4444AAAiAAAAAiAiAiiAii==",
+        "sessionId": "ses_m2n3p4q5r6s7t2v3w4x5",
+        "files": [
+            {
+                "fileType": "MP4",
+                "size": 264929,
+                "playUrl": "https://zoom.us/rec/play/x",
+                "downloadUrl": "https://zoom.us/rec/download/x",
+            }
+        ],
+        "readyAt": "2025-03-03T19:40:00+00:00",
+    },
+    published_by="video",
+)
+register_event_type(
+    "attendance_recorded",
+    "A class's attendance, taken from the video provider's participants report after the meeting ended.",
+    _object(
+        {
+            "courseId": _ID,
+            "meetingId": _ID,
+            "occurrenceUuid": {"type": "string", "minLength": 1, "maxLength": 128},
+            "sessionId": {"type": ["string", "null"], "maxLength": 64},
+            "attended": {"type": "array", "items": _ID},
+            "absent": {"type": "array", "items": _ID},
+            "recordedAt": _TIME,
+        },
+        ["courseId", "meetingId", "occurrenceUuid", "attended", "absent", "recordedAt"],
+    ),
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "meetingId": "mtg_a2b3c4d5e6f7g2h3j4k5",
+        "occurrenceUuid": "4444AAAiAAAAAiAiAiiAii==",
+        "sessionId": "ses_m2n3p4q5r6s7t2v3w4x5",
+        "attended": ["stu_b2c3d4e5f6g7h2j3k4m5"],
+        "absent": ["stu_c2d3e4f5g6h7j2k3m4n5"],
+        "recordedAt": "2025-03-03T19:45:00+00:00",
+    },
+    published_by="video",
 )

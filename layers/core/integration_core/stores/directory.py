@@ -352,6 +352,16 @@ class DirectoryStore:
         pk = keys.entity_pk("course", course_id)
         return Listing.of(self.db.query(pk, sk_prefix=keys.ENROLLMENT_PREFIX, limit=limit, cursor=cursor))
 
+    def all_enrollments_of_course(self, course_id: str) -> list[dict[str, Any]]:
+        """Every enrollment of a course, paged here (no caller's cursor: for event handlers)."""
+        pk, found, after = keys.entity_pk("course", course_id), [], None
+        while True:
+            page = self.db.query(pk, sk_prefix=keys.ENROLLMENT_PREFIX, limit=100, after=after)
+            found += [public(item) for item in page.items]
+            after = page.last_key
+            if not after:
+                return found
+
     def enrollments_of_student(self, student_id: str, limit: int, cursor: str | None) -> Listing:
         pk = keys.entity_pk("student", student_id)
         return Listing.of(self.db.query(pk, sk_prefix=keys.ENROLLMENT_PREFIX, limit=limit, cursor=cursor))

@@ -1,0 +1,141 @@
+"""The video store: a course's meeting (provider ids, the occurrence -> session map), its lookup by
+the provider's meeting id, registrants with their personal join links, recordings, attendance,
+participant segments from callbacks, and the markers of applied provider callbacks. Keys in
+integration_core.keys (the video rows)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from integration_core import keys
+from integration_core.adapters.dynamodb import ConditionFailed, Table, table
+from integration_core.config import settings
+
+INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "expiresAt")
+CALLBACK_TTL_DAYS = 90
+
+
+def _clean(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {k: v for k, v in item.items() if k not in INTERNAL} if item else None
+
+
+class VideoStore:
+    def __init__(self, db: Table) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------------ meetings
+    def meeting(self, meeting_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        return _clean(self.db.get(keys.meeting_pk(meeting_id), keys.PROFILE, consistent=consistent))
+
+    def meeting_by_provider(self, provider: str, provider_id: str) -> dict[str, Any] | None:
+        ref = self.db.get(keys.video_ref_pk(provider, provider_id), keys.REF)
+        return self.meeting(ref["meeting_id"]) if ref else None
+
+    def reserve(self, record: dict[str, Any]) -> bool:
+        """The pending meeting, written before the provider is asked; False when one exists."""
+        try:
+            self.db.put(
+                {"PK": keys.meeting_pk(record["id"]), "SK": keys.PROFILE, **record},
+                "attribute_not_exists(PK)",
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def store_provider_meeting(self, meeting_id: str, provider: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The provider's meeting recorded on the pending record, with its lookup, in one transaction."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value for i, value in enumerate(fields.values())}
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        ops = [
+            self.db.update_op(
+                keys.meeting_pk(meeting_id), keys.PROFILE, update, "attribute_exists(PK)", names=names, values=values
+            ),
+            self.db.put_op(
+                {
+                    "PK": keys.video_ref_pk(provider, fields["provider_meeting_id"]),
+                    "SK": keys.REF,
+                    "meeting_id": meeting_id,
+                }
+            ),
+        ]
+        self.db.transact(ops)
+        found = self.meeting(meeting_id)
+        assert found is not None
+        return found
+
+    def delete_meeting(self, meeting: dict[str, Any]) -> None:
+        ops = [self.db.delete_op(keys.meeting_pk(meeting["id"]), keys.PROFILE)]
+        if meeting.get("provider_meeting_id"):
+            ops.append(
+                self.db.delete_op(keys.video_ref_pk(meeting["provider"], meeting["provider_meeting_id"]), keys.REF)
+            )
+        self.db.transact(ops)
+
+    # ------------------------------------------------------------------ registrants
+    def registrant(self, meeting_id: str, who: str) -> dict[str, Any] | None:
+        return _clean(self.db.get(keys.meeting_pk(meeting_id), keys.registrant_sk(who), consistent=True))
+
+    def put_registrant(self, meeting_id: str, who: str, record: dict[str, Any]) -> None:
+        self.db.put({"PK": keys.meeting_pk(meeting_id), "SK": keys.registrant_sk(who), **record})
+
+    def remove_registrant(self, meeting_id: str, who: str) -> None:
+        self.db.delete(keys.meeting_pk(meeting_id), keys.registrant_sk(who))
+
+    def _all(self, meeting_id: str, prefix: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = self.db.query(keys.meeting_pk(meeting_id), sk_prefix=prefix, limit=100)
+        found.extend(page.items)
+        while page.last_key:
+            page = self.db.query(keys.meeting_pk(meeting_id), sk_prefix=prefix, limit=100, after=page.last_key)
+            found.extend(page.items)
+        return [c for c in (_clean(i) for i in found) if c]
+
+    def registrants(self, meeting_id: str) -> list[dict[str, Any]]:
+        return self._all(meeting_id, keys.REGISTRANT_PREFIX)
+
+    # ------------------------------------------------------------------ recordings, attendance, segments
+    def put_recording(self, meeting_id: str, record: dict[str, Any]) -> None:
+        self.db.put({"PK": keys.meeting_pk(meeting_id), "SK": keys.recording_sk(record["occurrence_uuid"]), **record})
+
+    def recordings(self, meeting_id: str) -> list[dict[str, Any]]:
+        return self._all(meeting_id, keys.RECORDING_PREFIX)
+
+    def put_attendance(self, meeting_id: str, record: dict[str, Any]) -> None:
+        self.db.put({"PK": keys.meeting_pk(meeting_id), "SK": keys.attendance_sk(record["occurrence_uuid"]), **record})
+
+    def attendance(self, meeting_id: str) -> list[dict[str, Any]]:
+        return self._all(meeting_id, keys.ATTENDANCE_PREFIX)
+
+    def segments(self, meeting_id: str, occurrence_uuid: str) -> list[dict[str, Any]]:
+        return self._all(meeting_id, keys.segments_prefix(occurrence_uuid))
+
+    # ------------------------------------------------------------------ callbacks applied once
+    def segment_operation(self, meeting_id: str, occurrence_uuid: str, who: str, record: dict[str, Any]) -> dict:
+        item = {
+            "PK": keys.meeting_pk(meeting_id),
+            "SK": keys.segment_sk(occurrence_uuid, who, record["joined_at"]),
+            **record,
+        }
+        return self.db.put_op(item)
+
+    def apply_callback(self, provider: str, digest: str, operations: list[dict[str, Any]]) -> bool:
+        """The callback's changes with its marker, once: False when it was applied before."""
+        marker = {
+            "PK": keys.provider_event_pk(provider, digest),
+            "SK": keys.EVENT_SK,
+            "expiresAt": int(time.time()) + CALLBACK_TTL_DAYS * 86400,
+        }
+        try:
+            self.db.transact([self.db.put_op(marker, "attribute_not_exists(PK)"), *operations])
+        except ConditionFailed:
+            return False
+        return True
+
+    def callback_applied(self, provider: str, digest: str) -> bool:
+        return self.db.get(keys.provider_event_pk(provider, digest), keys.EVENT_SK, consistent=True) is not None
+
+
+def store() -> VideoStore:
+    return VideoStore(table(settings().table_name))

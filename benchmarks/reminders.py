@@ -75,14 +75,14 @@ def run(sessions: int, students: int) -> dict[str, Any]:
                     "title": "Bench English",
                     "price": {"amount": "0", "currency": "EUR"},
                     "timeZone": "America/New_York",
-                    "teacherId": teacher["id"],
+                    "teacherId": teacher.id,
                 }
             ),
         )
         first_day = (datetime.now(UTC) + timedelta(days=2)).date()
         created = directory.create_sessions(
             admin,
-            course["id"],
+            course.id,
             SessionsCreate.model_validate(
                 {
                     "recurrence": {
@@ -94,14 +94,14 @@ def run(sessions: int, students: int) -> dict[str, Any]:
                     }
                 }
             ),
-        )["created"]
+        ).created
         student_ids = []
         for n in range(students):
             person = directory.create_person(
                 admin, "student", StudentCreate(email=f"s{n}@school.example", name=f"Student {n}")
             )
-            directory.enroll(admin, course["id"], person["id"])
-            student_ids.append(person["id"])
+            directory.enroll(admin, course.id, person.id)
+            student_ids.append(person.id)
 
         aws = AwsCalls()
         # Clients made from here on report to the counter (the cached ones were made before it).
@@ -110,28 +110,28 @@ def run(sessions: int, students: int) -> dict[str, Any]:
         for cached in (dynamodb.client, dynamodb.table, scheduler.client, ses.client):
             cached.cache_clear()
         figures: dict[str, Any] = {"sessions": len(created), "offsets": [1440, 60], "students": students}
-        first, figures["first_sync"] = _timed(aws, lambda: reminders.sync_course(course["id"]))
+        first, figures["first_sync"] = _timed(aws, lambda: reminders.sync_course(course.id))
         figures["first_sync"]["schedules_created"] = first.created
-        again, figures["repeat_sync"] = _timed(aws, lambda: reminders.sync_course(course["id"]))
+        again, figures["repeat_sync"] = _timed(aws, lambda: reminders.sync_course(course.id))
         figures["repeat_sync"]["unchanged"] = again.unchanged
         session = created[3]
-        moved = datetime.fromisoformat(session["starts_at"]) + timedelta(hours=1)
+        moved = datetime.fromisoformat(session.starts_at) + timedelta(hours=1)
         from integration_core.domain.directory import SessionUpdate
 
         directory.move_session(
-            admin, course["id"], session["id"], SessionUpdate.model_validate({"startsAt": moved.isoformat()})
+            admin, course.id, session.id, SessionUpdate.model_validate({"startsAt": moved.isoformat()})
         )
         result, figures["moved_session_sync"] = _timed(
-            aws, lambda: reminders.sync_course(course["id"], (session["id"],))
+            aws, lambda: reminders.sync_course(course.id, (session.id,))
         )
         figures["moved_session_sync"]["schedules_moved"] = result.moved
-        directory.delete_session(admin, course["id"], created[5]["id"])
+        directory.delete_session(admin, course.id, created[5].id)
         result, figures["cancelled_session_sync"] = _timed(
-            aws, lambda: reminders.sync_course(course["id"], (created[5]["id"],))
+            aws, lambda: reminders.sync_course(course.id, (created[5].id,))
         )
         figures["cancelled_session_sync"]["schedules_deleted"] = result.deleted
 
-        target = next(r for r in first.reminders if r.session_id == created[0]["id"] and r.offset_minutes == 60)
+        target = next(r for r in first.reminders if r.session_id == created[0].id and r.offset_minutes == 60)
         fired, figures["reminder_fired"] = _timed(aws, lambda: firing.fire(target.input()))
         figures["reminder_fired"]["emailed"] = len(fired.emailed)
         fired, figures["reminder_fired_again"] = _timed(aws, lambda: firing.fire(target.input()))

@@ -100,3 +100,13 @@ def _paypal(ctx: LocalContext) -> str:
             "baseUrl": ctx.sandbox_url + "/paypal",
         }
     )
+
+
+# Calendar: the local Google OAuth client and Google's endpoints in the sandbox (the emulator takes
+# this secret's clientId/clientSecret as a registered client).
+@local_secret("GoogleOAuthSecret")
+def _google(ctx: LocalContext) -> str:
+    from offline.sandbox.providers.google_oauth import local_client_config
+
+    config = local_client_config(ctx.sandbox_url)
+    return json.dumps({**config, "redirectUri": ctx.api_url.rstrip("/") + "/google-calendar/callback"})

@@ -19,6 +19,8 @@ from moto import mock_aws
 from offline.http import Request, Response, Server
 from offline.sandbox.base import SandboxContext
 from offline.sandbox.callbacks import Callbacks
+from offline.sandbox.providers.google import Google
+from offline.sandbox.providers.google_oauth import local_client_config
 from offline.sandbox.providers.paypal import PayPal
 from offline.sandbox.providers.stripe import Stripe
 from offline.sandbox.server import Sandbox
@@ -35,7 +37,7 @@ CALLERS = {"admin": "adm_fuzz0001", "teacher": "tch_fuzz0001", "student": "stu_f
 def _reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from integration_core.adapters import dynamodb, sqs
+    from integration_core.adapters import dynamodb, kms, sqs
     from integration_core.config import settings
     from integration_core.webhook_config import webhook_settings
 
@@ -43,6 +45,7 @@ def _reset_caches() -> None:
     dynamodb.client.cache_clear()
     dynamodb.table.cache_clear()
     sqs.client.cache_clear()
+    kms._client.cache_clear()
     settings.cache_clear()
     webhook_settings.cache_clear()
 
@@ -71,17 +74,29 @@ def _providers(patch: pytest.MonkeyPatch) -> list[Server]:
     stripe["baseUrl"] = sandbox_server.url + "/stripe"
     paypal = {"clientId": "fuzz", "clientSecret": "fuzz", "webhookId": "FUZZWEBHOOK"}
     paypal["baseUrl"] = sandbox_server.url + "/paypal"
+    google = {**local_client_config(sandbox_server.url), "redirectUri": "https://app.school.example/cb"}
     manager = boto3.client("secretsmanager")
-    for name, value in (("school-integration/stripe", stripe), ("school-integration/paypal", paypal)):
+    secrets_made = (
+        ("school-integration/stripe", stripe),
+        ("school-integration/paypal", paypal),
+        ("school-integration/google-oauth", google),
+    )
+    for name, value in secrets_made:
         manager.create_secret(Name=name, SecretString=json.dumps(value))
     patch.setenv("STRIPE_SECRET_NAME", "school-integration/stripe")
     patch.setenv("PAYPAL_SECRET_NAME", "school-integration/paypal")
+    patch.setenv("GOOGLE_OAUTH_SECRET_NAME", "school-integration/google-oauth")
+    patch.setenv("USER_TOKEN_KEY_ID", boto3.client("kms").create_key()["KeyMetadata"]["KeyId"])
     patch.setenv("PROVIDER_TIMEOUT_SECONDS", "2")
-    values = {"StripeSecret": json.dumps(stripe), "PayPalSecret": json.dumps(paypal)}
+    values = {
+        "StripeSecret": json.dumps(stripe),
+        "PayPalSecret": json.dumps(paypal),
+        "GoogleOAuthSecret": json.dumps(google),
+    }
     context = SandboxContext(
         Callbacks({"PaymentCallbacksFunction": callback_server.url + "/"}), values, sandbox_server.url
     )
-    holder["sandbox"] = Sandbox(context, [Stripe, PayPal])
+    holder["sandbox"] = Sandbox(context, [Stripe, PayPal, Google])
     sandbox_server.start()
     callback_server.start()
     return [sandbox_server, callback_server]

@@ -32,6 +32,12 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - plan: PK `PLAN#<plnId>`, SK `PROFILE`; GSI1 `TYPE#plan` / `<createdAt>#<id>`
 - provider event applied (TTL 90 d): PK `PROVIDER_EVENT#<provider>#<eventId>`, SK `EVENT`
 - domain event handled by an internal consumer (TTL 90 d): PK `HANDLED#<consumer>#<evtId>`, SK `HANDLED`
+- calendar connection of a user (student or teacher): PK `CALENDAR#<userId>`, SK `CONNECTION` (Google
+  account email, KMS-encrypted access and refresh tokens, token_version, calendar id, status)
+- the refresh lease of a user's tokens (one refresher at a time): PK `CALENDAR#<userId>`, SK `REFRESH_LEASE`
+- a synced class event: PK `CALENDAR#<userId>`, SK `CALEVENT#<courseId>#<sessionId>` (Google's event
+  id, the session version synced, confirmed or cancelled)
+- an authorization request's state (TTL ~10 min, single use): PK `OAUTH_STATE#<sha256 of state>`, SK `STATE`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -64,6 +70,11 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - plans: GetItem (PLAN#<id>, PROFILE); all plans: Query GSI1 TYPE#plan
 - did this consumer handle this event (internal event handlers): GetItem HANDLED#<consumer>#<evtId>,
   and a conditional put in the same transaction as the change the handler makes
+- a user's calendar connection: GetItem (CALENDAR#<userId>, CONNECTION); of a course's students:
+  Query the course's enrollments, then BatchGetItem of their connections
+- a user's synced events of one course: Query PK=CALENDAR#<userId>, SK begins_with CALEVENT#<courseId>#;
+  of all courses: SK begins_with CALEVENT#
+- an authorization's state: GetItem, then a conditional DeleteItem (single use)
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -226,3 +237,26 @@ def plan_pk(plan_id: str) -> str:
 
 def provider_event_pk(provider: str, event_id: str) -> str:
     return f"PROVIDER_EVENT#{provider}#{event_id}"
+
+
+# ---------------------------------------------------------------- calendar (integration_core.stores.calendar)
+CONNECTION = "CONNECTION"
+REFRESH_LEASE = "REFRESH_LEASE"
+STATE = "STATE"
+CALEVENT_PREFIX = "CALEVENT#"
+
+
+def calendar_user_pk(user_id: str) -> str:
+    return f"CALENDAR#{user_id}"
+
+
+def calendar_event_sk(course_id: str, session_id: str) -> str:
+    return f"{CALEVENT_PREFIX}{course_id}#{session_id}"
+
+
+def calendar_course_prefix(course_id: str) -> str:
+    return f"{CALEVENT_PREFIX}{course_id}#"
+
+
+def oauth_state_pk(state_digest: str) -> str:
+    return f"OAUTH_STATE#{state_digest}"

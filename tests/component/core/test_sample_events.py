@@ -28,3 +28,15 @@ def test_maintenance_samples_run_their_task(aws):
 def test_payments_sample_reads_an_empty_history(aws):
     answer = invoke("payments", sample_event("payments/get_history.json"))
     assert (answer.status, answer.body) == (200, {"items": [], "nextCursor": None})
+
+
+def test_calendar_sample_shows_a_user_not_connected(aws):
+    answer = invoke("calendar", sample_event("calendar/get_status.json"))
+    assert (answer.status, answer.body["connected"], answer.body["status"]) == (200, False, "not_connected")
+
+
+def test_calendar_events_sample_of_an_unknown_course_is_consumed_not_retried(aws):
+    result = load_function("calendar_events").handler(
+        sample_event("calendar_events/student_enrolled.json"), LambdaContext()
+    )
+    assert result == {"batchItemFailures": []}

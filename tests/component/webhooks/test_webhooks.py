@@ -268,6 +268,7 @@ OWNED_TYPES = {
     "student_enrolled": "enrollments",
     "student_unenrolled": "enrollments",
     "course_schedule_changed": "directory",
+    "calendar_connection_broken": "calendar",
     "webhook.test": "webhooks",
 }
 

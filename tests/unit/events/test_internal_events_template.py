@@ -6,12 +6,13 @@ from pathlib import Path
 from integration_core.domain.events import CATALOG
 from integration_core.internal_events import CONSUMERS
 from integration_core.services import directory_reactions  # noqa: F401 (declares the directory's handlers)
+from integration_core.services.calendar import reactions  # noqa: F401 (declares the calendar's handlers)
 from offline.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
 # Consumer name -> the prefix of its resources in the template (<Prefix>Rule, Queue, Function).
-PREFIXES = {"directory": "DirectoryEvents"}
+PREFIXES = {"directory": "DirectoryEvents", "calendar": "CalendarEvents"}
 
 
 def test_every_consumer_has_its_rule_queue_dlq_and_function():

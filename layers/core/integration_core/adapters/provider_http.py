@@ -70,9 +70,15 @@ def _never_quota(_: httpx.Response) -> bool:
     return False
 
 
+def _never_throttled(_: httpx.Response) -> bool:
+    return False
+
+
 class ProviderHttp:
     """Calls to one provider. `quota` tells a quota answer from a passing throttle (providers say
-    it differently: Zoom a 429 with code 429 and a daily limit, Google a 403 `quotaExceeded`)."""
+    it differently: Zoom a 429 with code 429 and a daily limit, Google a 403 `quotaExceeded`);
+    `throttled` names answers besides 429 and 5xx that are a passing throttle, retried like a 429
+    (Google's 403 `rateLimitExceeded` / `userRateLimitExceeded`)."""
 
     def __init__(
         self,
@@ -85,6 +91,7 @@ class ProviderHttp:
         token_margin_seconds: float = 120,
         retry: RetryPolicy | None = None,
         quota: Callable[[httpx.Response], bool] = _never_quota,
+        throttled: Callable[[httpx.Response], bool] = _never_throttled,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -94,6 +101,7 @@ class ProviderHttp:
         self.credentials = credentials
         self.retry = retry or RetryPolicy()
         self._quota = quota
+        self._throttled = throttled
         self._sleep = sleep
         self._clock = clock
         self._margin = token_margin_seconds
@@ -174,7 +182,7 @@ class ProviderHttp:
                     f"{self.title} quota is used up ({what}); try again later",
                     retry_after=max(1, hint if hint is not None else QUOTA_RETRY_AFTER),
                 )
-            if answer.status_code not in RETRYABLE_STATUS and answer.status_code < 500:
+            if answer.status_code not in RETRYABLE_STATUS and answer.status_code < 500 and not self._throttled(answer):
                 return answer
             hint = parse_retry_after(answer.headers.get("Retry-After"), utc_now())
             if last or (hint is not None and hint > policy.max_backoff_seconds):

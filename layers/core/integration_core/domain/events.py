@@ -24,7 +24,7 @@ from integration_core.errors import Unprocessable, field_error
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 TEST_EVENT = "webhook.test"
 EXTERNAL = "external"
-CAPABILITIES = ("payments", "enrollments", "directory", "webhooks")  # add yours when it publishes events
+CAPABILITIES = ("payments", "enrollments", "directory", "webhooks", "calendar")  # add yours when it publishes events
 PUBLISHERS = (EXTERNAL, *CAPABILITIES)
 
 
@@ -375,4 +375,27 @@ register_event_type(
         "canceledAt": "2025-06-01T08:00:00+00:00",
     },
     published_by="payments",
+)
+
+# ---------------------------------------------------------------- calendar
+register_event_type(
+    "calendar_connection_broken",
+    "Google refused a user's calendar connection (invalid_grant: revoked at Google or expired); "
+    "nothing syncs for that user until they connect again.",
+    _object(
+        {
+            "userId": _ID,
+            "email": {"type": "string", "maxLength": 320},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+            "brokenAt": _TIME,
+        },
+        ["userId", "reason", "brokenAt"],
+    ),
+    {
+        "userId": "stu_b2c3d4e5f6g7h2j3k4m5",
+        "email": "ana@example.com",
+        "reason": "invalid_grant: the Google grant was revoked or has expired",
+        "brokenAt": "2025-03-01T10:16:00+00:00",
+    },
+    published_by="calendar",
 )

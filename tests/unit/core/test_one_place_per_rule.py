@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCT = [p for d in ("layers", "functions") for p in sorted((ROOT / d).rglob("*.py")) if "/build/" not in str(p)]
-CONFIG_MODULES = {"config.py", "webhook_config.py", "payment_config.py", "calendar_config.py"}
+CONFIG_MODULES = {"config.py", "webhook_config.py", "payment_config.py", "calendar_config.py", "signin_config.py"}
 
 
 def _reads_environment(path: Path) -> list[int]:

@@ -17,15 +17,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core.domain.signin import (
     PROVIDER_PATTERN,
-    Authenticate,
-    Authenticated,
-    AuthorizationStarted,
     LinkedAccounts,
-    LinkStart,
     ProviderRevoked,
     ProviderTokenRefreshed,
-    RefreshToken,
-    SessionTokens,
+    SignedIn,
+    SignInCallback,
+    SignInLinkStart,
+    SignInRefresh,
+    SignInSession,
+    SignInStarted,
 )
 from integration_core.http import caller, make_resolver
 from integration_core.ids import id_pattern
@@ -60,16 +60,16 @@ def authorize(provider: ProviderPath, redirectUri: RedirectUri, returnTo: Return
     return Response(
         status_code=302,
         content_type="application/json",
-        body=AuthorizationStarted(**started).model_dump_json(by_alias=True),
+        body=SignInStarted(**started).model_dump_json(by_alias=True),
         headers={"Location": started["authorization_url"], "Cache-Control": "no-store"},
     )
 
 
-def _authenticated(answer: dict) -> Response[Authenticated]:
+def _authenticated(answer: dict) -> Response[SignedIn]:
     return Response(
         status_code=200,
         content_type="application/json",
-        body=Authenticated(**answer),
+        body=SignedIn(**answer),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -79,7 +79,7 @@ def _authenticated(answer: dict) -> Response[Authenticated]:
     tags=["sign-in"],
     summary="The callback: the provider's code (or error) with the state; answers this service's tokens",
 )
-def authenticate(body: Authenticate) -> Response[Authenticated]:
+def authenticate(body: SignInCallback) -> Response[SignedIn]:
     answer = accounts.authenticate(body.provider, body.code, body.state, body.redirect_uri, _client(), body.error)
     return _authenticated(answer)
 
@@ -94,7 +94,7 @@ def callback(
     state: Annotated[str, Query(min_length=16, max_length=256)],
     code: CallbackText = None,
     error: CallbackText = None,
-) -> Response[Authenticated]:
+) -> Response[SignedIn]:
     answer = accounts.authenticate(provider, code, state, None, _client(), error)
     return _authenticated(answer)
 
@@ -104,8 +104,8 @@ def callback(
     tags=["sign-in"],
     summary="Start linking a provider to the signed-in caller (complete it at POST /oauth/authenticate)",
 )
-def link(provider: ProviderPath, body: LinkStart) -> AuthorizationStarted:
-    return AuthorizationStarted(**start.link(caller(app), provider, body.redirect_uri, body.return_to))
+def link(provider: ProviderPath, body: SignInLinkStart) -> SignInStarted:
+    return SignInStarted(**start.link(caller(app), provider, body.redirect_uri, body.return_to))
 
 
 @app.get(
@@ -146,8 +146,8 @@ def revoke(userId: UserId, provider: ProviderPath) -> ProviderRevoked:
 
 
 @app.post("/oauth/token", tags=["sign-in"], summary="A new access token for a refresh token (rotated; reuse revokes)")
-def token(body: RefreshToken) -> Response[SessionTokens]:
-    answer = SessionTokens(**sessions.refresh(body.refresh_token))
+def token(body: SignInRefresh) -> Response[SignInSession]:
+    answer = SignInSession(**sessions.refresh(body.refresh_token))
     return Response(
         status_code=200, content_type="application/json", body=answer, headers={"Cache-Control": "no-store"}
     )
@@ -160,7 +160,7 @@ def token(body: RefreshToken) -> Response[SessionTokens]:
     status_code=204,
     responses={204: {"description": "Signed out (also when it was already); no body"}},
 )
-def sign_out(body: RefreshToken):  # type: ignore[no-untyped-def]
+def sign_out(body: SignInRefresh):  # type: ignore[no-untyped-def]
     sessions.sign_out(body.refresh_token)
     return no_content()
 

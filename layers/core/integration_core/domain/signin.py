@@ -13,7 +13,7 @@ PROVIDER_PATTERN = r"^(google|microsoft|github)$"
 URI = Field(min_length=1, max_length=2048)
 
 
-class Authenticate(RequestModel):
+class SignInCallback(RequestModel):
     """The callback's fields (the original's code, provider and redirectUri, plus the state); a
     provider's refusal comes as `error` (e.g. access_denied) instead of a code."""
 
@@ -24,22 +24,22 @@ class Authenticate(RequestModel):
     error: str | None = Field(default=None, max_length=256)
 
 
-class LinkStart(RequestModel):
+class SignInLinkStart(RequestModel):
     redirect_uri: str = URI
     return_to: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
-class RefreshToken(RequestModel):
+class SignInRefresh(RequestModel):
     refresh_token: str = Field(min_length=20, max_length=256)
 
 
-class AuthorizationStarted(ApiModel):
+class SignInStarted(ApiModel):
     authorization_url: str
     state: str
     expires_at: str
 
 
-class SessionTokens(ApiModel):
+class SignInSession(ApiModel):
     user_id: str
     role: str
     access_token: str = Field(description="This service's ES256 access token, never the provider's")
@@ -48,7 +48,7 @@ class SessionTokens(ApiModel):
     refresh_token: str = Field(description="Opaque; rotated on every use; reuse revokes the session")
 
 
-class Authenticated(SessionTokens):
+class SignedIn(SignInSession):
     external_id: str
     provider: Provider
     email: str | None = Field(description="A verified email only")

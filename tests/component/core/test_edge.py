@@ -25,6 +25,8 @@ SAMPLE_IDS = {
     "deliveryId": "dlv_abcd0001",
     "subscriptionId": "sbs_abcd0001",
     "planId": "pln_abcd0001",
+    "userId": "stu_ana00001",
+    "provider": "google",
 }
 WRITE_ROUTES = sorted(
     (method, path, route["function"])
@@ -94,7 +96,7 @@ def _deep(levels: int) -> dict:
 
 # ---------------------------------------------------------------- the body's media type and encoding
 def test_there_are_write_routes_in_every_api_function():
-    assert {function for _, _, function in WRITE_ROUTES} == {"directory", "payments", "webhooks"}
+    assert {function for _, _, function in WRITE_ROUTES} == {"directory", "payments", "webhooks", "calendar", "signin"}
     assert len(WRITE_ROUTES) >= 20
 
 

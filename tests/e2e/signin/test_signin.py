@@ -201,7 +201,7 @@ def test_no_token_code_or_secret_reaches_an_answer_or_a_log(local_stack, browser
         browser.add_account(provider, who)
         back = browser.authorize(provider, who)
         signed = browser.authenticate(provider, back).json()
-        seen += [back["code"], signed["refreshToken"], signed["accessToken"]]
+        seen += [back["code"], back["state"], signed["refreshToken"], signed["accessToken"]]
         assert not [p for p in ("ya29.", "1//0", "gho_") if p in str(signed)]
         rotated = browser.call("POST", "/oauth/token", {"refreshToken": signed["refreshToken"]}).json()
         seen.append(rotated["refreshToken"])

@@ -108,8 +108,17 @@ def _paypal(ctx: LocalContext) -> str:
 def _google(ctx: LocalContext) -> str:
     from offline.sandbox.providers.google_oauth import local_client_config
 
+    # A client of its own: the emulator registers it from this secret with the calendar's redirect
+    # URI, and the sandbox's local client (docs/local-stack.md) keeps taking any redirect URI.
     config = local_client_config(ctx.sandbox_url)
-    return json.dumps({**config, "redirectUri": ctx.api_url.rstrip("/") + "/google-calendar/callback"})
+    return json.dumps(
+        {
+            **config,
+            "clientId": "local-calendar.apps.googleusercontent.com",
+            "clientSecret": "local-calendar",
+            "redirectUri": ctx.api_url.rstrip("/") + "/google-calendar/callback",
+        }
+    )
 
 
 # Sign-in: the local OAuth clients of the three emulators (Google OpenID Connect, the Microsoft

@@ -97,8 +97,14 @@ $(FUNCTION_STAMP): $(VENV_STAMP) $(FUNCTION_REQS)
 	@touch $@
 
 # Template parameters of the local stack: webhook receivers on 127.0.0.1 may be registered (the SSRF
-# rules refuse loopback everywhere else). More with PARAMETERS="Key=Value ...".
-LOCAL_PARAMETERS := WebhooksAllowLoopback=true
+# rules refuse loopback everywhere else); sign-in may redirect to the local API's callbacks and to a
+# local web app (docs/sign-in.md). More with PARAMETERS="Key=Value ...".
+comma := ,
+space := $(subst ,, )
+SIGNIN_CALLBACKS := $(foreach p,google microsoft github,http://127.0.0.1:$(API_PORT)/api/v1/integration/oauth/$(p)/callback)
+LOCAL_PARAMETERS := WebhooksAllowLoopback=true \
+	SignInRedirectUris=$(subst $(space),$(comma),$(SIGNIN_CALLBACKS) http://localhost:8080/signin/callback) \
+	SignInReturnTo=http://localhost:8080/
 PARAMETERS ?=
 
 run: $(FUNCTION_STAMP) $(SWAGGER_UI)

@@ -121,9 +121,7 @@ def run(sessions: int, students: int) -> dict[str, Any]:
         directory.move_session(
             admin, course.id, session.id, SessionUpdate.model_validate({"startsAt": moved.isoformat()})
         )
-        result, figures["moved_session_sync"] = _timed(
-            aws, lambda: reminders.sync_course(course.id, (session.id,))
-        )
+        result, figures["moved_session_sync"] = _timed(aws, lambda: reminders.sync_course(course.id, (session.id,)))
         figures["moved_session_sync"]["schedules_moved"] = result.moved
         directory.delete_session(admin, course.id, created[5].id)
         result, figures["cancelled_session_sync"] = _timed(

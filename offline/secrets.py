@@ -102,12 +102,50 @@ def _paypal(ctx: LocalContext) -> str:
     )
 
 
-# Calendar: the local Google OAuth client and Google's endpoints in the sandbox. No redirectUri: the
-# emulator would then register it as the local client's only one, and the local client takes any
-# http(s) redirect (the service's default, https://app.school.example/google-calendar/callback).
+# Calendar: a local Google OAuth client and Google's endpoints in the sandbox.
 @local_secret("GoogleOAuthSecret")
 def _google(ctx: LocalContext) -> str:
     from offline.sandbox.providers.google_oauth import local_client_config
+
+    # A client of its own: the emulator registers it from this secret with the calendar's redirect
+    # URI, and the sandbox's local client (docs/local-stack.md) keeps taking any redirect URI.
+    config = local_client_config(ctx.sandbox_url)
+    return json.dumps(
+        {
+            **config,
+            "clientId": "local-calendar.apps.googleusercontent.com",
+            "clientSecret": "local-calendar",
+            "redirectUri": ctx.api_url.rstrip("/") + "/google-calendar/callback",
+        }
+    )
+
+
+# Sign-in: the local OAuth clients of the three emulators (Google OpenID Connect, the Microsoft
+# identity platform, GitHub) and their endpoints in the sandbox.
+@local_secret("GoogleSignInSecret")
+def _google_signin(ctx: LocalContext) -> str:
+    from offline.sandbox.providers.google_oauth import local_client_config
+
+    # A client of its own (the calendar's secret holds the local one, with the calendar's redirect
+    # URI): the emulator registers it from this secret (CLIENT_SECRET_IDS) with no redirect URI
+    # list of its own, so the service's SignInRedirectUris is the allow-list that counts.
+    config = local_client_config(ctx.sandbox_url)
+    return json.dumps({**config, "clientId": "local-signin.apps.googleusercontent.com", "clientSecret": "local-signin"})
+
+
+@local_secret("MicrosoftSignInSecret")
+def _microsoft_signin(ctx: LocalContext) -> str:
+    # MSAL takes only https authorities: the authority is the sandbox's origin as https, and
+    # "sandboxUrl" makes the adapter send it to the plain sandbox with X-Forwarded-Proto: https.
+    from offline.sandbox.providers.microsoft import local_client_config
+
+    secure = ctx.sandbox_url.replace("http://", "https://", 1)
+    return json.dumps({**local_client_config(secure), "sandboxUrl": ctx.sandbox_url})
+
+
+@local_secret("GitHubSignInSecret")
+def _github_signin(ctx: LocalContext) -> str:
+    from offline.sandbox.providers.github import local_client_config
 
     return json.dumps(local_client_config(ctx.sandbox_url))
 

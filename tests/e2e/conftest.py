@@ -34,6 +34,13 @@ STACK_PARAMETERS = {
     "WebhookRetrySchedule": "0,1,2",
     "WebhookMaxReceiveCount": "3",
     "WebhookQueueVisibilityTimeout": "5",
+    # Sign-in: the redirect URI the e2e tests' "browser" names (the emulators answer it without
+    # following it); every test signs in from 127.0.0.1, so the per-client limit is out of the way
+    # (tests/unit/signin/ exercises the limits).
+    "SignInRedirectUris": "http://127.0.0.1:9/signin/callback",
+    "SignInReturnTo": "http://127.0.0.1:9/signed-in",
+    "SignInClientAttempts": "100000",
+    "SignInAccountAttempts": "1000",
 }
 
 

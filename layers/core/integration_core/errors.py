@@ -77,6 +77,10 @@ class PaymentRequired(DomainError):
     status, slug, title = 402, "payment-failed", "Payment failed"
 
 
+class TooManyRequests(DomainError):
+    status, slug, title = 429, "too-many-requests", "Too Many Requests"
+
+
 class ProviderRejected(DomainError):
     """The provider understood the call and refused it; retrying the same call will not help."""
 

@@ -23,6 +23,7 @@ PREFIXES = {
     "plan": "pln",
     "subscription": "sbs",
     "meeting": "mtg",
+    "session_family": "sfm",
     # The callers' kinds, named like their roles (integration_core.principal).
     "admin": "adm",
     "service": "svc",

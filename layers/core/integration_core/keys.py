@@ -52,6 +52,16 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - recording of a meeting occurrence: PK `MEETING#<mtgId>`, SK `RECORDING#<occurrence uuid>`
 - attendance of a meeting occurrence: PK `MEETING#<mtgId>`, SK `ATTENDANCE#<occurrence uuid>`
 - participant join/leave seen in a callback: PK `MEETING#<mtgId>`, SK `SEGMENT#<uuid>#<who>#<joinTime>`
+- a pending sign-in or link (TTL ~10 min, single use): PK `SIGNIN_PENDING#<sha256 of state>`, SK `SIGNIN_PENDING`
+  (provider, PKCE verifier, nonce, redirect URI, returnTo, purpose sign-in|link, the linking user)
+- an external identity: PK `IDENTITY#<provider>#<externalId>`, SK `IDENTITY` (the person it signs in)
+- a person's linked sign-in method: PK `SIGNIN#<personId>`, SK `LINK#<provider>` (external id, email,
+  linked at, last used, KMS-encrypted provider tokens)
+- a person's count of sign-in methods: PK `SIGNIN#<personId>`, SK `METHODS` (ADD on link, conditional
+  ADD -1 on unlink: the last one is never removed)
+- a refresh-token family (TTL: its lifetime): PK `SESSION#<familyId>`, SK `FAMILY` (person, role, the
+  current token's SHA-256, the used ones' hashes, revoked)
+- a sign-in rate-limit counter (TTL: its window): PK `SIGNIN_RATE#<scope>#<sha256 of key>#<window>`, SK `COUNT`
 (* sparse: present only while the webhook is failing / the event is not yet fanned out)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
@@ -94,6 +104,12 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a user's synced events of one course: Query PK=CALENDAR#<userId>, SK begins_with CALEVENT#<courseId>#;
   of all courses: SK begins_with CALEVENT#
 - an authorization's state: GetItem, then a conditional DeleteItem (single use)
+- a pending sign-in: GetItem, then a conditional DeleteItem (single use)
+- who an external account is: GetItem IDENTITY#<provider>#<externalId>
+- a person's linked methods: Query PK=SIGNIN#<personId>, SK begins_with LINK#
+- is this email someone's (a first sign-in): GetItem EMAIL#<kind>#<email> for each directory kind
+- a refresh token: GetItem SESSION#<familyId>, then a conditional UpdateItem (rotation, reuse, sign-out)
+- a rate-limit window: conditional UpdateItem ADD on SIGNIN_RATE#...
 
 - a course's meeting: GetItem MEETING#<stable mtg id>; by the provider's id (callbacks): GetItem
   VIDEOREF#<provider>:<id>, then GetItem of the meeting
@@ -343,3 +359,36 @@ def segments_prefix(occurrence_uuid: str) -> str:
 
 def segment_sk(occurrence_uuid: str, who: str, joined_at: str) -> str:
     return f"{SEGMENT_PREFIX}{occurrence_uuid}#{who}#{joined_at}"
+
+
+# ---------------------------------------------------------------- sign-in (integration_core.stores.signin)
+PENDING = "SIGNIN_PENDING"
+IDENTITY = "IDENTITY"
+METHODS = "METHODS"
+FAMILY = "FAMILY"
+COUNT = "COUNT"
+LINK_PREFIX = "LINK#"
+
+
+def signin_pending_pk(state_digest: str) -> str:
+    return f"SIGNIN_PENDING#{state_digest}"
+
+
+def identity_pk(provider: str, external_id: str) -> str:
+    return f"IDENTITY#{provider}#{external_id}"
+
+
+def signin_person_pk(person_id: str) -> str:
+    return f"SIGNIN#{person_id}"
+
+
+def link_sk(provider: str) -> str:
+    return f"{LINK_PREFIX}{provider}"
+
+
+def session_family_pk(family_id: str) -> str:
+    return f"SESSION#{family_id}"
+
+
+def signin_rate_pk(scope: str, key_digest: str, window: int) -> str:
+    return f"SIGNIN_RATE#{scope}#{key_digest}#{window}"

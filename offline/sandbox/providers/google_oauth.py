@@ -61,7 +61,7 @@ from offline.sandbox.oauth_server import Forgeries, KeyRing
 LOCAL_CLIENT_ID = "local-google-client.apps.googleusercontent.com"
 LOCAL_CLIENT_SECRET = "local-google-secret"  # noqa: S105 (a fixed local credential, not a secret)
 # Local secrets of the service that may hold a Google OAuth client ({"clientId", "clientSecret"}).
-CLIENT_SECRET_IDS = ("GoogleCalendarSecret", "GoogleOAuthSecret", "GoogleSecret")
+CLIENT_SECRET_IDS = ("GoogleCalendarSecret", "GoogleOAuthSecret", "GoogleSecret", "GoogleSignInSecret")
 DEFAULT_ACCOUNT = "student@example.com"
 CODE_SECONDS = 600
 ACCESS_TOKEN_SECONDS = 3599

@@ -25,6 +25,8 @@ SAMPLE_IDS = {
     "deliveryId": "dlv_abcd0001",
     "subscriptionId": "sbs_abcd0001",
     "planId": "pln_abcd0001",
+    "userId": "stu_ana00001",
+    "provider": "google",
 }
 WRITE_ROUTES = sorted(
     (method, path, route["function"])
@@ -102,6 +104,7 @@ def test_there_are_write_routes_in_every_api_function():
         "reminders",
         "calendar_feed",
         "video",
+        "signin",
     }
     assert len(WRITE_ROUTES) >= 20
 

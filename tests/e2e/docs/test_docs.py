@@ -25,7 +25,18 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\s*$")
 SKIP = re.compile(r"<!-- docs-test: skip: (.+?) -->")
 # What `make run` passes (Makefile LOCAL_PARAMETERS).
-MAKE_RUN_PARAMETERS = ["--parameter", "WebhooksAllowLoopback=true"]
+MAKE_RUN_PARAMETERS = [
+    "--parameter",
+    "WebhooksAllowLoopback=true",
+    "--parameter",
+    "SignInRedirectUris="
+    + ",".join(
+        f"http://127.0.0.1:3000/api/v1/integration/oauth/{p}/callback" for p in ("google", "microsoft", "github")
+    )
+    + ",http://localhost:8080/signin/callback",
+    "--parameter",
+    "SignInReturnTo=http://localhost:8080/",
+]
 # Prints each curl's status on stderr, where the test reads it, leaving stdout to the command.
 PRELUDE = """curl() { command curl -w '%{stderr}HTTP %{http_code} %{method} %{url}\\n' "$@"; }\n"""
 

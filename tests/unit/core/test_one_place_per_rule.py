@@ -18,6 +18,7 @@ CONFIG_MODULES = {
     "reminder_config.py",
     "calendar_config.py",
     "video_config.py",
+    "signin_config.py",
 }
 
 

@@ -92,6 +92,22 @@ def unenrollment_operations(db: Table, course_id: str, student_id: str, payment_
     ]
 
 
+def person_operations(db: Table, kind: str, record: dict[str, Any]) -> list[dict]:
+    """The writes of a new person: the profile (absent) and its email lock (absent), in this order
+    (ALREADY_EXISTS, TAKEN), for a transaction of their own or of a first sign-in's."""
+    person_id, email, now = record["id"], record["email"], record["created_at"]
+    item = {
+        "PK": keys.entity_pk(kind, person_id),
+        "SK": keys.PROFILE,
+        "GSI1PK": keys.listing_pk(kind),
+        "GSI1SK": keys.listing_sk(now, person_id),
+        "kind": kind,
+        **record,
+    }
+    lock = {"PK": keys.email_lock_pk(kind, email), "SK": keys.LOCK, "owner": person_id}
+    return [db.put_op(item, "attribute_not_exists(PK)"), db.put_op(lock, "attribute_not_exists(PK)")]
+
+
 def _catalog_row(course: dict[str, Any]) -> dict[str, Any]:
     return {"PK": keys.CATALOG, "SK": keys.catalog_sk(course["created_at"], course["id"]), "course_id": course["id"]}
 
@@ -112,20 +128,8 @@ class DirectoryStore:
 
     def create_person(self, kind: str, record: dict[str, Any]) -> Outcome:
         """The profile and its email lock; ALREADY_EXISTS (the id) or TAKEN (the email)."""
-        person_id, email, now = record["id"], record["email"], record["created_at"]
-        item = {
-            "PK": keys.entity_pk(kind, person_id),
-            "SK": keys.PROFILE,
-            "GSI1PK": keys.listing_pk(kind),
-            "GSI1SK": keys.listing_sk(now, person_id),
-            "kind": kind,
-            **record,
-        }
-        lock = {"PK": keys.email_lock_pk(kind, email), "SK": keys.LOCK, "owner": person_id}
         try:
-            self.db.transact(
-                [self.db.put_op(item, "attribute_not_exists(PK)"), self.db.put_op(lock, "attribute_not_exists(PK)")]
-            )
+            self.db.transact(person_operations(self.db, kind, record))
         except ConditionFailed as failed:
             return cancelled_at(failed, [Outcome.ALREADY_EXISTS], Outcome.TAKEN)
         return Outcome.DONE

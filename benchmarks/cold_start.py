@@ -38,6 +38,12 @@ SAMPLES = {
     "ReminderFunction": "reminder/scheduled_reminder.json",
     "RemindersEventsFunction": "reminders_events/course_schedule_changed.json",
     "CalendarFeedFunction": "calendar_feed/read_unknown_feed.json",
+    "CalendarFunction": "calendar/get_status.json",
+    "CalendarEventsFunction": "calendar_events/student_enrolled.json",
+    "VideoFunction": "video/get_zoom_meeting.json",
+    "VideoCallbacksFunction": "video_callbacks/zoom_meeting_started.json",
+    "VideoEventsFunction": "video_events/student_enrolled.json",
+    "SignInFunction": "signin/linked_accounts.json",
 }
 
 # The probe: time the import of the handler, then one invocation, in a fresh interpreter.

@@ -140,3 +140,12 @@ def test_every_managed_policy_is_referenced_and_every_reference_is_a_managed_pol
     }
     assert referenced <= managed, referenced - managed
     assert managed <= referenced, f"managed policies no function uses: {sorted(managed - referenced)}"
+
+
+def test_the_cold_start_benchmark_measures_every_functions_code():
+    """Each code folder once (the catalog functions run the directory's code)."""
+    from benchmarks.cold_start import SAMPLES
+
+    measured = {FUNCTIONS[name]["CodeUri"] for name in SAMPLES}
+    assert measured == {props["CodeUri"] for props in FUNCTIONS.values()}
+    assert all((ROOT / "events" / sample).is_file() for sample in SAMPLES.values())

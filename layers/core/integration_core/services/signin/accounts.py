@@ -7,7 +7,7 @@ the provider's adapter for a verified identity, then the account rules.
   identity and the link: `isNewUser` is true.
 - A verified email that matches an existing person is refused, never linked silently: that
   person signs in with the method they used before, then links. An unverified email matches no one
-  (and is not written into the directory: the new person gets a placeholder address).
+  (and is not written into the directory: the new person gets a stand-in address).
 - A link completes only the authorization its signed-in person started (its own state); an
   external account that signs in someone else is refused, and so is a second account of a
   provider the person has linked.
@@ -31,7 +31,7 @@ from integration_core.stores.common import Outcome
 from integration_core.stores.directory import person_operations
 
 DIRECTORY_KINDS = ("student", "teacher")
-PLACEHOLDER_DOMAIN = "no-verified-email.school.example"
+NO_VERIFIED_EMAIL_DOMAIN = "no-verified-email.school.example"
 EMAIL_EXISTS = "an account with this email exists: sign in with the method you used before, then link"
 
 
@@ -146,10 +146,10 @@ def _sign_in(identity: Identity) -> dict[str, Any]:
     kind = signin_settings().new_account_role
     person_id = new_id(kind)
     now = timeutil.iso_utc(timeutil.utc_now())
-    placeholder = hashlib.sha256(f"{identity.provider}:{identity.external_id}".encode()).hexdigest()[:20]
+    alias = hashlib.sha256(f"{identity.provider}:{identity.external_id}".encode()).hexdigest()[:20]
     person = {
         "id": person_id,
-        "email": identity.email or f"{identity.provider}-{placeholder}@{PLACEHOLDER_DOMAIN}",
+        "email": identity.email or f"{identity.provider}-{alias}@{NO_VERIFIED_EMAIL_DOMAIN}",
         "name": identity.name[:200],
         "time_zone": "UTC",
         "created_at": now,

@@ -62,7 +62,13 @@ SWAGGER_UI := functions/api_docs/swagger_ui/swagger-ui-bundle.js
 $(SWAGGER_UI): scripts/fetch_swagger_ui.sh
 	@$(STEP) "Swagger UI assets (npm)" "check that the npm registry is reachable" scripts/fetch_swagger_ui.sh
 
-install: $(VENV_STAMP) $(SAM_STAMP) $(FUNCTION_STAMP) $(SWAGGER_UI)
+# The browser tests' chromium, from Debian (Playwright itself is a pinned pip package in dev.txt).
+BROWSER_STAMP := $(VENV)/.browser-installed
+$(BROWSER_STAMP): scripts/install_chromium.sh | $(VENV_STAMP)
+	@$(STEP) "chromium (Debian package)" "check that Debian's package mirror is reachable (apt-get's output is above)" scripts/install_chromium.sh
+	@touch $@
+
+install: $(VENV_STAMP) $(SAM_STAMP) $(FUNCTION_STAMP) $(SWAGGER_UI) $(BROWSER_STAMP)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -116,10 +122,10 @@ SUB ?=
 token: $(VENV_STAMP)
 	@$(PY) -m offline token --role $(ROLE) --sub $(SUB)
 
-e2e: $(FUNCTION_STAMP)
+e2e: $(FUNCTION_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
-test: lint typecheck template-check $(FUNCTION_STAMP)
+test: lint typecheck template-check $(FUNCTION_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest tests -q
 
 # make test fuzzes every operation with 40 requests, the same each run; this runs new ones, more.

@@ -71,3 +71,12 @@ def local_aws(local_stack: RunningStack) -> Callable[[str], Any]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless chromium (tests/support/browser.py); each test opens its own context (cookies apart)."""
+    from tests.support.browser import chromium
+
+    with chromium() as running:
+        yield running

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -30,9 +31,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 HOST = "127.0.0.1"
-# Answered by this launcher only: the stack polls it to know that its own AWS listens on the port.
+# Answered by this launcher only: the stack polls it to know that its own AWS listens on the port
+# (the pid tells it apart from another stack's AWS that took the same port first).
 READY_PATH = "/_offline/ready"
-READY_BODY = json.dumps({"aws": "moto", "serving": True}).encode()
+READY_BODY = json.dumps({"aws": "moto", "serving": True, "pid": os.getpid()}).encode()
 OUTAGE, RESUME = signal.SIGUSR1, signal.SIGUSR2
 SENT_EMAILS_PATH = "/_offline/ses/sent"  # read by offline.aws.MotoServer.sent_emails
 

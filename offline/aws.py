@@ -103,7 +103,11 @@ class MotoServer:
         try:
             # Only our launcher answers this path: anything else on the port is not our AWS.
             answer = httpx.get(f"{self.endpoint}/_offline/ready", timeout=0.5)
-            return answer.status_code == 200 and answer.json().get("aws") == "moto"
+            body = answer.json()
+            # Another stack's AWS on the port (two stacks picked the same free port) is not ours:
+            # this process then fails to bind and exits, and the stack picks another port.
+            mine = self.process is not None and body.get("pid") == self.process.pid
+            return answer.status_code == 200 and body.get("aws") == "moto" and mine
         except (httpx.TransportError, ValueError):
             return False
 

@@ -158,8 +158,15 @@ class Stack:
             check_port_free("embedded AWS", opts.aws_port)
             check_port_free("local API", opts.api_port)
             check_port_free("provider sandbox", opts.sandbox_port)
-            self.moto = MotoServer(aws_port, aws_log)
-            self.moto.start()
+            for attempt in range(3):
+                self.moto = MotoServer(aws_port, aws_log)
+                try:
+                    self.moto.start()
+                    break
+                except RuntimeError:
+                    if opts.aws_port or attempt == 2:
+                        raise
+                    aws_port = free_port()  # another stack bound the free port we had picked
         api_app, sandbox_app = _Late(), _Late()
         url_apps: dict[str, _Late] = {}
         with step(f"ports (API, sandbox, {len(url_functions)} URL)", "stop what uses the port named above"):

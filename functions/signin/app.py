@@ -77,10 +77,14 @@ def _authenticated(answer: dict) -> Response[SignedIn]:
 @app.post(
     "/oauth/authenticate",
     tags=["sign-in"],
-    summary="The callback: the provider's code (or error) with the state; answers this service's tokens",
+    summary="The callback: the provider's code (or error) with the state; answers this service's tokens "
+    "(a link's needs the bearer token of the person who started it)",
 )
 def authenticate(body: SignInCallback) -> Response[SignedIn]:
-    answer = accounts.authenticate(body.provider, body.code, body.state, body.redirect_uri, _client(), body.error)
+    authorization = app.current_event.headers.get("authorization")
+    answer = accounts.authenticate(
+        body.provider, body.code, body.state, body.redirect_uri, _client(), body.error, authorization
+    )
     return _authenticated(answer)
 
 

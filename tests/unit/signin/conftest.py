@@ -34,6 +34,8 @@ def world(monkeypatch) -> World:
     monkeypatch.setattr(deps, "cipher", lambda: FakeCipher())
     monkeypatch.setattr(deps, "access_token", lambda sub, role: f"access:{role}:{sub}")
     monkeypatch.setattr(deps, "now", lambda: clock[0])
+    # the fake access token above, brought back as "Bearer access:<role>:<sub>"
+    monkeypatch.setattr(deps, "bearer_subject", lambda header: header.rsplit(":", 1)[-1] if header else None)
     monkeypatch.setenv("SIGNIN_REDIRECT_URIS", REDIRECT)
     monkeypatch.setenv("SIGNIN_RETURN_TO", RETURN_TO)
     monkeypatch.setenv("SIGNIN_CLIENT_ATTEMPTS", "1000")

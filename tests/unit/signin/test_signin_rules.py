@@ -26,7 +26,11 @@ def sign_in(world, provider, external_id, **kwargs):
 def link(world, person, provider, external_id):
     start.link(Principal(person["user_id"], Role(person["role"])), provider, REDIRECT, None)
     code, state = world.providers[provider].consent(external_id)
-    return accounts.authenticate(provider, code, state, REDIRECT, CLIENT)
+    return accounts.authenticate(provider, code, state, REDIRECT, CLIENT, authorization=bearer(person))
+
+
+def bearer(person) -> str:
+    return f"Bearer {person['access_token']}"
 
 
 def principal(person) -> Principal:
@@ -107,10 +111,19 @@ def test_a_link_needs_a_signed_in_person_and_binds_to_them(world):
     world.account("google", "g-1", "ana@example.com")
     world.account("github", "1001", "ben@example.com")
     ana = sign_in(world, "google", "g-1")
+    ben = sign_in(world, "github", "1001")
+    world.account("github", "1002", "ana@example.com")
+    # a link Ana started, completed by someone without her token (or with Ben's), links no one
+    for authorization in (None, bearer(ben)):
+        start.link(principal(ana), "github", REDIRECT, None)
+        code, state = world.providers["github"].consent("1002")
+        with pytest.raises(Forbidden, match="the person who started it"):
+            accounts.authenticate("github", code, state, REDIRECT, CLIENT, authorization=authorization)
+        assert world.store.link(ana["user_id"], "github") is None
     start.link(principal(ana), "github", REDIRECT, None)
-    code, state = world.providers["github"].consent("1001")
-    # completing it links to Ana, who started it, whoever brings the code back
-    assert accounts.authenticate("github", code, state, REDIRECT, "198.51.100.1")["user_id"] == ana["user_id"]
+    code, state = world.providers["github"].consent("1002")
+    linked = accounts.authenticate("github", code, state, REDIRECT, CLIENT, authorization=bearer(ana))
+    assert linked["user_id"] == ana["user_id"]
 
 
 def test_an_account_that_signs_in_someone_else_cannot_be_linked(world):

@@ -20,7 +20,7 @@ import hashlib
 from typing import Any
 
 from integration_core import timeutil
-from integration_core.errors import Conflict, Unauthorized, invalid
+from integration_core.errors import Conflict, Forbidden, Unauthorized, invalid
 from integration_core.ids import new_id
 from integration_core.observability import logger
 from integration_core.ports.signin import Identity, ProviderTokens, Started
@@ -71,7 +71,12 @@ def authenticate(
     redirect_uri: str | None,
     client: str,
     error: str | None = None,
+    authorization: str | None = None,
 ) -> dict[str, Any]:
+    """A provider's callback. A sign-in completes for whoever brings the code back; a link only for
+    the person who started it, proven by their access token (the `authorization` header): otherwise someone could
+    start a link, hand its authorization URL to a victim, and have the victim's provider account
+    joined to their own person (docs/sign-in.md, "Linking")."""
     limits.per_client(client)
     provider = deps.provider(provider_name)
     pending = deps.store().take_pending(digest(state), int(deps.now()))
@@ -87,10 +92,15 @@ def authenticate(
         raise Unauthorized(f"the provider did not authorize the sign-in ({error[:64]})", error=error[:64])
     if not code:
         raise invalid("code", "the provider's authorization code is required")
+    linking = pending["purpose"] == LINK
+    if linking and deps.bearer_subject(authorization) != pending["user_id"]:
+        raise Forbidden(
+            "completing a link needs the access token of the person who started it "
+            "(Authorization: Bearer <access token>); start the link again"
+        )
     started = Started("", str(pending["code_verifier"]), str(pending.get("nonce", "")))
     identity = provider.exchange(code, started, redirect_uri)
     limits.per_account(identity.provider, identity.external_id)
-    linking = pending["purpose"] == LINK
     answer = _link(str(pending["user_id"]), identity) if linking else _sign_in(identity)
     if pending.get("return_to"):
         answer["return_to"] = pending["return_to"]

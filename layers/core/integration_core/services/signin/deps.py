@@ -10,7 +10,7 @@ from integration_core import tokens
 from integration_core.adapters import kms
 from integration_core.adapters.secrets import secret_text
 from integration_core.config import settings
-from integration_core.errors import NotFound
+from integration_core.errors import NotFound, Unauthorized
 from integration_core.ports.signin import SignInProvider
 from integration_core.signin_config import PROVIDERS, signin_settings
 from integration_core.stores.signin import SignInStore
@@ -61,6 +61,20 @@ def access_token(sub: str, role: str) -> str:
         config.token_audience,
         ttl_seconds=signin_settings().access_ttl_seconds,
     )
+
+
+def bearer_subject(authorization: str | None) -> str | None:
+    """The sub of the service's access token in an Authorization header, None without one; a
+    header with a token that does not verify is refused, never ignored."""
+    if not authorization:
+        return None
+    config = settings()
+    try:
+        token = tokens.bearer_token(authorization)
+        key_set = tokens.load_key_set(secret_text(config.signing_key_secret_name))
+        return tokens.verify_token(token, key_set, config.token_issuer, config.token_audience).sub
+    except tokens.InvalidToken:
+        raise Unauthorized("the bearer token is not a valid access token of this service") from None
 
 
 def now() -> float:

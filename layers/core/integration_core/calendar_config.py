@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-DEFAULT_REMINDER_MINUTES = (1440, 60)
+from integration_core.domain.reminders import DEFAULT_OFFSETS, parse_offsets
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,12 @@ class CalendarSettings:
 
 
 def reminder_minutes(raw: str) -> tuple[int, ...]:
-    """ "1440,60" -> (1440, 60); Google takes 0..40320 minutes and at most 5 overrides."""
-    values = sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True)
-    if not values or len(values) > 5 or any(v < 0 or v > 40320 for v in values):
-        raise ValueError(f"CalendarReminderMinutes must be 1 to 5 minute counts in 0..40320, not {raw!r}")
-    return tuple(values)
+    """CalendarReminderMinutes as the reminders read it (domain.reminders.parse_offsets, the one rule
+    for the parameter), within what Google takes as an event's reminder overrides: at most 5."""
+    values = parse_offsets(raw)
+    if not values or len(values) > 5:
+        raise ValueError(f"CalendarReminderMinutes must name 1 to 5 minute counts, not {raw!r}")
+    return values
 
 
 def calendar_settings() -> CalendarSettings:
@@ -34,7 +35,7 @@ def calendar_settings() -> CalendarSettings:
     return CalendarSettings(
         google_secret_name=env.get("GOOGLE_OAUTH_SECRET_NAME", ""),
         token_key_id=env.get("USER_TOKEN_KEY_ID", ""),
-        reminder_minutes=reminder_minutes(env.get("CALENDAR_REMINDER_MINUTES", "1440,60")),
+        reminder_minutes=reminder_minutes(env.get("CALENDAR_REMINDER_MINUTES") or DEFAULT_OFFSETS),
         timeout_seconds=float(env.get("PROVIDER_TIMEOUT_SECONDS", "5")),
         sync_concurrency=int(env.get("CALENDAR_SYNC_CONCURRENCY", "4")),
         refresh_margin_seconds=int(env.get("CALENDAR_REFRESH_MARGIN_SECONDS", "300")),

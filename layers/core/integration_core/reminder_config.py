@@ -8,9 +8,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from integration_core.domain.reminders import parse_offsets
-
-DEFAULT_OFFSETS = "1440,60"
+from integration_core.domain.reminders import DEFAULT_OFFSETS, parse_offsets
 
 
 @dataclass(frozen=True)

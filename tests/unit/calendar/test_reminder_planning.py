@@ -130,3 +130,21 @@ def test_a_version_change_alone_updates_the_schedule_so_the_reminder_is_not_skip
     fire = NOW + timedelta(days=1)
     steps = plan({"x": _reminder("ses_v0000001", fire, version=3)}, {"x": _reminder("ses_v0000001", fire)}, NOW)
     assert [r.version for r in steps.update] == [3]
+
+
+def test_one_rule_reads_calendar_reminder_minutes_for_google_events_and_reminders(monkeypatch):
+    from integration_core.calendar_config import calendar_settings
+    from integration_core.reminder_config import reminder_settings
+
+    monkeypatch.setenv("CALENDAR_REMINDER_MINUTES", "60, 1440,30")
+    reminder_settings.cache_clear()
+    try:
+        assert calendar_settings().reminder_minutes == reminder_settings().offsets_minutes == (1440, 60, 30)
+        monkeypatch.setenv("CALENDAR_REMINDER_MINUTES", "0")  # a reminder at the start is no reminder
+        with pytest.raises(OffsetsError):
+            calendar_settings()
+        monkeypatch.setenv("CALENDAR_REMINDER_MINUTES", "1,2,3,4,5,6")  # Google takes 5 overrides
+        with pytest.raises(ValueError, match="1 to 5"):
+            calendar_settings()
+    finally:
+        reminder_settings.cache_clear()

@@ -17,6 +17,7 @@ from typing import Any
 from integration_core import timeutil
 
 MAX_OFFSET_MINUTES = 28 * 24 * 60  # four weeks before a class at most
+DEFAULT_OFFSETS = "1440,60"  # CalendarReminderMinutes\' default: a day and an hour before
 MIN_LEAD_SECONDS = 2  # a schedule this close to its time (or past it) is not created
 NAME_PREFIX = "reminder-"
 

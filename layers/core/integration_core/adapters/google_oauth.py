@@ -1,63 +1,33 @@
 """Google's OAuth 2.0 web-server flow over httpx (ProviderHttp): the authorization URL (offline
 access, PKCE S256, state), the code exchange, refresh, revoke and the account's email (userinfo).
 
-Client and endpoints come from one JSON secret (GoogleOAuthSecret): {"clientId", "clientSecret",
-"redirectUri"?, "authUrl"?, "tokenUrl"?, "revokeUrl"?, "userinfoUrl"?, "calendarBaseUrl"?}; the URLs
-default to Google's and point at the provider sandbox in the local stack. `invalid_grant` on a
+Client and endpoints come from one JSON secret (GoogleOAuthSecret, read by adapters/google_client). `invalid_grant` on a
 refresh is `GrantInvalid` (never retried: the grant is gone); 429 and 5xx are retried by ProviderHttp.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from integration_core.adapters.google_client import GoogleClient, from_secret
 from integration_core.adapters.provider_http import ProviderHttp
-from integration_core.adapters.secrets import secret_json
 from integration_core.calendar_config import calendar_settings
 from integration_core.errors import ProviderRejected
 from integration_core.observability import logger
 from integration_core.ports.calendar import AccessExpired, Authorization, CodeRefused, GrantInvalid, TokenGrant
 
-AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
-TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
-REVOKE_URL = "https://oauth2.googleapis.com/revoke"
-USERINFO_URL = "https://www.googleapis.com/oauth2/v3/userinfo"
-CALENDAR_BASE_URL = "https://www.googleapis.com/calendar/v3"
 DEFAULT_REDIRECT_URI = "https://app.school.example/google-calendar/callback"
 # Calendars the app creates (the "Classes" calendar) and their events, nothing of the user's own
 # calendars; openid + email to learn which Google account was connected.
 SCOPES = ("openid", "email", "https://www.googleapis.com/auth/calendar.app.created")
 
 
-@dataclass(frozen=True)
-class GoogleClient:
-    client_id: str
-    client_secret: str = field(repr=False)
-    redirect_uri: str = DEFAULT_REDIRECT_URI
-    auth_url: str = AUTH_URL
-    token_url: str = TOKEN_URL
-    revoke_url: str = REVOKE_URL
-    userinfo_url: str = USERINFO_URL
-    calendar_base_url: str = CALENDAR_BASE_URL
-
-
 def client() -> GoogleClient:
-    secret = secret_json(calendar_settings().google_secret_name)
-    return GoogleClient(
-        client_id=secret["clientId"],
-        client_secret=secret["clientSecret"],
-        redirect_uri=secret.get("redirectUri") or DEFAULT_REDIRECT_URI,
-        auth_url=secret.get("authUrl") or AUTH_URL,
-        token_url=secret.get("tokenUrl") or TOKEN_URL,
-        revoke_url=secret.get("revokeUrl") or REVOKE_URL,
-        userinfo_url=secret.get("userinfoUrl") or USERINFO_URL,
-        calendar_base_url=(secret.get("calendarBaseUrl") or CALENDAR_BASE_URL).rstrip("/"),
-    )
+    return from_secret(calendar_settings().google_secret_name, DEFAULT_REDIRECT_URI)
 
 
 def _reasons(answer: httpx.Response) -> set[str]:

@@ -3,13 +3,10 @@ httpx (ProviderHttp). The id_token is verified against Google's JWKS (adapters/o
 azp, exp, iat, nonce; the email is used only when `email_verified` is true. The account is Google's
 `sub`, never the email.
 
-Client and endpoints come from one JSON secret (GoogleSignInSecret): {"clientId", "clientSecret",
-"authUrl"?, "tokenUrl"?, "revokeUrl"?, "issuer"?, "jwksUrl"?}; the URLs default to Google's and point
-at the provider sandbox in the local stack."""
+Client and endpoints come from one JSON secret (GoogleSignInSecret, read by adapters/google_client)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +14,8 @@ from urllib.parse import urlencode
 import httpx
 
 from integration_core.adapters import oidc
+from integration_core.adapters.google_client import GoogleClient, from_secret
 from integration_core.adapters.provider_http import ProviderHttp
-from integration_core.adapters.secrets import secret_json
 from integration_core.errors import ProviderRejected
 from integration_core.observability import logger
 from integration_core.ports.signin import (
@@ -32,36 +29,11 @@ from integration_core.ports.signin import (
 )
 from integration_core.signin_config import signin_settings
 
-AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
-TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
-REVOKE_URL = "https://oauth2.googleapis.com/revoke"
-ISSUER = "https://accounts.google.com"
-JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 SCOPES = "openid email profile"
 
 
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    client_secret: str = field(repr=False)
-    auth_url: str = AUTH_URL
-    token_url: str = TOKEN_URL
-    revoke_url: str = REVOKE_URL
-    issuer: str = ISSUER
-    jwks_url: str = JWKS_URL
-
-
-def client() -> Client:
-    secret = secret_json(signin_settings().secret_names["google"])
-    return Client(
-        client_id=secret["clientId"],
-        client_secret=secret["clientSecret"],
-        auth_url=secret.get("authUrl") or AUTH_URL,
-        token_url=secret.get("tokenUrl") or TOKEN_URL,
-        revoke_url=secret.get("revokeUrl") or REVOKE_URL,
-        issuer=secret.get("issuer") or ISSUER,
-        jwks_url=secret.get("jwksUrl") or JWKS_URL,
-    )
+def client() -> GoogleClient:
+    return from_secret(signin_settings().secret_names["google"])
 
 
 @lru_cache(maxsize=2)

@@ -4,10 +4,12 @@ serves it), run by `offline.aws.MotoServer` as a child of the stack.
 It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
 backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
 
-Two things moto's own server cannot do:
+Three things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
   in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
+- a TransactWriteItems retried with its ClientRequestToken (after a timeout, say) is not
+  written twice, as on DynamoDB (moto ignores the token);
 - concurrent DynamoDB requests: moto's DynamoDB backend is not thread-safe (concurrent
   TransactWriteItems fail with "dictionary changed size during iteration"), so DynamoDB requests
   are served one at a time. Every other service is still served concurrently.
@@ -18,12 +20,14 @@ python -m offline._moto PORT
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,7 +40,9 @@ HOST = "127.0.0.1"
 READY_PATH = "/_offline/ready"
 READY_BODY = json.dumps({"aws": "moto", "serving": True, "pid": os.getpid()}).encode()
 OUTAGE, RESUME = signal.SIGUSR1, signal.SIGUSR2
-SENT_EMAILS_PATH = "/_offline/ses/sent"  # read by offline.aws.MotoServer.sent_emails
+SENT_EMAILS_PATH = "/_offline/ses/sent"
+TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
+TOKEN_SECONDS = 600  # how long DynamoDB remembers a ClientRequestToken  # read by offline.aws.MotoServer.sent_emails
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -75,6 +81,7 @@ class LocalAws:
     def __init__(self, app: Wsgi) -> None:
         self.app = app
         self._dynamodb = threading.Lock()
+        self._transactions: dict[str, tuple[float, str, list[tuple[str, str]], bytes]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == READY_PATH:
@@ -82,18 +89,54 @@ class LocalAws:
         if environ.get("PATH_INFO") == SENT_EMAILS_PATH:
             return _json(start_response, json.dumps({"items": sent_emails()}).encode())
         # DynamoDB_20120810.* and DynamoDBStreams_20120810.* share the tables' dictionaries.
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB"):
             with self._dynamodb:
-                body = self.app(environ, start_response)
-                try:
-                    # The whole answer is produced under the lock: a lazy body would read the
-                    # backend after it is released.
-                    return [b"".join(body)]
-                finally:
-                    close = getattr(body, "close", None)
-                    if close:
-                        close()
+                if target == TRANSACT_WRITE:
+                    return self._transact_write(environ, start_response)
+                return self._whole(environ, start_response)
         return self.app(environ, start_response)
+
+    def _whole(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = self.app(environ, start_response)
+        try:
+            # The whole answer is produced under the lock: a lazy body would read the backend
+            # after it is released.
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close:
+                close()
+
+    def _transact_write(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """TransactWriteItems with DynamoDB's idempotency, which moto lacks: a repeat of a token that
+        succeeded in the last ten minutes answers that success again without writing. botocore sends
+        a token with every call and the same one on its retries, so a retry after a read timeout
+        (the first attempt having written) succeeds as on AWS instead of failing its conditions."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            token = json.loads(raw or b"{}").get("ClientRequestToken")
+        except ValueError:
+            token = None
+        now = time.monotonic()
+        for old in [t for t, answer in self._transactions.items() if now - answer[0] > TOKEN_SECONDS]:
+            del self._transactions[old]
+        if token and token in self._transactions:
+            _, status, headers, body = self._transactions[token]
+            start_response(status, headers)
+            return [body]
+        seen: list[Any] = []
+
+        def recording(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            seen[:] = [status, headers]
+            return start_response(status, headers, *rest)
+
+        answer = self._whole(environ, recording)
+        if token and seen and seen[0].startswith("200"):
+            self._transactions[token] = (now, seen[0], seen[1], answer[0])
+        return answer
 
 
 class _Handler(MotoRequestHandler):

@@ -118,3 +118,27 @@ def test_an_embedded_aws_that_cannot_start_names_its_log(tmp_path):
         with pytest.raises(RuntimeError, match=f"embedded AWS \\(moto\\) exited at start; see {tmp_path}/aws.log"):
             moto.start(timeout=30)
     assert f"Port {port} is in use" in (tmp_path / "aws.log").read_text()
+
+
+def test_a_transaction_repeated_with_its_token_is_written_once_as_on_dynamodb(fixture_stack):
+    """botocore retries a timed-out TransactWriteItems with the same ClientRequestToken; DynamoDB
+    answers the repeat with the first success (moto alone would apply it again, failing its
+    conditions, and a first sign-in under load would answer 409 for a person it had just made)."""
+    dynamodb = _strict_dynamodb(fixture_stack.aws_endpoint)
+    key = f"token-{uuid.uuid4().hex}"
+    item = {"PK": {"S": key}, "SK": {"S": "record"}}
+    counter = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"PK": {"S": key}, "SK": {"S": "count"}},
+            "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+    put = {"Put": {"TableName": TABLE, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+    for _ in range(2):
+        dynamodb.transact_write_items(TransactItems=[put, counter], ClientRequestToken=f"{key}-first")
+    count = dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": key}, "SK": {"S": "count"}})["Item"]["n"]
+    assert count == {"N": "1"}
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):  # a new token is a new write
+        dynamodb.transact_write_items(TransactItems=[put, counter], ClientRequestToken=f"{key}-second")

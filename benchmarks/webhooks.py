@@ -186,7 +186,7 @@ def _seed_webhooks(count: int, url: str) -> None:
     from integration_core.adapters.dynamodb import client, table, to_item
     from integration_core.domain.webhooks import WebhookCreate
     from integration_core.principal import Principal
-    from integration_core.services import webhooks
+    from integration_core.services import webhook_secrets, webhooks
     from integration_core.tokens import Role
 
     db = table(FUNCTION_ENV["TABLE_NAME"])
@@ -199,7 +199,14 @@ def _seed_webhooks(count: int, url: str) -> None:
         webhook_id = f"whk_bench{n:06d}"
         pk = keys.webhook_pk(webhook_id)
         items += [
-            {**profile, "PK": pk, "webhook_id": webhook_id, "GSI1SK": f"{profile['created_at']}#{webhook_id}"},
+            {
+                **profile,
+                "PK": pk,
+                "webhook_id": webhook_id,
+                "GSI1SK": f"{profile['created_at']}#{webhook_id}",
+                # Its own secret: a ciphertext is bound to its webhook (the encryption context).
+                "secret_ciphertext": webhook_secrets.seal(webhook_id, f"whsec_bench{n:06d}"),
+            },
             {**stats, "PK": pk, "webhook_id": webhook_id},
             {"PK": keys.subscriptions_pk(EVENT_TYPE), "SK": keys.subscription_sk(webhook_id), "webhook_id": webhook_id},
         ]
@@ -264,6 +271,7 @@ def fan_out_and_dispatch(webhooks: int) -> dict[str, Any]:
         aws = AwsCalls()  # inside the mock: it gives boto3 a default session of its own
         sent = SentMessages()
         create_tables()
+        os.environ["WEBHOOK_SECRET_KEY_ID"] = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
         queue = boto3.client("sqs").create_queue(QueueName="webhooks", Attributes={"VisibilityTimeout": "300"})
         os.environ["WEBHOOK_QUEUE_URL"] = queue["QueueUrl"]
         url = f"{base}/hook"

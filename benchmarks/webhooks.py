@@ -182,6 +182,7 @@ def _seed_webhooks(count: int, url: str) -> None:
     BatchWriteItem (profile, statistics and subscription row each)."""
     from integration_core import keys
     from integration_core.adapters.dynamodb import client, table, to_item
+    from integration_core.domain.signatures import new_secret
     from integration_core.domain.webhooks import WebhookCreate
     from integration_core.principal import Principal
     from integration_core.services import webhook_secrets, webhooks
@@ -203,7 +204,7 @@ def _seed_webhooks(count: int, url: str) -> None:
                 "webhook_id": webhook_id,
                 "GSI1SK": f"{profile['created_at']}#{webhook_id}",
                 # Its own secret: a ciphertext is bound to its webhook (the encryption context).
-                "secret_ciphertext": webhook_secrets.seal(webhook_id, f"whsec_bench{n:06d}"),
+                "secret_ciphertext": webhook_secrets.seal(webhook_id, new_secret()),
             },
             {**stats, "PK": pk, "webhook_id": webhook_id},
             {"PK": keys.subscriptions_pk(EVENT_TYPE), "SK": keys.subscription_sk(webhook_id), "webhook_id": webhook_id},

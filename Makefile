@@ -7,13 +7,15 @@ PY := $(VENV)/bin/python
 SAM := .venv-sam/bin/sam
 VENV_STAMP := $(VENV)/.installed
 SAM_STAMP := .venv-sam/.installed
+CHECKOV := .venv-checkov/bin/checkov
+CHECKOV_STAMP := .venv-checkov/.installed
 FUNCTION_REQS := $(wildcard functions/*/requirements.txt)
 FUNCTION_STAMP := $(VENV)/.functions-installed
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock run test lint typecheck template-check unit component e2e fuzz token bench openapi clean
+.PHONY: help install lock run test lint typecheck template-check scan unit component e2e fuzz token bench openapi clean
 
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
@@ -21,6 +23,7 @@ help:
 	@echo "make token ROLE=student SUB=stu_ana00001   print an access token for the running local stack"
 	@echo "make fuzz    schema fuzzing of the whole API, longer than make test runs it (FUZZ_EXAMPLES=400)"
 	@echo "make bench   run the benchmark scripts (figures in the README)"
+	@echo "make scan    checkov over template.yaml (make test runs it; exceptions are written in the template)"
 	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
 
 STEP := scripts/step
@@ -40,8 +43,14 @@ $(SAM_STAMP): requirements/sam.txt
 	@$(STEP) "SAM CLI (requirements/sam.txt)" "$(PIP_HINT)" .venv-sam/bin/pip install -r requirements/sam.txt
 	@touch $@
 
+# checkov pins many dependencies of its own too: a venv of its own, like the SAM CLI.
+$(CHECKOV_STAMP): requirements/checkov.txt
+	@$(STEP) "venv (.venv-checkov)" "is python3.11 with venv installed? (PYTHON=...)" $(PYTHON) -m venv .venv-checkov
+	@$(STEP) "checkov (requirements/checkov.txt)" "$(PIP_HINT)" .venv-checkov/bin/pip install -r requirements/checkov.txt
+	@touch $@
+
 # Every pin is written by the resolver from the .in files and dev.txt, never copied from a venv:
-# the layer and the functions (what `sam build` installs), the development venv, the SAM CLI.
+# the layer and the functions (what `sam build` installs), the development venv, the SAM CLI, checkov.
 # The resolver (uv, which has no dependencies) has a venv of its own, so that a broken lock file
 # never stops its own repair.
 UV := .venv-lock/bin/uv
@@ -57,6 +66,7 @@ lock: $(UV)
 		$(UV_COMPILE) $$f -c layers/core/requirements.txt -o $${f%.in}.txt || exit 1; done
 	$(UV_COMPILE) requirements/dev.txt $(FUNCTION_REQS) -o requirements/constraints.txt
 	$(UV_COMPILE) requirements/sam.in -o requirements/sam.txt
+	$(UV_COMPILE) requirements/checkov.in -o requirements/checkov.txt
 
 SWAGGER_UI := functions/api_docs/swagger_ui/swagger-ui-bundle.js
 $(SWAGGER_UI): scripts/fetch_swagger_ui.sh
@@ -68,7 +78,7 @@ $(BROWSER_STAMP): scripts/install_chromium.sh | $(VENV_STAMP)
 	@$(STEP) "chromium (Debian package)" "check that Debian's package mirror is reachable (apt-get's output is above)" scripts/install_chromium.sh
 	@touch $@
 
-install: $(VENV_STAMP) $(SAM_STAMP) $(FUNCTION_STAMP) $(SWAGGER_UI) $(BROWSER_STAMP)
+install: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(FUNCTION_STAMP) $(SWAGGER_UI) $(BROWSER_STAMP)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -83,6 +93,11 @@ template-check: $(SAM_STAMP)
 	$(SAM) validate --lint
 	$(SAM) build --parallel --cached --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@echo "sam build: ok"
+
+# The infrastructure scan: every check passes or is skipped in template.yaml itself, on the resource,
+# with its reason (Metadata: checkov: skip: - id, comment). Offline: no download, no platform.
+scan: $(CHECKOV_STAMP)
+	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
 unit: $(VENV_STAMP)
 	$(PY) -m pytest tests/unit -q
@@ -125,7 +140,7 @@ token: $(VENV_STAMP)
 e2e: $(FUNCTION_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
-test: lint typecheck template-check $(FUNCTION_STAMP) $(BROWSER_STAMP)
+test: lint typecheck template-check scan $(FUNCTION_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest tests -q
 
 # make test fuzzes every operation with 40 requests, the same each run; this runs new ones, more.

@@ -33,22 +33,20 @@ import copy
 import json
 import multiprocessing
 import os
-import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.support import FUNCTION_ENV, ROOT, free_port, summary
+from benchmarks.support import FUNCTION_ENV, ROOT, free_port
 
 EVENT_TYPE = "course_started"
-CHUNK = 25  # the dispatcher's SQS batch size in template.yaml
+CHUNK = 25  # the sender alone and httpx's AsyncClient post this many at once
+BATCH = 10  # the dispatcher's SQS batch size in template.yaml (WebhookDispatcherFunction's BatchSize)
 
 
 # ---------------------------------------------------------------- a receiver in its own process
@@ -184,9 +182,10 @@ def _seed_webhooks(count: int, url: str) -> None:
     BatchWriteItem (profile, statistics and subscription row each)."""
     from integration_core import keys
     from integration_core.adapters.dynamodb import client, table, to_item
+    from integration_core.domain.signatures import new_secret
     from integration_core.domain.webhooks import WebhookCreate
     from integration_core.principal import Principal
-    from integration_core.services import webhooks
+    from integration_core.services import webhook_secrets, webhooks
     from integration_core.tokens import Role
 
     db = table(FUNCTION_ENV["TABLE_NAME"])
@@ -199,7 +198,14 @@ def _seed_webhooks(count: int, url: str) -> None:
         webhook_id = f"whk_bench{n:06d}"
         pk = keys.webhook_pk(webhook_id)
         items += [
-            {**profile, "PK": pk, "webhook_id": webhook_id, "GSI1SK": f"{profile['created_at']}#{webhook_id}"},
+            {
+                **profile,
+                "PK": pk,
+                "webhook_id": webhook_id,
+                "GSI1SK": f"{profile['created_at']}#{webhook_id}",
+                # Its own secret: a ciphertext is bound to its webhook (the encryption context).
+                "secret_ciphertext": webhook_secrets.seal(webhook_id, new_secret()),
+            },
             {**stats, "PK": pk, "webhook_id": webhook_id},
             {"PK": keys.subscriptions_pk(EVENT_TYPE), "SK": keys.subscription_sk(webhook_id), "webhook_id": webhook_id},
         ]
@@ -248,7 +254,8 @@ def _split(wall: float, aws: AwsCalls) -> dict[str, Any]:
     }
 
 
-def fan_out_and_dispatch(webhooks: int) -> dict[str, Any]:
+def fan_out_and_dispatch(webhooks: int, batch: int = BATCH) -> dict[str, Any]:
+    """1 and 2, with the dispatcher invoked once per `batch` messages."""
     from moto import mock_aws
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -264,6 +271,7 @@ def fan_out_and_dispatch(webhooks: int) -> dict[str, Any]:
         aws = AwsCalls()  # inside the mock: it gives boto3 a default session of its own
         sent = SentMessages()
         create_tables()
+        os.environ["WEBHOOK_SECRET_KEY_ID"] = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
         queue = boto3.client("sqs").create_queue(QueueName="webhooks", Attributes={"VisibilityTimeout": "300"})
         os.environ["WEBHOOK_QUEUE_URL"] = queue["QueueUrl"]
         url = f"{base}/hook"
@@ -284,7 +292,7 @@ def fan_out_and_dispatch(webhooks: int) -> dict[str, Any]:
         assert report.deliveries == webhooks, report
         assert not any("Scan" in call for call in fan_out["aws_calls"]), fan_out
 
-        # 2. The dispatcher: one invocation per 25 messages, as the event source mapping batches them,
+        # 2. The dispatcher: one invocation per `batch` messages, as the event source mapping batches them,
         # with the process's shared sender as the dispatcher function uses it (a warm environment).
         records = sent.records()
         assert len(records) == webhooks, len(records)
@@ -292,7 +300,7 @@ def fan_out_and_dispatch(webhooks: int) -> dict[str, Any]:
         aws.reset()
         started = time.perf_counter()
         delivered = sum(
-            delivery.process_batch(records[start : start + CHUNK]).delivered for start in range(0, len(records), CHUNK)
+            delivery.process_batch(records[start : start + batch]).delivered for start in range(0, len(records), batch)
         )
         dispatch_wall, dispatch_aws = time.perf_counter() - started, aws.seconds
         dispatched = _split(dispatch_wall, aws)
@@ -325,7 +333,8 @@ def fan_out_and_dispatch(webhooks: int) -> dict[str, Any]:
         "fan_out": {"webhooks": webhooks, "deliveries": report.deliveries, **fan_out},
         "dispatcher": {
             "deliveries": delivered,
-            "invocations": -(-webhooks // CHUNK),
+            "batch_size": batch,
+            "invocations": -(-webhooks // batch),
             **dispatched,
             "deliveries_per_second": round(per_second, 1),
             "deliveries_per_second_without_aws_time": round(own_per_second, 1),
@@ -354,64 +363,6 @@ async def _async_posts(url: str, bodies: list[bytes]) -> float:
         return time.perf_counter() - started
 
 
-# ---------------------------------------------------------------- 3: POST /events to first byte
-def stack_latency(samples: int) -> dict[str, Any]:
-    from offline.template import load_template
-    from offline.testing import start_stack
-
-    arrivals: Any = multiprocessing.Queue()
-    with receiver(arrivals) as base:
-        stack = start_stack(
-            ROOT / "template.yaml",
-            Path(tempfile.mkdtemp(prefix="bench-webhooks-")),
-            "--parameter",
-            "WebhooksAllowLoopback=true",
-        )
-        try:
-            api = f"{stack.api_url}/api/v1/integration"
-            headers = {"Authorization": f"Bearer {stack.token('service', 'svc_bench')}"}
-            with httpx.Client(timeout=30, headers=headers) as client:
-                hook = {"url": f"{base}/hook", "events": [EVENT_TYPE]}
-                client.post(f"{api}/webhooks", json=hook).raise_for_status()
-                latencies, answered = [], []
-                for n in range(samples + 3):  # the first three warm the functions up
-                    event_id = f"bench-{n}-{time.time_ns()}"
-                    data = {"courseId": f"crs_{n}", "startedAt": "2025-03-03T18:00:00+00:00"}
-                    sent = time.time()
-                    answer = client.post(
-                        f"{api}/events", json={"eventType": EVENT_TYPE, "data": data, "eventId": event_id}
-                    )
-                    returned = time.time()
-                    answer.raise_for_status()
-                    arrived_id, first_byte = arrivals.get(timeout=30)
-                    assert arrived_id == event_id, (arrived_id, event_id)
-                    if n >= 3:
-                        latencies.append((first_byte - sent) * 1000)
-                        answered.append((returned - sent) * 1000)
-        finally:
-            stack.stop()
-    dispatcher = load_template(ROOT / "template.yaml")["Resources"]["WebhookDispatcherFunction"]
-    batching_window = float(
-        dispatcher["Properties"]["Events"]["Deliveries"]["Properties"]["MaximumBatchingWindowInSeconds"]
-    )
-    invocations = [
-        json.loads(line) for line in (stack.state_dir / "logs" / "invocations.jsonl").read_text().splitlines()
-    ]
-    dispatches = [
-        i["durationMs"] for i in invocations if i["source"] == "sqs" and i["function"] == "WebhookDispatcherFunction"
-    ]
-    return {
-        "post_events_to_first_byte_ms": summary(latencies),
-        # Where the time goes: POST /events answers once the event is recorded, fanned out and
-        # enqueued; the event source mapping then gathers a batch for MaximumBatchingWindowInSeconds
-        # (the queue is polled every 0.2 s); the dispatcher's invocation includes the delivery.
-        "post_events_answer_ms": summary(answered),
-        "after_the_answer_ms_mean": round(statistics.mean(a - b for a, b in zip(latencies, answered, strict=True)), 1),
-        "batching_window_ms": batching_window * 1000,
-        "dispatcher_invocation_ms": summary(dispatches[-samples:]),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--webhooks", type=int, default=1000)
@@ -422,6 +373,8 @@ def main() -> None:
     figures = fan_out_and_dispatch(args.webhooks)
     print(json.dumps(figures, indent=2), flush=True)
     if not args.skip_stack:
+        from benchmarks.first_delivery import stack_latency
+
         figures["local_stack"] = stack_latency(args.samples)
         print(json.dumps({"local_stack": figures["local_stack"]}, indent=2), flush=True)
     figures["run_seconds"] = round(time.perf_counter() - started, 1)

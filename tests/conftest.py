@@ -62,8 +62,10 @@ def _reset_caches() -> None:
 
     from integration_core.adapters import dynamodb, kms
     from integration_core.config import settings
+    from integration_core.services import webhook_secrets
 
     parameters.clear_caches()
+    webhook_secrets.forget()
     dynamodb.client.cache_clear()
     kms._client.cache_clear()
     dynamodb.table.cache_clear()
@@ -82,6 +84,8 @@ def aws():
         secret = tokens.generate_signing_key_secret()
         boto3.client("secretsmanager").create_secret(Name=SIGNING_SECRET_NAME, SecretString=secret)
         boto3.client("secretsmanager").create_secret(Name=CURSOR_SECRET_NAME, SecretString=secrets.token_urlsafe(48))
+        # The stack's key, which webhook signing secrets are encrypted with (the template's UserTokenKey).
+        os.environ["WEBHOOK_SECRET_KEY_ID"] = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
         yield {"signing_secret": secret}
         _reset_caches()
 

@@ -87,6 +87,7 @@ def _providers(patch: pytest.MonkeyPatch) -> list[Server]:
     patch.setenv("PAYPAL_SECRET_NAME", "school-integration/paypal")
     patch.setenv("GOOGLE_OAUTH_SECRET_NAME", "school-integration/google-oauth")
     patch.setenv("USER_TOKEN_KEY_ID", boto3.client("kms").create_key()["KeyMetadata"]["KeyId"])
+    patch.setenv("WEBHOOK_SECRET_KEY_ID", boto3.client("kms").create_key()["KeyMetadata"]["KeyId"])
     patch.setenv("PROVIDER_TIMEOUT_SECONDS", "2")
     values = {
         "StripeSecret": json.dumps(stripe),

@@ -56,3 +56,9 @@ def webhook_settings() -> WebhookSettings:
         concurrency=int(env.get("WEBHOOK_CONCURRENCY", "50")),
         allow_loopback=env.get("WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
     )
+
+
+def secret_key_id() -> str:
+    """The KMS key webhook signing secrets are encrypted with (the template's UserTokenKey). Read on
+    each use rather than cached with the settings: it names a key, not a value to keep."""
+    return os.environ.get("WEBHOOK_SECRET_KEY_ID", "")

@@ -672,6 +672,85 @@ def test_after_a_rotation_both_secrets_sign(hooks):
     assert hmac.compare_digest(headers["x-webhook-signature"], f"sha256={newest}")
 
 
+# ---------------------------------------------------------------- secrets at rest
+def _profile_key(webhook_id: str) -> dict:
+    from integration_core import keys
+
+    return {"PK": {"S": keys.webhook_pk(webhook_id)}, "SK": {"S": keys.PROFILE}}
+
+
+def _raw_profile(webhook_id: str) -> dict:
+    """The webhook's item as DynamoDB holds it (read with boto3, not through the store)."""
+    item = boto3.client("dynamodb").get_item(TableName=os.environ["TABLE_NAME"], Key=_profile_key(webhook_id))["Item"]
+    return {name: next(iter(value.values())) for name, value in item.items()}
+
+
+def _kms_decrypt(ciphertext: str, webhook_id: str) -> str:
+    context = {"webhookId": webhook_id, "purpose": "webhook-signing-secret"}
+    blob = base64.b64decode(ciphertext)
+    return boto3.client("kms").decrypt(CiphertextBlob=blob, EncryptionContext=context)["Plaintext"].decode()
+
+
+def test_the_stored_webhook_holds_its_secrets_only_encrypted_under_its_own_context(hooks):
+    created = hooks.register()
+    webhook_id, secret = created["webhookId"], created["secret"]
+    stored = _raw_profile(webhook_id)
+    assert "secret" not in stored and not any(secret in str(value) for value in stored.values())
+    assert _kms_decrypt(stored["secret_ciphertext"], webhook_id) == secret
+    other = hooks.register(path="/other")["webhookId"]
+    with pytest.raises(boto3.client("kms").exceptions.InvalidCiphertextException):
+        _kms_decrypt(stored["secret_ciphertext"], other)  # another webhook's context
+    rotated = invoke("webhooks", api_event("POST", f"/webhooks/{webhook_id}/rotate-secret", caller=SERVICE)).body
+    stored = _raw_profile(webhook_id)
+    assert not any(s in str(v) for v in stored.values() for s in (secret, rotated["secret"]))
+    assert _kms_decrypt(stored["secret_ciphertext"], webhook_id) == rotated["secret"]
+    assert _kms_decrypt(stored["previous_secret_ciphertext"], webhook_id) == secret
+    # The repeat of a registration (same Idempotency-Key) shows the secret it made, decrypted.
+    body = {"url": hooks.receiver.url("/again"), "events": ["grade_updated"]}
+    first = api_event("POST", "/webhooks", caller=SERVICE, body=body, headers={"Idempotency-Key": "register-again-1"})
+    made = invoke("webhooks", first).body
+    assert invoke("webhooks", first).body["secret"] == made["secret"]
+    assert made["secret"] not in str(_raw_profile(made["webhookId"]).values())
+
+
+def test_a_secret_copied_from_another_webhook_signs_nothing_and_the_others_are_delivered(hooks):
+    copied, honest = hooks.register(path="/copied"), hooks.register(path="/honest")
+    ciphertext = _raw_profile(honest["webhookId"])["secret_ciphertext"]
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key=_profile_key(copied["webhookId"]),
+        UpdateExpression="SET secret_ciphertext = :c",
+        ExpressionAttributeValues={":c": {"S": ciphertext}},
+    )
+    hooks.publish()
+    hooks.drain(until=lambda: hooks.receiver.at("/honest"), timeout=5)
+    [request] = hooks.receiver.at("/honest")
+    StandardWebhook(honest["secret"]).verify(request.body, {k.lower(): v for k, v in request.headers.items()})
+    assert hooks.receiver.at("/copied") == []  # nothing is signed with a secret that is not its own
+    verify = {"payload": "{}", "headers": {}, "signature": "sha256=00"}
+    path = f"/webhooks/{copied['webhookId']}/verify"
+    answer = invoke("webhooks", api_event("POST", path, caller=SERVICE, body=verify))
+    assert answer.status == 409 and "rotate the secret" in answer.body["detail"]
+
+
+def test_a_webhook_stored_before_secrets_were_encrypted_is_sealed_when_read_and_keeps_its_secret(hooks):
+    created = hooks.register()
+    webhook_id = created["webhookId"]
+    legacy = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key=_profile_key(webhook_id),
+        UpdateExpression="SET secret = :s REMOVE secret_ciphertext",
+        ExpressionAttributeValues={":s": {"S": legacy}},
+    )
+    hooks.publish()
+    hooks.drain()  # the dispatcher seals it, and signs with it
+    [request] = hooks.receiver.at("/hook")
+    StandardWebhook(legacy).verify(request.body, {k.lower(): v for k, v in request.headers.items()})
+    stored = _raw_profile(webhook_id)
+    assert "secret" not in stored and _kms_decrypt(stored["secret_ciphertext"], webhook_id) == legacy
+
+
 def test_a_webhook_failing_for_the_whole_period_is_disabled_with_a_reason(hooks, monkeypatch):
     created = hooks.register()
     hooks.receiver.default = Answer(503)

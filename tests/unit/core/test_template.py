@@ -149,3 +149,55 @@ def test_the_cold_start_benchmark_measures_every_functions_code():
     measured = {FUNCTIONS[name]["CodeUri"] for name in SAMPLES}
     assert measured == {props["CodeUri"] for props in FUNCTIONS.values()}
     assert all((ROOT / "events" / sample).is_file() for sample in SAMPLES.values())
+
+
+def test_a_first_delivery_waits_for_no_batching_window():
+    """POST /events to the receiver's first byte stays under 0.3 s only while the dispatcher's
+    mapping takes a message at once: a batch over 10 would need a window of at least 1 s."""
+    mapping = FUNCTIONS["WebhookDispatcherFunction"]["Events"]["Deliveries"]["Properties"]
+    assert int(mapping["BatchSize"]) <= 10
+    assert float(mapping.get("MaximumBatchingWindowInSeconds", 0)) == 0
+
+
+def test_a_consumer_with_reserved_concurrency_polls_its_queue_within_it():
+    """Lambda throttles a batch beyond the reserved concurrency, and a throttled SQS batch counts as
+    a receive: without MaximumConcurrency within the cap, a burst would dead-letter messages."""
+    capped = {name: props for name, props in FUNCTIONS.items() if "ReservedConcurrentExecutions" in props}
+    assert "WebhookDispatcherFunction" in capped
+    for name, props in capped.items():
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] == "SQS":
+                scaling = event["Properties"].get("ScalingConfig") or {}
+                assert scaling.get("MaximumConcurrency"), f"{name}: its queue mapping needs MaximumConcurrency"
+                assert int(scaling["MaximumConcurrency"]) <= int(props["ReservedConcurrentExecutions"]), name
+
+
+def test_every_queue_table_secret_and_log_group_is_encrypted_with_the_stacks_key():
+    key = {"Ref": "UserTokenKey"}
+    for name, resource in RESOURCES.items():
+        props = resource.get("Properties") or {}
+        kind = resource["Type"]
+        if kind == "AWS::SQS::Queue":
+            assert props.get("KmsMasterKeyId") == key, name
+        elif kind == "AWS::DynamoDB::Table":
+            assert props["SSESpecification"].get("KMSMasterKeyId") == key, name
+            assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        elif kind == "AWS::SecretsManager::Secret":
+            assert props.get("KmsKeyId") == key, name
+        elif kind == "AWS::Logs::LogGroup":
+            assert props.get("KmsKeyId") == {"Fn::GetAtt": ["UserTokenKey", "Arn"]}, name
+    assert RESOURCES["UserTokenKey"]["DeletionPolicy"] == "Retain"  # the retained table needs its key
+
+
+def test_only_the_webhook_api_and_the_dispatcher_may_use_the_key_for_webhook_secrets():
+    from integration_core.services.webhook_secrets import PURPOSE
+
+    policy = RESOURCES["WebhookSecretKeyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"] for s in policy] == [PURPOSE]
+    users = sorted(name for name, props in FUNCTIONS.items() if {"Ref": "WebhookSecretKeyPolicy"} in props["Policies"])
+    assert users == ["WebhookDispatcherFunction", "WebhooksFunction"]
+    # No other statement of any function lets it decrypt with the key without a purpose condition.
+    for name, props in FUNCTIONS.items():
+        for statement in _statements(props.get("Policies")):
+            if "kms:Decrypt" in _listed(statement.get("Action", [])):
+                assert "kms:EncryptionContext:purpose" in str(statement.get("Condition")), name

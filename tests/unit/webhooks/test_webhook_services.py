@@ -15,7 +15,7 @@ from integration_core import timeutil
 from integration_core.adapters.webhook_http import HttpOutcome
 from integration_core.domain.webhooks import DeliveryStatus, ErrorClass
 from integration_core.principal import Principal, Role
-from integration_core.services import delivery, events, webhooks
+from integration_core.services import delivery, events, webhook_secrets, webhooks
 from integration_core.stores import outbox as outbox_store
 from integration_core.stores import webhooks as webhook_store
 from integration_core.stores.common import Outcome
@@ -150,12 +150,29 @@ class FakeWebhookStore:
     def failing(self):
         yield from sorted(self.failing_stats, key=lambda s: s["failing_since"])
 
-    def rotate_secret(self, current, secret, previous_until, now) -> Outcome:
+    def rotate_secret(self, current, ciphertext, previous_until, now) -> Outcome:
         stored = self.hooks[current["webhook_id"]]
-        if stored["secret"] != current["secret"]:
+        if stored["secret_ciphertext"] != current["secret_ciphertext"]:
             return Outcome.RACED
-        stored |= {"secret": secret, "previous_secret": current["secret"], "previous_secret_expires_at": previous_until}
+        stored |= {
+            "secret_ciphertext": ciphertext,
+            "previous_secret_ciphertext": current["secret_ciphertext"],
+            "previous_secret_expires_at": previous_until,
+        }
         return Outcome.DONE
+
+
+class FakeCipher:
+    """Reversible, bound to the webhook like the KMS encryption context."""
+
+    def encrypt(self, webhook_id: str, plaintext: str) -> str:
+        return f"sealed:{webhook_id}:{plaintext[::-1]}"
+
+    def decrypt(self, webhook_id: str, ciphertext: str) -> str:
+        prefix = f"sealed:{webhook_id}:"
+        if not ciphertext.startswith(prefix):
+            raise webhook_secrets.kms.Undecryptable()
+        return ciphertext[len(prefix) :][::-1]
 
 
 @pytest.fixture
@@ -171,6 +188,8 @@ def hooks(monkeypatch):
         return True
 
     monkeypatch.setattr(webhooks, "_store", lambda: fake)
+    monkeypatch.setattr(webhook_secrets, "cipher", FakeCipher)
+    webhook_secrets.forget()
     monkeypatch.setattr(webhook_store, "disable", disable)
     fake.disabled = disabled  # type: ignore[attr-defined]
     return fake
@@ -190,11 +209,21 @@ def test_auto_disable_takes_only_webhooks_failing_for_longer_than_the_period(hoo
 
 
 def test_a_rotated_secret_keeps_the_previous_one_for_the_overlap_then_only_the_new(hooks):
-    hooks.hooks["whk_one1"] = {"webhook_id": "whk_one1", "user_id": OWNER.sub, "secret": "whsec_old", "is_active": True}
+    sealed = FakeCipher().encrypt("whk_one1", "whsec_old")
+    hooks.hooks["whk_one1"] = {"webhook_id": "whk_one1", "user_id": OWNER.sub, "secret_ciphertext": sealed}
+    hooks.hooks["whk_one1"]["is_active"] = True
     answer = webhooks.rotate_secret(OWNER, "whk_one1")
     stored = hooks.hooks["whk_one1"]
-    assert stored["secret"] == answer.secret != "whsec_old"
+    assert answer.secret != "whsec_old" and answer.secret not in str(stored)
     overlap = webhook_settings().secret_overlap_seconds
     now = time.time()
-    assert webhook_store.secrets_in_use(stored, now) == [answer.secret, "whsec_old"]
-    assert webhook_store.secrets_in_use(stored, now + overlap + 1) == [answer.secret]
+    assert webhook_secrets.in_use(stored, now) == [answer.secret, "whsec_old"]
+    assert webhook_secrets.in_use(stored, now + overlap + 1) == [answer.secret]
+
+
+def test_a_ciphertext_under_another_webhooks_context_is_unreadable_with_a_way_out(hooks):
+    stolen = FakeCipher().encrypt("whk_two2", "whsec_theirs")
+    webhook = {"webhook_id": "whk_one1", "secret_ciphertext": stolen, "is_active": True}
+    with pytest.raises(webhook_secrets.Unreadable) as raised:
+        webhook_secrets.in_use(webhook, time.time())
+    assert raised.value.status == 409 and "rotate" in raised.value.detail

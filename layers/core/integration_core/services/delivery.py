@@ -45,6 +45,7 @@ from integration_core.domain.webhooks import (
 from integration_core.ids import stable_id
 from integration_core.observability import logger
 from integration_core.services import events as outbox
+from integration_core.services import webhook_secrets
 from integration_core.stores import webhooks as webhook_store
 from integration_core.stores.common import Outcome
 from integration_core.webhook_config import webhook_settings
@@ -146,7 +147,7 @@ def _send_in_waves(sender: WebhookSender, jobs: list[Job]) -> Iterator[list[Job]
         body = payload_bytes(job.webhook["webhook_id"], job.event)
         now = time.time()
         headers = signature_headers(
-            webhook_store.secrets_in_use(job.webhook, now), job.delivery["delivery_id"], int(now), body
+            webhook_secrets.in_use(job.webhook, now), job.delivery["delivery_id"], int(now), body
         )
         sending.append(job)
         requests.append((job.webhook["url"], body, headers))
@@ -409,6 +410,7 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result:
     store = webhook_store.db()
     config = webhook_settings()
     found = webhook_store.read_batch(store, [(r.delivery_id, r.webhook_id, r.event_id) for r in records])
+    unreadable = _unseal(found.webhooks)
     jobs: list[Job] = []
     seen: set[str] = set()
     counts: dict[str, int] = {}
@@ -427,6 +429,9 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result:
             logger.info("delivery dropped: its webhook was deleted", extra={"delivery_id": r.delivery_id})
             continue
         seen.add(r.delivery_id)
+        if r.webhook_id in unreadable:
+            result.failed_message_ids.append(r.message_id)  # back after the visibility timeout, then the DLQ
+            continue
         if webhook.get("is_active") and _throttled(webhook, counts):
             _later(r, THROTTLE_DELAY, result, visibility)
             continue
@@ -459,6 +464,26 @@ def _process_chunk(records: list[QueuedDelivery], sender: WebhookSender, result:
     for webhook in gone.values():
         if webhook_store.disable(store, webhook, "the receiver answered 410 Gone"):
             logger.warning("webhook disabled by a 410", extra={"webhook_id": webhook["webhook_id"]})
+
+
+def _unseal(webhooks: dict[str, dict[str, Any]]) -> set[str]:
+    """Decrypt the secrets of the batch's active webhooks once each (the signing then finds them in
+    the process's cache), sealing any still stored in plaintext; the ids of those whose secret does
+    not decrypt: their deliveries wait, the others go out."""
+    unreadable: set[str] = set()
+    now = time.time()
+    for webhook_id, webhook in list(webhooks.items()):
+        if not webhook.get("is_active"):
+            continue
+        try:
+            webhooks[webhook_id] = webhook_secrets.migrated(webhook)
+            webhook_secrets.in_use(webhooks[webhook_id], now)
+        except webhook_secrets.Unreadable:
+            unreadable.add(webhook_id)
+            logger.error(
+                "a webhook's signing secret does not decrypt; its deliveries wait", extra={"webhook_id": webhook_id}
+            )
+    return unreadable
 
 
 def _flush_visibility(queue_url: str, visibility: dict[str, tuple[str, int]]) -> None:

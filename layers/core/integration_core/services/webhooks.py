@@ -40,6 +40,7 @@ from integration_core.models import PageOf
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 from integration_core.services import events as outbox
+from integration_core.services import webhook_secrets
 from integration_core.stores import outbox as outbox_store
 from integration_core.stores import webhooks as webhook_store
 from integration_core.stores.common import Outcome
@@ -82,7 +83,7 @@ def _load(webhook_id: str) -> dict[str, Any]:
     item = _store().webhook(webhook_id)
     if item is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
-    return item
+    return webhook_secrets.migrated(item)
 
 
 def _owned(principal: Principal, webhook_id: str) -> dict[str, Any]:
@@ -101,6 +102,7 @@ def register(principal: Principal, data: WebhookCreate) -> WebhookCreated:
     _check_url(data.url)
     webhook_id = new_id("webhook")
     now = _now()
+    secret = signatures.new_secret()
     item = {
         "webhook_id": webhook_id,
         "user_id": owner,
@@ -109,19 +111,19 @@ def register(principal: Principal, data: WebhookCreate) -> WebhookCreated:
         "is_active": data.is_active,
         "description": data.description,
         "rate_limit_per_second": data.rate_limit_per_second,
-        "secret": signatures.new_secret(),
+        "secret_ciphertext": webhook_secrets.seal(webhook_id, secret),
         "created_at": now,
         "updated_at": now,
     }
     _store().create(item)
     logger.info("webhook registered", extra={"webhook_id": webhook_id, "user_id": owner, "events": data.events})
-    return WebhookCreated.model_validate({**public(item), "secret": item["secret"]})
+    return WebhookCreated.model_validate({**public(item), "secret": secret})
 
 
 def registered(principal: Principal, webhook_id: str) -> WebhookCreated:
     """A registration's answer again (an Idempotency-Key repeat): the webhook with its secret."""
     item = _owned(principal, webhook_id)
-    return WebhookCreated.model_validate({**public(item), "secret": item["secret"]})
+    return WebhookCreated.model_validate({**public(item), "secret": webhook_secrets.current(item)})
 
 
 def list_for_user(principal: Principal, user_id: str, limit: int, cursor: str | None) -> PageOf[Webhook]:
@@ -173,7 +175,8 @@ def rotate_secret(principal: Principal, webhook_id: str) -> SecretRotated:
     secret = signatures.new_secret()
     now = timeutil.utc_now()
     valid_until = int(now.timestamp()) + overlap
-    if _store().rotate_secret(current, secret, valid_until, timeutil.iso_utc(now)) is Outcome.RACED:
+    sealed = webhook_secrets.seal(webhook_id, secret)
+    if _store().rotate_secret(current, sealed, valid_until, timeutil.iso_utc(now)) is Outcome.RACED:
         raise Conflict("the secret was rotated meanwhile; try again")
     return SecretRotated(
         webhook_id=webhook_id,
@@ -319,7 +322,10 @@ def verify(principal: Principal, webhook_id: str, request: VerifyRequest) -> Ver
     if request.signature:
         headers[signatures.LEGACY_HEADER] = request.signature
     verdict = signatures.verify(
-        webhook_store.secrets_in_use(item, time.time()), headers, request.payload.encode(), int(time.time())
+        webhook_secrets.in_use(webhook_secrets.migrated(item), time.time()),
+        headers,
+        request.payload.encode(),
+        int(time.time()),
     )
     return VerifyResult(
         valid=verdict.valid, scheme=verdict.scheme, reason=verdict.reason.value if verdict.reason else None

@@ -1,6 +1,7 @@
-"""The webhooks' store, shared by the API and the dispatcher: webhooks with the secrets in use (two
-during a rotation), subscription rows that exist only while a webhook is active, statistics (and
-the failing index auto-disable reads), deliveries with their attempts and failed markers.
+"""The webhooks' store, shared by the API and the dispatcher: webhooks with the ciphertexts of the
+secrets in use (two during a rotation; services/webhook_secrets.py encrypts and decrypts them),
+subscription rows that exist only while a webhook is active, statistics (and the failing index
+auto-disable reads), deliveries with their attempts and failed markers.
 
 It owns their item shapes, keys, conditions and transactions; services get records without keys
 and named outcomes. The dispatcher describes what an attempt changed (`AttemptRecord`,
@@ -20,7 +21,14 @@ from integration_core.config import settings
 from integration_core.stores.common import KEY_ATTRIBUTES, Listing, Outcome
 from integration_core.stores.common import public as without_keys
 
-SECRETS = ("secret", "previous_secret", "previous_secret_expires_at")
+# The signing secrets' ciphertexts, and the plaintext ones of items written before they were encrypted.
+SECRETS = (
+    "secret_ciphertext",
+    "previous_secret_ciphertext",
+    "previous_secret_expires_at",
+    "secret",
+    "previous_secret",
+)
 _INTERNAL = (*KEY_ATTRIBUTES, *SECRETS)
 PENDING, FAILED = "pending", "failed"
 
@@ -32,14 +40,6 @@ def db() -> Table:
 def public(item: dict[str, Any]) -> dict[str, Any]:
     """What an owner sees of a webhook, delivery or attempt: no keys, no secrets."""
     return {k: v for k, v in item.items() if k not in _INTERNAL}
-
-
-def secrets_in_use(webhook: dict[str, Any], now_epoch: float) -> list[str]:
-    """The current secret, and the previous one while the rotation overlap lasts."""
-    in_use = [webhook["secret"]]
-    if webhook.get("previous_secret") and float(webhook.get("previous_secret_expires_at", 0)) > now_epoch:
-        in_use.append(webhook["previous_secret"])
-    return in_use
 
 
 def subscription_ops(store: Table, webhook_id: str, events: list[str], *, add: bool) -> list[dict]:
@@ -371,21 +371,47 @@ class WebhookStore:
             ops += subscription_ops(self.db, webhook_id, current["events"], add=False)
         self.db.transact(ops)
 
-    def rotate_secret(self, current: dict[str, Any], secret: str, previous_until: int, now: str) -> Outcome:
-        """The new secret, the old one kept until `previous_until` (epoch); RACED when it was
-        rotated meanwhile."""
+    def rotate_secret(self, current: dict[str, Any], ciphertext: str, previous_until: int, now: str) -> Outcome:
+        """The new secret's ciphertext, the current one kept as the previous until `previous_until`
+        (epoch); RACED when it was rotated meanwhile."""
         try:
             self.db.update(
                 keys.webhook_pk(current["webhook_id"]),
                 keys.PROFILE,
-                "SET secret = :new, previous_secret = :old, previous_secret_expires_at = :until, "
-                "secret_rotated_at = :now, updated_at = :now",
-                "secret = :old",
-                values={":new": secret, ":old": current["secret"], ":until": previous_until, ":now": now},
+                "SET secret_ciphertext = :new, previous_secret_ciphertext = :old, "
+                "previous_secret_expires_at = :until, secret_rotated_at = :now, updated_at = :now "
+                "REMOVE previous_secret",
+                "secret_ciphertext = :old",
+                values={
+                    ":new": ciphertext,
+                    ":old": current["secret_ciphertext"],
+                    ":until": previous_until,
+                    ":now": now,
+                },
             )
         except ConditionFailed:
             return Outcome.RACED
         return Outcome.DONE
+
+    def seal_secrets(self, current: dict[str, Any], sealed: dict[str, str]) -> bool:
+        """Replace an item's plaintext secrets by their ciphertexts (`sealed`: secret_ciphertext and,
+        when it had one, previous_secret_ciphertext), on condition that its plaintext is the one
+        read; False when another run sealed or rotated it first."""
+        update, names, values = _set_remove(dict(sealed), ["secret", "previous_secret"])
+        names |= {"#plain": "secret", "#sealed": "secret_ciphertext"}
+        values |= {":plain": current["secret"]}
+        try:
+            self.db.update(
+                keys.webhook_pk(current["webhook_id"]),
+                keys.PROFILE,
+                update,
+                "#plain = :plain AND attribute_not_exists(#sealed)",
+                names=names,
+                values=values,
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def disable(self, webhook: dict[str, Any], reason: str) -> bool:
         return disable(self.db, webhook, reason)

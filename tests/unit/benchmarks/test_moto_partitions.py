@@ -1,6 +1,6 @@
 """The table-size benchmark's moto shim answers every Query exactly as moto does (items, order,
 LastEvaluatedKey), page after page, on the table and on GSI1, forwards and backwards, with and
-without a sort-key condition, and after writes that move items between partitions."""
+without a sort-key condition or a filter, and after writes that move items between partitions."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def _queries(limits: tuple[int, ...] = (2, 25)) -> list[dict]:
                         "ScanIndexForward": forward,
                     }
                     found.append(query | ({"IndexName": index} if index else {}))
+                    if condition is None:  # a filter applies after the limit
+                        filtered = query | {"FilterExpression": "n > :ten"}
+                        filtered["ExpressionAttributeValues"] = query["ExpressionAttributeValues"] | {
+                            ":ten": {"N": "10"}
+                        }
+                        found.append(filtered | ({"IndexName": index} if index else {}))
     return found
 
 

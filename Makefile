@@ -22,7 +22,7 @@ help:
 	@echo "make test    lint, type checks, template checks and every test"
 	@echo "make token ROLE=student SUB=stu_ana00001   print an access token for the running local stack"
 	@echo "make fuzz    schema fuzzing of the whole API, longer than make test runs it (FUZZ_EXAMPLES=400)"
-	@echo "make bench   run the benchmark scripts (figures in the README)"
+	@echo "make bench   one table of every benchmark figure (README, Performance); BENCH_QUICK=1 for a short check"
 	@echo "make scan    checkov over template.yaml (make test runs it; exceptions are written in the template)"
 	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
 
@@ -151,8 +151,10 @@ fuzz: $(FUNCTION_STAMP)
 openapi: $(VENV_STAMP)
 	$(PY) scripts/build_openapi.py
 
-bench: $(VENV_STAMP)
-	$(PY) benchmarks/run_all.py
+# One table of every figure (README, Performance), saved as benchmarks/results/<UTC date>.json;
+# BENCH_QUICK=1 for a short check that every part runs.
+bench: $(FUNCTION_STAMP)
+	$(PY) -m benchmarks.run_all
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .offline

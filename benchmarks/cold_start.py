@@ -94,13 +94,8 @@ def probe(env: dict[str, str]) -> dict[str, float]:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "total_ms": total}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument(
-        "--only", default="", help="comma-separated functions to measure (with the baseline); printed, not saved"
-    )
-    args = parser.parse_args()
+def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
+    """Medians of `runs` probes per function (all of SAMPLES, or `only`) and of the baseline."""
     dirs = code_dirs()
     with tempfile.TemporaryDirectory() as state_dir:
         stack = start_stack(ROOT / "template.yaml", Path(state_dir))
@@ -120,7 +115,6 @@ def main() -> None:
             }
             table = functions["DirectoryFunction"]["env"]["TABLE_NAME"]
             cases = {"baseline": common | {"PROBE_KIND": "baseline", "PROBE_CODE_DIR": str(ROOT), "TABLE_NAME": table}}
-            only = {name for name in args.only.split(",") if name}
             for logical_id, sample in SAMPLES.items():
                 if only and logical_id not in only:
                     continue
@@ -140,10 +134,21 @@ def main() -> None:
                 )
             results = {}
             for name, env in cases.items():
-                runs = [probe(env) for _ in range(args.runs)]
-                results[name] = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+                probes = [probe(env) for _ in range(runs)]
+                results[name] = {k: round(statistics.median(r[k] for r in probes), 1) for k in probes[0]}
         finally:
             stack.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--only", default="", help="comma-separated functions to measure (with the baseline); printed, not saved"
+    )
+    args = parser.parse_args()
+    results = run(args.runs, {name for name in args.only.split(",") if name})
     base = results["baseline"]["total_ms"]
     print("| function | import ms | first request ms | process total ms | vs baseline |")
     print("|---|---|---|---|---|")

@@ -110,6 +110,8 @@ class AwsCalls:
         import boto3
 
         self.calls: Counter[str] = Counter()
+        self.units: Counter[str] = Counter()  # items a call writes or asks for (what request units count)
+        self.items_read: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
         self.seconds = 0.0
         boto3.setup_default_session()
@@ -118,13 +120,16 @@ class AwsCalls:
         events.register("after-call.*.*", self._finished)
         events.register("after-call-error.*.*", self._finished)
 
-    def _started(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+    def _started(self, model: Any, context: dict[str, Any], params: dict[str, Any] | None = None, **_: Any) -> None:
         name = f"{model.service_model.service_name}:{model.name}"
         context["benchmark_call"] = (name, time.perf_counter())
         self.calls[name] += 1
+        self.units[name] += _items_written_or_asked(params or {})
 
-    def _finished(self, context: dict[str, Any], **_: Any) -> None:
+    def _finished(self, context: dict[str, Any], parsed: dict[str, Any] | None = None, **_: Any) -> None:
         name, started = context.pop("benchmark_call", (None, None))
+        if name is not None and isinstance(parsed, dict) and isinstance(parsed.get("Items"), list):
+            self.items_read[name] += len(parsed["Items"])  # a Query's items (read units follow their size)
         if name is not None:
             elapsed = time.perf_counter() - started
             self.seconds += elapsed
@@ -132,6 +137,8 @@ class AwsCalls:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.units.clear()
+        self.items_read.clear()
         self.by_operation.clear()
         self.seconds = 0.0
 
@@ -140,6 +147,17 @@ class AwsCalls:
 
     def seconds_by_operation(self) -> dict[str, float]:
         return {name: round(seconds, 3) for name, seconds in sorted(self.by_operation.items())}
+
+
+def _items_written_or_asked(params: dict[str, Any]) -> int:
+    """Items of one call: a transaction's, a batch's (writes, keys, messages, events); else 1."""
+    if "TransactItems" in params:
+        return len(params["TransactItems"])
+    if "RequestItems" in params:
+        return sum(len(v["Keys"]) if isinstance(v, dict) else len(v) for v in params["RequestItems"].values())
+    if "Entries" in params:
+        return len(params["Entries"])
+    return 1
 
 
 def _one_rollback_copy_per_table() -> None:
@@ -250,6 +268,8 @@ def _split(wall: float, aws: AwsCalls) -> dict[str, Any]:
         "service_own_seconds": round(wall - aws.seconds, 3),
         "aws_calls": calls,
         "aws_calls_total": sum(calls.values()),
+        "aws_call_items": dict(sorted(aws.units.items())),
+        "aws_items_read": dict(sorted(aws.items_read.items())),
         "aws_seconds_by_operation": aws.seconds_by_operation(),
     }
 

@@ -67,10 +67,11 @@ SEPARATOR = "|"
 NO_POLICY = "application access policy"
 
 
-class AccessPolicyMissing(DomainError):
-    """Graph's 403 for an organizer the tenant's application access policy does not cover."""
+class AccessPolicyMissing(ProviderRejected):
+    """Graph's 403 for an organizer the tenant's application access policy does not cover: a 502
+    (the provider refused; our caller may do nothing about it but tell the Teams administrator)."""
 
-    status, slug, title = 403, "teams-access-policy-missing", "The Teams application access policy is missing"
+    slug, title = "teams-access-policy-missing", "The Teams application access policy is missing"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from integration_core import timeutil
-from integration_core.errors import BadRequest
+from integration_core.errors import BadRequest, Conflict
 from integration_core.ids import stable_id
 from integration_core.observability import logger
 from integration_core.ports.video import CallbackRefused, Handshake, MeetingEvent
@@ -155,9 +155,12 @@ def record_attendance(
         "absent": record["absent"],
         "recordedAt": timeutil.iso_utc(timeutil.utc_now()),
     }
-    _events().publish_event(
-        "attendance_recorded", data, event_id=stable_id("event", "attendance_recorded", provider, occurrence_uuid)
-    )
+    try:
+        _events().publish_event(
+            "attendance_recorded", data, event_id=stable_id("event", "attendance_recorded", provider, occurrence_uuid)
+        )
+    except Conflict:  # published before (a provider's retry, or the poll after a notification): once is enough
+        logger.info("attendance already recorded", extra={"occurrence": occurrence_uuid[-12:]})
     return record
 
 

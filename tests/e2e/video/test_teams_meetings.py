@@ -35,7 +35,7 @@ def admin(api_base, role_tokens) -> Client:
     return Client(api_base, role_tokens["admin"])
 
 
-def _course(admin: Client, teacher_email: str, days: list[str], count: int) -> dict[str, Any]:
+def _course(admin: Client, teacher_email: str, days: list[str], count: int, first_in: int = 14) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     made = admin.post("/directory/teachers", {"email": teacher_email, "name": "Tess Teacher"})
     assert made.status_code == 201, made.text
@@ -51,7 +51,7 @@ def _course(admin: Client, teacher_email: str, days: list[str], count: int) -> d
     )
     assert created.status_code == 201, created.text
     course_id = created.json()["id"]
-    first = date.today() + timedelta(days=14)
+    first = date.today() + timedelta(days=first_in)
     sessions = admin.post(
         f"/directory/courses/{course_id}/sessions",
         {
@@ -79,12 +79,14 @@ def _course(admin: Client, teacher_email: str, days: list[str], count: int) -> d
 
 @pytest.fixture
 def teams_course(local_stack, admin) -> dict[str, Any]:
-    """A weekly course (Mondays 18:00 London, three classes, two students) whose teacher is a user
-    of the Microsoft tenant covered by the application access policy."""
+    """A weekly course (three classes at 18:00 London, the first tomorrow, so that its meeting is
+    subscribed to at once; two students) whose teacher is a user of the Microsoft tenant covered by
+    the application access policy."""
     email = f"teacher-{uuid.uuid4().hex[:8]}@school.example"
     user = graph(local_stack, "POST", "/users", {"userPrincipalName": email, "displayName": "Tess"}).json()
     assert graph(local_stack, "POST", "/access-policy", {"user": email}).status_code == 200
-    return {**_course(admin, email, ["MO"], SESSIONS), "graph_user": user}
+    tomorrow = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][(date.today() + timedelta(days=1)).weekday()]
+    return {**_course(admin, email, [tomorrow], SESSIONS, first_in=1), "graph_user": user}
 
 
 @pytest.fixture

@@ -132,7 +132,11 @@ class VideoStore:
     def subscriptions(self) -> list[dict[str, Any]]:
         return self._partition(keys.VIDEO_SUBSCRIPTIONS, keys.SUBSCRIPTION_PREFIX)
 
-    def put_poll(self, meeting_id: str, provider: str, provider_id: str, due: Any) -> None:
+    def put_poll(
+        self, meeting_id: str, provider: str, provider_id: str, due: Any, join_url: str = "", subscribed: bool = False
+    ) -> None:
+        """A meeting to follow: its attendance read after `due`, and (until `subscribed`) its
+        notifications subscribed by the schedule once its start comes near."""
         when = due.strftime("%Y-%m-%dT%H:%M:%SZ")
         self.db.put(
             {
@@ -142,11 +146,16 @@ class VideoStore:
                 "provider": provider,
                 "provider_meeting_id": provider_id,
                 "due": when,
+                "join_url": join_url,
+                "subscribed": subscribed,
             }
         )
 
+    def mark_subscribed(self, sk: str) -> None:
+        self.db.update(keys.VIDEO_POLLS, sk, "SET subscribed = :t", "attribute_exists(PK)", values={":t": True})
+
     def polls_due(self, now: str, limit: int = 200) -> list[dict[str, Any]]:
-        """Polls due by `now` (oldest first; the partition is read in due order and stops at now)."""
+        """Polls due by `now` (oldest first; the partition is read in due order and stops there)."""
         found: list[dict[str, Any]] = []
         page = self.db.query(keys.VIDEO_POLLS, sk_prefix=keys.POLL_PREFIX, limit=100)
         while True:

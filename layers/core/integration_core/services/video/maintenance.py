@@ -1,4 +1,6 @@
 """Video's schedule (VideoEventsFunction, the `VideoMaintenance` schedule in the template):
+- a Teams meeting is subscribed to (meeting call events, recordings) once its start is within a
+  subscription's lifetime: a class two months ahead is not renewed for two months;
 - Graph's subscriptions to meeting call events and recordings last at most 4230 minutes: each is
   renewed when it would expire within a day, while its meeting is still to come (until a day after
   the scheduled end), and deleted after that;
@@ -56,6 +58,26 @@ def renew_subscriptions() -> dict[str, int]:
     return {"renewed": renewed, "dropped": dropped}
 
 
+def subscribe_coming() -> dict[str, int]:
+    """Meetings whose start came within a subscription's lifetime: subscribed now."""
+    store = meetings._store()
+    now = timeutil.utc_now()
+    horizon = now + timedelta(minutes=video_settings().graph_subscription_minutes)
+    made = 0
+    for poll in store.polls_due(horizon.strftime("%Y-%m-%dT%H:%M:%SZ")):
+        if poll.get("subscribed") or _when(poll["due"]) <= now:
+            continue
+        end = _when(poll["due"]) - meetings.POLL_DELAY  # the scheduled end: within the horizon
+        video = meetings.adapter(poll["provider"])
+        join_url = poll.get("join_url") or video.meeting(poll["provider_meeting_id"]).join_url
+        if meetings.subscribe_if_near(
+            poll["provider"], video, poll["meeting_id"], poll["provider_meeting_id"], join_url, now, end
+        ):
+            store.mark_subscribed(poll["sk"])
+            made += 1
+    return {"subscribed": made}
+
+
 def poll_attendance() -> dict[str, int]:
     store = meetings._store()
     now = timeutil.utc_now()
@@ -82,4 +104,4 @@ def poll_attendance() -> dict[str, int]:
 
 
 def run() -> dict[str, Any]:
-    return {**renew_subscriptions(), **poll_attendance()}
+    return {**subscribe_coming(), **renew_subscriptions(), **poll_attendance()}

@@ -240,29 +240,51 @@ def _ensure_session_meetings(
 
 
 def _follow(provider_name: str, provider: VideoProvider, meeting_id: str, found: ProviderMeeting, request: Any) -> None:
-    """Subscriptions to the meeting's notifications (where the provider needs them per meeting),
-    and the attendance poll after its scheduled end (where the provider pushes no attendance)."""
+    """The attendance poll after the meeting's scheduled end (where the provider pushes no
+    attendance), and subscriptions to its notifications when it starts within a subscription's
+    lifetime (later ones are subscribed by the schedule as their start comes near)."""
     end = found.start + timedelta(minutes=found.duration_minutes)
+    subscribed = subscribe_if_near(
+        provider_name, provider, meeting_id, found.provider_id, found.join_url, found.start, end
+    )
     if provider.polls_attendance:
-        _store().put_poll(meeting_id, provider_name, found.provider_id, end + POLL_DELAY)
+        _store().put_poll(meeting_id, provider_name, found.provider_id, end + POLL_DELAY, found.join_url, subscribed)
+
+
+def subscribe_if_near(
+    provider_name: str,
+    provider: VideoProvider,
+    meeting_id: str,
+    provider_id: str,
+    join_url: str,
+    start: datetime,
+    end: datetime,
+) -> bool:
+    """Subscriptions for a meeting that starts within a subscription's lifetime; True once made
+    (or when the provider needs none). They are kept (renewed) until a day after `end`."""
+    minutes = video_settings().graph_subscription_minutes
+    if start > timeutil.utc_now() + timedelta(minutes=minutes) - SUBSCRIBE_AHEAD:
+        return False
     try:
-        made = provider.subscribe(found.provider_id, found.join_url, video_settings().graph_subscription_minutes)
+        made = provider.subscribe(provider_id, join_url, minutes)
     except DomainError as error:  # notifications are a convenience: the poll after the end still runs
         logger.warning("video subscription failed", extra={"problem": error.slug})
-        return
+        return False
     for subscription in made:
         _store().put_subscription(
             subscription.subscription_id,
             {
                 "meeting_id": meeting_id,
                 "provider": provider_name,
-                "provider_meeting_id": found.provider_id,
+                "provider_meeting_id": provider_id,
                 "expires": timeutil.iso_utc(subscription.expires),
                 "until": timeutil.iso_utc(end + SUBSCRIPTION_AFTER_END),
             },
         )
+    return True
 
 
+SUBSCRIBE_AHEAD = timedelta(hours=1)  # subscribed while a subscription made now still outlasts the class
 POLL_DELAY = timedelta(minutes=15)  # Graph's attendance report appears minutes after the meeting ends
 SUBSCRIPTION_AFTER_END = timedelta(days=1)
 

@@ -301,15 +301,22 @@ class TeamsAdapter:
     attendees_in_meeting = True  # attendees are a property of the meeting: set with it, no call each
 
     # ------------------------------------------------------------------ meetings
+    def __init__(self) -> None:
+        self._object_ids: dict[str, str] = {}  # user principal name -> object id (it does not change)
+
     def _organizer(self, request: MeetingRequest) -> str:
-        """The object id of the teacher's Microsoft user (the default organizer otherwise)."""
+        """The object id of the teacher's Microsoft user (the default organizer otherwise), looked
+        up once per warm container."""
         candidates = [request.host, _credentials().default_organizer]
-        for candidate in dict.fromkeys(c for c in candidates if c and "@" in c):
+        for candidate in dict.fromkeys(c.lower() for c in candidates if c and "@" in c):
+            if candidate in self._object_ids:
+                return self._object_ids[candidate]
             answer = _call(
                 "GET", f"/users/{quote(candidate, safe='')}", what="find organizer", params={"$select": "id"}
             )
             if answer.status_code == 200:
-                return str(answer.json()["id"])
+                self._object_ids[candidate] = str(answer.json()["id"])
+                return self._object_ids[candidate]
             if answer.status_code != 404:
                 _ok(answer, "find organizer", candidate)
         raise NotFound(

@@ -55,6 +55,9 @@ class FakeStore:
         self.meetings[meeting_id].setdefault("session_meetings", {})[session_id] = entry
         self.refs[entry["provider_meeting_id"]] = meeting_id
 
+    def remove_session_meeting(self, meeting_id: str, provider: str, session_id: str, ids: tuple[str, ...]) -> None:
+        del self.meetings[meeting_id]["session_meetings"][session_id]
+
     def put_poll(self, *args: Any) -> None:
         pass
 
@@ -104,6 +107,8 @@ class FakeProvider:
         self.creates = 0
         self.requests: list[MeetingRequest] = []
         self.quota = 1000  # creates left today
+        self.updated: list[str] = []
+        self.deleted: list[str] = []
 
     def callback_ids(self, provider_id: str) -> tuple[str, ...]:
         return (provider_id,)
@@ -133,6 +138,22 @@ class FakeProvider:
                 occurrences,
             )
         return self.made[request.reference]
+
+    def update_meeting(self, provider_id: str, request: MeetingRequest) -> ProviderMeeting:
+        self.updated.append(provider_id)
+        return ProviderMeeting(
+            provider_id,
+            request.topic,
+            request.host,
+            request.start,
+            request.duration_minutes,
+            "https://zoom.test/j",
+            request.recording,
+            "waiting",
+        )
+
+    def delete(self, provider_id: str) -> None:
+        self.deleted.append(provider_id)
 
     def register(self, provider_id: str, email: str, first_name: str, last_name: str) -> Registration:
         return Registration(f"reg-{email}", f"https://zoom.test/w/{provider_id}?tk={email}")
@@ -222,3 +243,22 @@ def test_a_student_outside_the_course_may_not_read_its_meeting(world):
     outsider = Principal("stu_other0001", Role.STUDENT)
     with pytest.raises(Forbidden):
         meetings.details(outsider, "zoom", meeting["id"])
+
+
+def test_a_changed_schedule_of_meetings_per_session_makes_moves_and_deletes_only_what_changed(world):
+    store, provider, directory = world
+    provider.recurring = False
+    meeting = _create()
+    by_session = {sid: pid for pid, sid in meeting["occurrences"].items()}
+    sessions = _weekly(8)
+    moved = replace_start(sessions[2], hours=2)
+    added = {**replace_start(sessions[7], hours=24 * 7), "id": "ses_new00001"}
+    directory.sessions = [*sessions[:2], moved, *sessions[3:7], added]  # the last class dropped, one moved, one new
+    updated = meetings.follow_schedule(store.meeting(meeting["id"]))
+    assert provider.deleted == [by_session["ses_00000007"]]
+    assert provider.updated == [by_session["ses_00000002"]]
+    assert provider.creates == 9 and sorted(updated["occurrences"].values()) == sorted(
+        s["id"] for s in directory.sessions
+    )
+    kenji = store.registrant(meeting["id"], "stu_kenji0001")
+    assert set(kenji["registrations"]) >= set(updated["occurrences"])  # registered with the new session's meeting

@@ -674,9 +674,11 @@ def follow_schedule(meeting: dict[str, Any]) -> dict[str, Any]:
     if plan.single is not None and not meeting.get("per_session"):
         found = video.update_meeting(meeting["provider_meeting_id"], plan.single)
         return store.store_provider_meeting(meeting["id"], meeting["provider"], _provider_fields(found, plan.sessions))
-    if plan.single is not None:
+    if plan.single is not None or not meeting.get("per_session"):
+        # A series cannot become meetings per session (nor back) without new join links for all.
         raise Unprocessable(
-            f"course {course['id']}: its schedule became weekly; its meetings stay one per session",
+            f"course {course['id']}: its schedule changed kind (weekly <-> irregular); its meeting stays as it "
+            "is: delete the course's meeting and make it again",
             errors=[{"field": "courseId", "reason": "schedule kind changed"}],
         )
     done = dict(meeting.get("session_meetings") or {})

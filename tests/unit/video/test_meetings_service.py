@@ -113,7 +113,9 @@ class FakeProvider:
     def callback_ids(self, provider_id: str) -> tuple[str, ...]:
         return (provider_id,)
 
-    def subscribe(self, provider_id: str, join_url: str, minutes: int) -> list[Any]:
+    subscription_kinds: tuple[str, ...] = ()
+
+    def subscribe(self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str]) -> list[Any]:
         return []
 
     def ensure_meeting(self, request: MeetingRequest) -> ProviderMeeting:

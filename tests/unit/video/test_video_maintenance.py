@@ -39,10 +39,10 @@ class FakeStore:
     def polls_due(self, now: str) -> list[dict[str, Any]]:
         return [p for p in self.polls if p["due"] <= now]
 
-    def mark_subscribed(self, sk: str) -> None:
+    def mark_subscribed(self, sk: str, kinds: list[str]) -> None:
         for p in self.polls:
             if p["sk"] == sk:
-                p["subscribed"] = True
+                p["subscribed"] = kinds
 
     def drop_poll(self, sk: str) -> None:
         self.polls = [p for p in self.polls if p["sk"] != sk]
@@ -71,9 +71,15 @@ class FakeGraph:
     def ended_occurrences(self, provider_id: str) -> list[str]:
         return self.reports.get(provider_id, [])
 
-    def subscribe(self, provider_id: str, join_url: str, minutes: int) -> list[Subscription]:
-        self.subscribed.append(provider_id)
-        return [Subscription(f"sub-{provider_id}", NOW + timedelta(minutes=minutes))]
+    subscription_kinds = ("calls", "recordings")
+
+    def subscribe(self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str]) -> list[Subscription]:
+        """The recordings subscription fails the first time (its handshake timed out)."""
+        kinds = [k for k in self.subscription_kinds if k not in skip]
+        if "recordings" in kinds and not self.subscribed:
+            kinds.remove("recordings")
+        self.subscribed.extend(f"{provider_id}:{k}" for k in kinds)
+        return [Subscription(f"sub-{provider_id}-{k}", NOW + timedelta(minutes=minutes), k) for k in kinds]
 
 
 @pytest.fixture
@@ -149,7 +155,10 @@ def test_a_meeting_is_subscribed_to_once_its_start_is_within_a_subscriptions_lif
             "subscribed": False,
         },
     ]
-    assert maintenance.subscribe_coming() == {"subscribed": 1}
-    assert graph.subscribed == ["org|m1"] and store.polls[0]["subscribed"] is True
-    assert store.subs["sub-org|m1"]["until"] > soon  # kept until after the class
-    assert maintenance.subscribe_coming() == {"subscribed": 0}  # once
+    assert maintenance.subscribe_coming() == {"subscribed": 1}  # the recordings one was refused
+    assert graph.subscribed == ["org|m1:calls"] and store.polls[0]["subscribed"] == ["calls"]
+    assert store.subs["sub-org|m1-calls"]["until"] > soon  # kept until after the class
+    assert maintenance.subscribe_coming() == {"subscribed": 1}  # the missing kind only, not calls again
+    assert graph.subscribed == ["org|m1:calls", "org|m1:recordings"]
+    assert store.polls[0]["subscribed"] == ["calls", "recordings"]
+    assert maintenance.subscribe_coming() == {"subscribed": 0}

@@ -449,20 +449,28 @@ class TeamsAdapter:
         return segments
 
     # ------------------------------------------------------------------ change notifications
-    def subscribe(self, provider_id: str, join_url: str, minutes: int) -> list[Subscription]:
+    subscription_kinds = ("calls", "recordings")
+
+    def subscribe(
+        self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str] = frozenset()
+    ) -> list[Subscription]:
         """Meeting call events on the join URL and the meeting's recordings, to the secret's
-        notificationUrl (none configured: none made, the service polls)."""
+        notificationUrl (none configured: none made, the service polls), each kind not in `skip`.
+        A kind Graph refuses (its validation handshake timed out) is left out and tried again
+        by the schedule; the ones made are answered."""
         creds = _credentials()
         if not creds.notification_url or not join_url:
             return []
         organizer, meeting = split_id(provider_id)
         expiry = datetime.now(UTC) + timedelta(minutes=minutes)
         wanted = [
-            ("updated", f"communications/onlineMeetings/?$filter=JoinWebUrl eq '{join_url}'"),
-            ("created", f"users/{organizer}/onlineMeetings/{meeting}/recordings"),
+            ("calls", "updated", f"communications/onlineMeetings/?$filter=JoinWebUrl eq '{join_url}'"),
+            ("recordings", "created", f"users/{organizer}/onlineMeetings/{meeting}/recordings"),
         ]
         made = []
-        for change, resource in wanted:
+        for kind, change, resource in wanted:
+            if kind in skip:
+                continue
             body = {
                 "changeType": change,
                 "notificationUrl": creds.notification_url,
@@ -470,8 +478,12 @@ class TeamsAdapter:
                 "expirationDateTime": graph_time(expiry),
                 "clientState": creds.client_state,
             }
-            found = _ok(_call("POST", "/subscriptions", what="subscribe", json=body), "subscribe")
-            made.append(Subscription(str(found["id"]), parse_time(found["expirationDateTime"])))
+            try:
+                found = _ok(_call("POST", "/subscriptions", what="subscribe", json=body), "subscribe")
+            except (ProviderRejected, ProviderUnavailable) as error:
+                logger.warning("graph subscription refused", extra={"kind": kind, "problem": error.slug})
+                continue
+            made.append(Subscription(str(found["id"]), parse_time(found["expirationDateTime"]), kind))
         return made
 
     def renew(self, subscription_id: str, minutes: int) -> datetime | None:

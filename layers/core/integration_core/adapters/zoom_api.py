@@ -323,7 +323,11 @@ class ZoomAdapter:
     def callback_ids(self, provider_id: str) -> tuple[str, ...]:
         return (provider_id,)
 
-    def subscribe(self, provider_id: str, join_url: str, minutes: int) -> list[Subscription]:
+    subscription_kinds: tuple[str, ...] = ()
+
+    def subscribe(
+        self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str] = frozenset()
+    ) -> list[Subscription]:
         return []  # Zoom sends the app's event subscriptions to every meeting: nothing per meeting
 
     def renew(self, subscription_id: str, minutes: int) -> datetime | None:

@@ -116,6 +116,7 @@ class Subscription:
 
     subscription_id: str
     expires: datetime
+    kind: str = ""  # which of the provider's subscription_kinds
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,12 @@ class VideoProvider(Protocol):
         """The ids callbacks name this meeting by (the provider id first)."""
         ...
 
-    def subscribe(self, provider_id: str, join_url: str, minutes: int) -> list[Subscription]:
-        """Subscriptions to the meeting's notifications ([] when the provider pushes without them)."""
+    subscription_kinds: tuple[str, ...]  # what a meeting is subscribed to (none: the provider pushes anyway)
+
+    def subscribe(
+        self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str] = frozenset()
+    ) -> list[Subscription]:
+        """Subscriptions to the meeting's notifications of each kind not in `skip` (those made)."""
         ...
 
     def renew(self, subscription_id: str, minutes: int) -> datetime | None: ...

@@ -133,10 +133,16 @@ class VideoStore:
         return self._partition(keys.VIDEO_SUBSCRIPTIONS, keys.SUBSCRIPTION_PREFIX)
 
     def put_poll(
-        self, meeting_id: str, provider: str, provider_id: str, due: Any, join_url: str = "", subscribed: bool = False
+        self,
+        meeting_id: str,
+        provider: str,
+        provider_id: str,
+        due: Any,
+        join_url: str = "",
+        subscribed: list[str] | None = None,
     ) -> None:
-        """A meeting to follow: its attendance read after `due`, and (until `subscribed`) its
-        notifications subscribed by the schedule once its start comes near."""
+        """A meeting to follow: its attendance read after `due`, and its notifications of each
+        kind not yet `subscribed` subscribed by the schedule once its start comes near."""
         when = due.strftime("%Y-%m-%dT%H:%M:%SZ")
         self.db.put(
             {
@@ -147,12 +153,12 @@ class VideoStore:
                 "provider_meeting_id": provider_id,
                 "due": when,
                 "join_url": join_url,
-                "subscribed": subscribed,
+                "subscribed": list(subscribed or []),
             }
         )
 
-    def mark_subscribed(self, sk: str) -> None:
-        self.db.update(keys.VIDEO_POLLS, sk, "SET subscribed = :t", "attribute_exists(PK)", values={":t": True})
+    def mark_subscribed(self, sk: str, kinds: list[str]) -> None:
+        self.db.update(keys.VIDEO_POLLS, sk, "SET subscribed = :k", "attribute_exists(PK)", values={":k": kinds})
 
     def polls_due(self, now: str, limit: int = 200) -> list[dict[str, Any]]:
         """Polls due by `now` (oldest first; the partition is read in due order and stops there)."""

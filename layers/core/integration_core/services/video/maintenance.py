@@ -65,16 +65,18 @@ def subscribe_coming() -> dict[str, int]:
     horizon = now + timedelta(minutes=video_settings().graph_subscription_minutes)
     made = 0
     for poll in store.polls_due(horizon.strftime("%Y-%m-%dT%H:%M:%SZ")):
-        if poll.get("subscribed") or _when(poll["due"]) <= now:
+        video = meetings.adapter(poll["provider"])
+        have = frozenset(poll.get("subscribed") or [])
+        if have >= set(video.subscription_kinds) or _when(poll["due"]) <= now:
             continue
         end = _when(poll["due"]) - meetings.POLL_DELAY  # the scheduled end: within the horizon
-        video = meetings.adapter(poll["provider"])
         join_url = poll.get("join_url") or video.meeting(poll["provider_meeting_id"]).join_url
-        if meetings.subscribe_if_near(
-            poll["provider"], video, poll["meeting_id"], poll["provider_meeting_id"], join_url, now, end
-        ):
-            store.mark_subscribed(poll["sk"])
-            made += 1
+        kinds = meetings.subscribe_if_near(
+            poll["provider"], video, poll["meeting_id"], poll["provider_meeting_id"], join_url, now, end, have
+        )
+        if kinds != have:
+            store.mark_subscribed(poll["sk"], sorted(kinds))
+            made += len(kinds - have)
     return {"subscribed": made}
 
 

@@ -244,11 +244,9 @@ def _follow(provider_name: str, provider: VideoProvider, meeting_id: str, found:
     attendance), and subscriptions to its notifications when it starts within a subscription's
     lifetime (later ones are subscribed by the schedule as their start comes near)."""
     end = found.start + timedelta(minutes=found.duration_minutes)
-    subscribed = subscribe_if_near(
-        provider_name, provider, meeting_id, found.provider_id, found.join_url, found.start, end
-    )
+    kinds = subscribe_if_near(provider_name, provider, meeting_id, found.provider_id, found.join_url, found.start, end)
     if provider.polls_attendance:
-        _store().put_poll(meeting_id, provider_name, found.provider_id, end + POLL_DELAY, found.join_url, subscribed)
+        _store().put_poll(meeting_id, provider_name, found.provider_id, end + POLL_DELAY, found.join_url, sorted(kinds))
 
 
 def subscribe_if_near(
@@ -259,17 +257,18 @@ def subscribe_if_near(
     join_url: str,
     start: datetime,
     end: datetime,
-) -> bool:
-    """Subscriptions for a meeting that starts within a subscription's lifetime; True once made
-    (or when the provider needs none). They are kept (renewed) until a day after `end`."""
+    have: frozenset[str] = frozenset(),
+) -> frozenset[str]:
+    """Subscriptions for a meeting that starts within a subscription's lifetime, of each kind not
+    yet `have`: the kinds it has now. They are kept (renewed) until a day after `end`."""
     minutes = video_settings().graph_subscription_minutes
     if start > timeutil.utc_now() + timedelta(minutes=minutes) - SUBSCRIBE_AHEAD:
-        return False
+        return have
     try:
-        made = provider.subscribe(provider_id, join_url, minutes)
+        made = provider.subscribe(provider_id, join_url, minutes, have)
     except DomainError as error:  # notifications are a convenience: the poll after the end still runs
         logger.warning("video subscription failed", extra={"problem": error.slug})
-        return False
+        return have
     for subscription in made:
         _store().put_subscription(
             subscription.subscription_id,
@@ -279,9 +278,10 @@ def subscribe_if_near(
                 "provider_meeting_id": provider_id,
                 "expires": timeutil.iso_utc(subscription.expires),
                 "until": timeutil.iso_utc(end + SUBSCRIPTION_AFTER_END),
+                "kind": subscription.kind,
             },
         )
-    return True
+    return have | {s.kind for s in made}
 
 
 SUBSCRIBE_AHEAD = timedelta(hours=1)  # subscribed while a subscription made now still outlasts the class

@@ -163,3 +163,25 @@ def _zoom(ctx: LocalContext) -> str:
             "apiUrl": ctx.sandbox_url + "/zoom/v2",
         }
     )
+
+
+# Video: the Teams app of the sandbox's Graph emulator (app-only token through MSAL: the authority
+# is the sandbox's origin as https, sent to the plain sandbox by the adapter's local http client).
+@local_secret("TeamsSecret")
+def _teams(ctx: LocalContext) -> str:
+    from offline.sandbox.providers.graph_shared import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID
+
+    secure = ctx.sandbox_url.replace("http://", "https://", 1)
+    callbacks = ctx.function_urls.get("VideoCallbacksFunction", "")
+    return json.dumps(
+        {
+            "tenantId": LOCAL_TENANT_ID,
+            "clientId": LOCAL_CLIENT_ID,
+            "clientSecret": LOCAL_CLIENT_SECRET,
+            "clientState": "local-teams-" + secrets.token_hex(16),
+            "notificationUrl": f"{callbacks.rstrip('/')}/teams" if callbacks else "",
+            "authority": f"{secure}/graph/login/{LOCAL_TENANT_ID}",
+            "graphUrl": ctx.sandbox_url + "/graph/v1.0",
+            "sandboxUrl": ctx.sandbox_url,
+        }
+    )

@@ -1,6 +1,6 @@
-"""The video API under /video: Zoom meetings for courses (the original's POST /zoom and
-GET /zoom/{meetingId}), ending one, its recordings, its participants and its attendance. Thin:
-rules in integration_core.services.video. Teams (POST /teams) is not built yet."""
+"""The video API under /video: Zoom and Teams meetings for courses (the original's POST /zoom,
+POST /teams, GET /zoom/{meetingId} and GET /teams/{meetingId}), ending one, its recordings, its
+participants and its attendance. Thin: rules in integration_core.services.video."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ app = make_resolver()
 MEETING_ID = "^(" + id_pattern("meeting").strip("^$") + "|[0-9]{6,20})$"  # ours, or Zoom's numeric id
 MeetingId = Annotated[str, Path(pattern=MEETING_ID, description="mtg_ id or Zoom's meeting id")]
 ZOOM = "zoom"
+TEAMS = "teams"
+TeamsMeetingId = Annotated[str, Path(pattern=id_pattern("meeting"), description="mtg_ id")]
 
 
-class ZoomMeetingCreate(RequestModel):
+class MeetingCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
     course_id: str = Field(pattern=id_pattern("course"))
     start: datetime | None = None
@@ -104,6 +106,7 @@ class Attendee(ApiModel):
 
 class OccurrenceAttendance(ApiModel):
     occurrence_uuid: str
+    session_id: str | None = None
     scheduled_minutes: int
     attendees: list[Attendee]
     absent: list[str] = Field(description="Registered students who never joined")
@@ -139,7 +142,7 @@ def _shown(meeting: dict[str, Any]) -> dict[str, Any]:
 @app.post(
     "/video/zoom", tags=["video"], summary="The course's Zoom meeting, made once (admin, service)", status_code=201
 )
-def create_zoom(body: ZoomMeetingCreate) -> Meeting:
+def create_zoom(body: MeetingCreate) -> Meeting:
     meeting = meetings.create_meeting(
         caller(app),
         ZOOM,
@@ -202,6 +205,82 @@ def remove_zoom_participant(meetingId: MeetingId, email: Annotated[str, Path(max
 @app.get("/video/zoom/<meetingId>/analytics", tags=["video"], summary="Attendance per occurrence")
 def zoom_analytics(meetingId: MeetingId) -> Analytics:
     return Analytics(**meetings.analytics(caller(app), ZOOM, meetingId))
+
+
+# ---------------------------------------------------------------- Teams (Microsoft Graph)
+@app.post(
+    "/video/teams",
+    tags=["video"],
+    summary="The course's Teams meetings, one per session, made once (admin, service)",
+    status_code=201,
+)
+def create_teams(body: MeetingCreate) -> Meeting:
+    meeting = meetings.create_meeting(
+        caller(app),
+        TEAMS,
+        course_id=body.course_id,
+        title=body.title,
+        start=body.start,
+        end=body.end,
+        recording=body.enable_recording,
+    )
+    return Meeting(**_shown(meeting))
+
+
+@app.get("/video/teams/<meetingId>", tags=["video"], summary="A Teams meeting, stored and live")
+def get_teams(meetingId: TeamsMeetingId) -> MeetingDetails:
+    found = meetings.details(caller(app), TEAMS, meetingId)
+    return MeetingDetails(
+        **_shown(found),
+        provider_status=found["provider_status"],
+        settings=found["settings"],
+        occurrence_list=found["occurrence_list"],
+    )
+
+
+@app.post(
+    "/video/teams/<meetingId>/end",
+    tags=["video"],
+    summary="Graph cannot end a Teams meeting in progress: a 409 saying what is possible",
+)
+def end_teams(meetingId: TeamsMeetingId) -> Ended:
+    return Ended(**meetings.end(caller(app), TEAMS, meetingId))
+
+
+@app.get("/video/teams/<meetingId>/recordings", tags=["video"], summary="The Teams meetings' recordings")
+def teams_recordings(meetingId: TeamsMeetingId) -> Recordings:
+    return Recordings(**meetings.recordings(caller(app), TEAMS, meetingId))
+
+
+@app.get("/video/teams/<meetingId>/participants", tags=["video"], summary="Invited attendees")
+def teams_participants(meetingId: TeamsMeetingId) -> Participants:
+    return Participants(items=[Participant(**p) for p in meetings.participants(caller(app), TEAMS, meetingId)])
+
+
+@app.post(
+    "/video/teams/<meetingId>/participants",
+    tags=["video"],
+    summary="Invite a person as an attendee (admin, service)",
+    status_code=201,
+)
+def add_teams_participant(meetingId: TeamsMeetingId, body: ParticipantAdd) -> Participant:
+    return Participant(**meetings.add_participant(caller(app), TEAMS, meetingId, body.email, body.name))
+
+
+@app.delete(
+    "/video/teams/<meetingId>/participants/<email>",
+    tags=["video"],
+    summary="Take a person off the attendees (admin, service)",
+    status_code=204,
+)
+def remove_teams_participant(meetingId: TeamsMeetingId, email: Annotated[str, Path(max_length=320)]) -> Response[str]:
+    meetings.remove_participant(caller(app), TEAMS, meetingId, email)
+    return Response(status_code=204, body="")
+
+
+@app.get("/video/teams/<meetingId>/analytics", tags=["video"], summary="Attendance per session (attendance reports)")
+def teams_analytics(meetingId: TeamsMeetingId) -> Analytics:
+    return Analytics(**meetings.analytics(caller(app), TEAMS, meetingId))
 
 
 @logger.inject_lambda_context(clear_state=True)

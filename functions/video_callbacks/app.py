@@ -1,10 +1,12 @@
 """Provider callbacks into a Lambda Function URL (no API authorizer: every call proves itself by the
-provider's signature over the raw body). POST /zoom; rules in
-integration_core.services.video.callbacks.
+provider's signature over the raw body, or for Graph by the clientState in every notification).
+POST /zoom and POST /teams (Graph change notifications); rules in integration_core.services.video.callbacks.
 
 Answers: 200 when the event is applied or was applied before (a provider retry; `applied` says
 which), Zoom's endpoint.url_validation answered with plainToken and encryptedToken, 400 when the
-signature is forged or stale (nothing changes).
+signature is forged or stale (nothing changes). Graph's `?validationToken=...` is answered 200
+text/plain with the token (at once, before anything else); a notification whose clientState is
+not ours is a 400 and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from integration_core.errors import PROBLEM_JSON, DomainError, NotFound
 from integration_core.observability import logger, metrics
 from integration_core.services.video import callbacks
 
-PROVIDERS = ("zoom",)
+PROVIDERS = ("zoom", "teams")
 
 MAX_BODY = 512 * 1024
 
@@ -43,14 +45,17 @@ def handler(event: dict, context: LambdaContext) -> dict:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     try:
         if http.get("method") != "POST":
-            raise NotFound("callbacks are POSTs to /zoom")
+            raise NotFound("callbacks are POSTs to /zoom or /teams")
         raw = _raw_body(event)
         if len(raw) > MAX_BODY:
             return _answer(413, {"title": "Payload too large"})
         provider = path.removeprefix("/")
         if provider not in PROVIDERS:
             raise NotFound(f"no callback at {path}")
-        outcome = callbacks.receive(provider, raw, headers)
+        query = {k: str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
+        outcome = callbacks.receive(provider, raw, headers, query)
+        if outcome.text is not None:
+            return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": outcome.text}
     except DomainError as error:
         if error.status >= 500:
             logger.warning("callback failed", extra={"problem": error.slug, "path": path})

@@ -1,16 +1,24 @@
-"""Video's internal event handlers: consumes its queue of bus events (VideoEventsRule). Thin: what
-video does lives in integration_core.services.video.reactions."""
+"""Video's internal event handlers: consumes its queue of bus events (VideoEventsRule), and on its
+schedule (VideoMaintenance: `{"task": "maintenance"}`) renews Graph subscriptions and reads Teams
+attendance after the scheduled end. Thin: what video does lives in
+integration_core.services.video.reactions and .maintenance."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core import internal_events
 from integration_core.observability import logger
-from integration_core.services.video import meetings, reactions
+from integration_core.services.video import maintenance, meetings, reactions
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict[str, Any]:
+    if event.get("task") == "maintenance":
+        done = maintenance.run()
+        logger.info("video maintenance", extra=done)
+        return done
     markers = internal_events.TableMarkers(meetings._store().db)
     return internal_events.run(reactions.VIDEO, event, markers)

@@ -51,6 +51,8 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - registrant of a meeting: PK `MEETING#<mtgId>`, SK `REGISTRANT#<stuId or email>` (registrant id, join link)
 - recording of a meeting occurrence: PK `MEETING#<mtgId>`, SK `RECORDING#<occurrence uuid>`
 - attendance of a meeting occurrence: PK `MEETING#<mtgId>`, SK `ATTENDANCE#<occurrence uuid>`
+- a provider's notification subscription (Graph) to renew: PK `VIDEOSUBS`, SK `SUB#<subscription id>`
+- a meeting whose attendance is read after its end (Teams): PK `VIDEOPOLL`, SK `POLL#<due>#<mtgId>#<provider id>`
 - participant join/leave seen in a callback: PK `MEETING#<mtgId>`, SK `SEGMENT#<uuid>#<who>#<joinTime>`
 - a pending sign-in or link (TTL ~10 min, single use): PK `SIGNIN_PENDING#<sha256 of state>`, SK `SIGNIN_PENDING`
   (provider, PKCE verifier, nonce, redirect URI, returnTo, purpose sign-in|link, the linking user)
@@ -115,6 +117,7 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
   VIDEOREF#<provider>:<id>, then GetItem of the meeting
 - a meeting's registrants / recordings / attendance / segments: Query PK=MEETING#<id>, SK begins_with
   REGISTRANT# / RECORDING# / ATTENDANCE# / SEGMENT#<uuid>#
+- subscriptions to renew, attendance polls due: Query PK=VIDEOSUBS / VIDEOPOLL (oldest due first)
 - was this provider callback applied: GetItem PROVIDER_EVENT#<provider>#<digest>, and a conditional
   put in the same transaction as its change
 
@@ -359,6 +362,22 @@ def segments_prefix(occurrence_uuid: str) -> str:
 
 def segment_sk(occurrence_uuid: str, who: str, joined_at: str) -> str:
     return f"{SEGMENT_PREFIX}{occurrence_uuid}#{who}#{joined_at}"
+
+
+# Provider subscriptions to renew (Graph) and meetings whose attendance is read after their end: one
+# partition each, read oldest first by the video schedule (VideoMaintenance).
+VIDEO_SUBSCRIPTIONS = "VIDEOSUBS"
+SUBSCRIPTION_PREFIX = "SUB#"
+VIDEO_POLLS = "VIDEOPOLL"
+POLL_PREFIX = "POLL#"
+
+
+def video_subscription_sk(subscription_id: str) -> str:
+    return f"{SUBSCRIPTION_PREFIX}{subscription_id}"
+
+
+def video_poll_sk(due: str, meeting_id: str, provider_meeting_id: str) -> str:
+    return f"{POLL_PREFIX}{due}#{meeting_id}#{provider_meeting_id}"
 
 
 # ---------------------------------------------------------------- sign-in (integration_core.stores.signin)

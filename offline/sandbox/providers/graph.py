@@ -14,9 +14,10 @@ MSAL only takes https authorities: point it at https://127.0.0.1:<port>/graph/lo
 (see tests/offline/video/conftest.py). This token endpoint is the Graph emulator's own; the
 Microsoft sign-in emulator (microsoft.py) is a separate one.
 
-Sign-in: graph_login.py. API: onlineMeetings under /v1.0/users/{userId} (POST, createOrGet by externalId, GET, PATCH,
-DELETE), attendanceReports with attendanceRecords (attendanceIntervals), recordings with content,
-subscriptions (graph_subscriptions.py). Every /v1.0 request is checked against Graph's v1.0 CSDL
+Sign-in: graph_login.py. API: GET /v1.0/users/{id or userPrincipalName}, onlineMeetings under
+/v1.0/users/{userId} (POST, createOrGet by externalId, GET, PATCH, DELETE), attendanceReports with
+attendanceRecords (attendanceIntervals), recordings with content, subscriptions
+(graph_subscriptions.py). Every /v1.0 request is checked against Graph's v1.0 CSDL
 metadata (offline/sandbox/specs/microsoft-graph/v1.0-metadata.xml, read by csdl.py): a path segment or
 a body property name the metadata does not have, or a value of the wrong kind or enum member, gets
 Graph's 400 BadRequest. Without an application access policy for the organizer, onlineMeetings
@@ -82,6 +83,18 @@ class Graph(GraphLogin, GraphSubscriptions):
     prefix = "graph"
     title = "Microsoft Graph v1.0 (app-only token, Teams online meetings, subscriptions)"
     specs = ["microsoft-graph/v1.0-metadata.xml"]
+
+    # ------------------------------------------------------------------ users
+    @route("GET", "/v1.0/users/{userId}")
+    def get_user(self, request: SandboxRequest) -> Response:
+        """A user by object id or userPrincipalName (User.Read.All); `$select` narrows the answer."""
+        self.authenticate(request)
+        user = self._public(self.user(request.params["userId"]))
+        user["@odata.context"] = f"{self.ctx.base_url}/graph/v1.0/$metadata#users/$entity"
+        wanted = [s.strip() for s in request.query.get("$select", "").split(",") if s.strip()]
+        if wanted:
+            user = {k: v for k, v in user.items() if k in wanted or k.startswith("@")}
+        return Response.json(200, user)
 
     # ------------------------------------------------------------------ onlineMeetings
     def _meeting(self, organizer: dict[str, Any], meeting_id: str) -> dict[str, Any]:

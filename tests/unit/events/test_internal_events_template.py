@@ -35,8 +35,8 @@ def test_every_consumer_has_its_rule_queue_dlq_and_function():
         assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [f"{prefix}DeadLetterQueue", "Arn"]}
         assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "InternalEventMaxReceiveCount"}
         function = RESOURCES[f"{prefix}Function"]["Properties"]
-        [source] = function["Events"].values()
-        assert source["Type"] == "SQS"
+        # Its one SQS source is its queue (video's function also runs video's schedule).
+        [source] = [e for e in function["Events"].values() if e["Type"] == "SQS"]
         assert source["Properties"]["Queue"] == {"Fn::GetAtt": [f"{prefix}Queue", "Arn"]}
         assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         # Lambda's advice: the visibility timeout at least 6 times the function's timeout.

@@ -1,6 +1,8 @@
 """The meetings service against in-memory fakes of its store, the directory and a provider: a
 course's meeting is made once, a crash between the provider's answer and the store is recovered by
-the meeting's reference, and a student outside the course is refused."""
+the meeting's reference, an irregular schedule (or a provider without recurring meetings) is one
+meeting per session and resumes where a failure stopped it, and a student outside the course is
+refused."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from integration_core.errors import Forbidden, Unprocessable
+from integration_core.errors import Forbidden, QuotaExhausted
 from integration_core.ports.video import MeetingRequest, Occurrence, ProviderMeeting, Registration
 from integration_core.principal import Principal, Role
 from integration_core.services.video import meetings
@@ -37,13 +39,30 @@ class FakeStore:
         self.meetings[record["id"]] = dict(record)
         return True
 
-    def store_provider_meeting(self, meeting_id: str, provider: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def store_provider_meeting(
+        self, meeting_id: str, provider: str, fields: dict[str, Any], ids: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         if self.crash_on_store:
             self.crash_on_store = False
             raise RuntimeError("the function died here")
         self.meetings[meeting_id].update(fields)
         self.refs[fields["provider_meeting_id"]] = meeting_id
         return dict(self.meetings[meeting_id])
+
+    def store_session_meeting(
+        self, meeting_id: str, provider: str, session_id: str, entry: dict[str, Any], ids: tuple[str, ...]
+    ) -> None:
+        self.meetings[meeting_id].setdefault("session_meetings", {})[session_id] = entry
+        self.refs[entry["provider_meeting_id"]] = meeting_id
+
+    def remove_session_meeting(self, meeting_id: str, provider: str, session_id: str, ids: tuple[str, ...]) -> None:
+        del self.meetings[meeting_id]["session_meetings"][session_id]
+
+    def put_poll(self, *args: Any) -> None:
+        pass
+
+    def put_subscription(self, *args: Any) -> None:
+        pass
 
     def registrant(self, meeting_id: str, who: str) -> dict[str, Any] | None:
         return self.rows.get((meeting_id, who))
@@ -81,15 +100,29 @@ class FakeDirectory:
 
 class FakeProvider:
     name, recurring, ends_meetings = "Fake", True, True
+    attendees_in_meeting = polls_attendance = False
 
     def __init__(self) -> None:
         self.made: dict[str, ProviderMeeting] = {}  # by our reference
         self.creates = 0
         self.requests: list[MeetingRequest] = []
+        self.quota = 1000  # creates left today
+        self.updated: list[str] = []
+        self.deleted: list[str] = []
+
+    def callback_ids(self, provider_id: str) -> tuple[str, ...]:
+        return (provider_id,)
+
+    subscription_kinds: tuple[str, ...] = ()
+
+    def subscribe(self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str]) -> list[Any]:
+        return []
 
     def ensure_meeting(self, request: MeetingRequest) -> ProviderMeeting:
         self.requests.append(request)
         if request.reference not in self.made:
+            if self.creates >= self.quota:
+                raise QuotaExhausted("used up", retry_after=60)
             self.creates += 1
             count = request.weekly.count if request.weekly else 1
             occurrences = tuple(
@@ -107,6 +140,22 @@ class FakeProvider:
                 occurrences,
             )
         return self.made[request.reference]
+
+    def update_meeting(self, provider_id: str, request: MeetingRequest) -> ProviderMeeting:
+        self.updated.append(provider_id)
+        return ProviderMeeting(
+            provider_id,
+            request.topic,
+            request.host,
+            request.start,
+            request.duration_minutes,
+            "https://zoom.test/j",
+            request.recording,
+            "waiting",
+        )
+
+    def delete(self, provider_id: str) -> None:
+        self.deleted.append(provider_id)
 
     def register(self, provider_id: str, email: str, first_name: str, last_name: str) -> Registration:
         return Registration(f"reg-{email}", f"https://zoom.test/w/{provider_id}?tk={email}")
@@ -161,13 +210,29 @@ def test_a_crash_between_the_providers_answer_and_the_store_reuses_the_meeting(w
     assert {r.reference for r in provider.requests} == {meeting["id"]}
 
 
-def test_an_irregular_schedule_is_refused_before_the_provider_is_called(world):
-    _, provider, directory = world
-    directory.sessions = [*_weekly(3), *[replace_start(s, hours=1) for s in _weekly(4)[3:]]]
-    with pytest.raises(Unprocessable) as refused:
+def test_an_irregular_schedule_is_one_meeting_per_session_and_resumes_after_the_quota(world):
+    store, provider, directory = world
+    directory.sessions = [*_weekly(3), *[replace_start(s, hours=1) for s in _weekly(5)[3:]]]
+    provider.quota = 3  # the host's daily creates run out after three sessions
+    with pytest.raises(QuotaExhausted):
         _create()
-    assert refused.value.errors == [{"field": "courseId", "reason": "irregular schedule"}]
-    assert provider.requests == []
+    pending = store.meeting(meetings.meeting_id_of("crs_ielts0001"))
+    assert pending["status"] == "pending" and len(pending["session_meetings"]) == 3
+    provider.quota = 1000  # the next UTC day
+    meeting = _create()
+    assert provider.creates == 5 and meeting["status"] == "ready" and meeting["per_session"] is True
+    assert all(r.weekly is None for r in provider.requests)
+    assert sorted(meeting["occurrences"].values()) == [f"ses_{i:08d}" for i in range(5)]
+    kenji = store.registrant(meeting["id"], "stu_kenji0001")
+    assert len(kenji["registrations"]) == 5  # registered with each session's meeting
+
+
+def test_a_provider_without_recurring_meetings_gets_one_meeting_per_weekly_session(world):
+    _, provider, _ = world
+    provider.recurring = False
+    meeting = _create()
+    assert provider.creates == 8 and meeting["per_session"] is True
+    assert {r.reference for r in provider.requests} == {f"{meeting['id']}:ses_{i:08d}" for i in range(8)}
 
 
 def replace_start(session: dict[str, Any], hours: int) -> dict[str, Any]:
@@ -180,3 +245,22 @@ def test_a_student_outside_the_course_may_not_read_its_meeting(world):
     outsider = Principal("stu_other0001", Role.STUDENT)
     with pytest.raises(Forbidden):
         meetings.details(outsider, "zoom", meeting["id"])
+
+
+def test_a_changed_schedule_of_meetings_per_session_makes_moves_and_deletes_only_what_changed(world):
+    store, provider, directory = world
+    provider.recurring = False
+    meeting = _create()
+    by_session = {sid: pid for pid, sid in meeting["occurrences"].items()}
+    sessions = _weekly(8)
+    moved = replace_start(sessions[2], hours=2)
+    added = {**replace_start(sessions[7], hours=24 * 7), "id": "ses_new00001"}
+    directory.sessions = [*sessions[:2], moved, *sessions[3:7], added]  # the last class dropped, one moved, one new
+    updated = meetings.follow_schedule(store.meeting(meeting["id"]))
+    assert provider.deleted == [by_session["ses_00000007"]]
+    assert provider.updated == [by_session["ses_00000002"]]
+    assert provider.creates == 9 and sorted(updated["occurrences"].values()) == sorted(
+        s["id"] for s in directory.sessions
+    )
+    kenji = store.registrant(meeting["id"], "stu_kenji0001")
+    assert set(kenji["registrations"]) >= set(updated["occurrences"])  # registered with the new session's meeting

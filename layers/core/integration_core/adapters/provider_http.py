@@ -5,7 +5,8 @@ stays in its adapter.
 - timeouts: one `httpx.Client` per provider with a connect and a total timeout;
 - an OAuth client-credentials token (or a grant of that shape: Zoom's account_credentials), cached
   per (token URL, client id) and fetched again shortly
-  before it expires; concurrent callers wait for one fetch instead of each asking for a token;
+  before it expires, or a token from a source of its own (Graph: MSAL and its token cache);
+  concurrent callers wait for one fetch instead of each asking for a token;
   a 401 on a call fetches one fresh token and tries once more;
 - retries on 429 and 5xx (and on connection failures) with capped exponential backoff and full
   jitter, honouring `Retry-After` in both of its forms (seconds or an HTTP date), parsed by
@@ -93,6 +94,7 @@ class ProviderHttp:
         timeout: float,
         connect_timeout: float = 2.0,
         credentials: ClientCredentials | None = None,
+        token_source: Callable[[bool], str] | None = None,
         token_margin_seconds: float = 120,
         retry: RetryPolicy | None = None,
         quota: Callable[[httpx.Response], bool] = _never_quota,
@@ -104,6 +106,9 @@ class ProviderHttp:
         self.name = name  # in log messages: "paypal timeout"
         self.title = title  # in problem details: "PayPal did not answer in time"
         self.credentials = credentials
+        # A token from elsewhere (MSAL's cache for Graph): token_source(fresh) answers the token,
+        # a new one when `fresh` (after a 401); the source keeps its own cache.
+        self._token_source = token_source
         self.retry = retry or RetryPolicy()
         self._quota = quota
         self._throttled = throttled
@@ -123,6 +128,9 @@ class ProviderHttp:
         """The cached access token, fetched when there is none, it is about to expire, or `fresh`.
         `stale` is the token a 401 refused: when another caller has already replaced it, that
         replacement is the answer and no second fetch is made."""
+        if self._token_source is not None:
+            with self._token_lock:
+                return self._token_source(fresh)
         creds = self.credentials
         if creds is None:
             raise RuntimeError(f"{self.name}: no client credentials configured")

@@ -41,6 +41,7 @@ from integration_core.ports.video import (
     RecordingFile,
     Registration,
     Segment,
+    Subscription,
 )
 from integration_core.video_config import video_settings
 
@@ -229,6 +230,8 @@ class ZoomAdapter:
     name = "Zoom"
     recurring = True
     ends_meetings = True
+    polls_attendance = False  # meeting.ended says when to read the participants report
+    attendees_in_meeting = False  # each registrant is its own call (and their own join link)
 
     # ------------------------------------------------------------------ meetings
     def _find(self, host: str, reference: str) -> ProviderMeeting | None:
@@ -317,7 +320,25 @@ class ZoomAdapter:
         return [segment_of(r) for r in rows]
 
     # ------------------------------------------------------------------ callbacks
-    def callback(self, raw: bytes, headers: dict[str, str]) -> MeetingEvent | Handshake | None:
+    def callback_ids(self, provider_id: str) -> tuple[str, ...]:
+        return (provider_id,)
+
+    subscription_kinds: tuple[str, ...] = ()
+
+    def subscribe(
+        self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str] = frozenset()
+    ) -> list[Subscription]:
+        return []  # Zoom sends the app's event subscriptions to every meeting: nothing per meeting
+
+    def renew(self, subscription_id: str, minutes: int) -> datetime | None:
+        return None
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        return None
+
+    def callback(
+        self, raw: bytes, headers: dict[str, str], query: dict[str, str] | None = None
+    ) -> MeetingEvent | Handshake | None:
         secret = _credentials().webhook_secret
         verify(raw, headers, secret, video_settings().webhook_tolerance_seconds)
         body = json.loads(raw)

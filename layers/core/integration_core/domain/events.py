@@ -459,7 +459,7 @@ register_event_type(
             "courseId": _ID,
             "meetingId": _ID,
             "provider": {"type": "string", "enum": ["zoom", "teams"]},
-            "occurrenceUuid": {"type": "string", "minLength": 1, "maxLength": 128},
+            "occurrenceUuid": {"type": "string", "minLength": 1, "maxLength": 512},
             "sessionId": {"type": ["string", "null"], "maxLength": 64},
             "files": {
                 "type": "array",
@@ -503,7 +503,7 @@ register_event_type(
         {
             "courseId": _ID,
             "meetingId": _ID,
-            "occurrenceUuid": {"type": "string", "minLength": 1, "maxLength": 128},
+            "occurrenceUuid": {"type": "string", "minLength": 1, "maxLength": 512},
             "sessionId": {"type": ["string", "null"], "maxLength": 64},
             "attended": {"type": "array", "items": _ID},
             "absent": {"type": "array", "items": _ID},

@@ -1,10 +1,12 @@
-"""The video port: what the video capability asks of a meeting provider (Zoom now, Teams through
-Microsoft Graph next). An adapter turns these requests into its provider's calls and parses its
+"""The video port: what the video capability asks of a meeting provider (Zoom, and Teams through
+Microsoft Graph). An adapter turns these requests into its provider's calls and parses its
 answers and verified callbacks into the records below; services never see a provider's payload.
 
 A difference between providers is a trait here (`recurring`: one meeting carries a weekly series
-of occurrences; `ends_meetings`: the provider can end a meeting in progress), never an
-`if provider == ...` in a service.
+of occurrences, else a course gets one meeting per session; `ends_meetings`: the provider can end a
+meeting in progress; `polls_attendance`: no notification says the attendance is ready, so it is
+read after the scheduled end; `attendees_in_meeting`: the invited people are a property of the meeting, set
+with it in one call instead of a registration each), never an `if provider == ...` in a service.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class MeetingRequest:
     time_zone: str
     recording: bool
     weekly: Weekly | None = None
+    attendees: tuple[tuple[str, str], ...] = ()  # (email, name): invited with the meeting (attendees_in_meeting)
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,19 @@ class CallbackRefused(Exception):
 
 @dataclass(frozen=True)
 class Handshake:
-    """The provider checks our endpoint: answer `body` as is."""
+    """The provider checks our endpoint: answer `body` as is (JSON), or `text` as text/plain."""
 
     body: dict[str, Any]
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A provider's subscription to a meeting's notifications, renewed before `expires`."""
+
+    subscription_id: str
+    expires: datetime
+    kind: str = ""  # which of the provider's subscription_kinds
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,8 @@ class VideoProvider(Protocol):
     name: str  # in messages: "Zoom"
     recurring: bool
     ends_meetings: bool
+    attendees_in_meeting: bool
+    polls_attendance: bool  # no attendance notification: the service polls after the scheduled end
 
     def ensure_meeting(self, request: MeetingRequest) -> ProviderMeeting:
         """The provider's meeting for `request.reference`: found (a retry after a crash) or created."""
@@ -150,6 +165,25 @@ class VideoProvider(Protocol):
 
     def participants(self, occurrence_uuid: str) -> list[Segment]: ...
 
-    def callback(self, raw: bytes, headers: dict[str, str]) -> MeetingEvent | Handshake | None:
-        """A verified callback (None: a kind we do not use); CallbackRefused when forged or stale."""
+    def callback_ids(self, provider_id: str) -> tuple[str, ...]:
+        """The ids callbacks name this meeting by (the provider id first)."""
+        ...
+
+    subscription_kinds: tuple[str, ...]  # what a meeting is subscribed to (none: the provider pushes anyway)
+
+    def subscribe(
+        self, provider_id: str, join_url: str, minutes: int, skip: frozenset[str] = frozenset()
+    ) -> list[Subscription]:
+        """Subscriptions to the meeting's notifications of each kind not in `skip` (those made)."""
+        ...
+
+    def renew(self, subscription_id: str, minutes: int) -> datetime | None: ...
+
+    def unsubscribe(self, subscription_id: str) -> None: ...
+
+    def callback(
+        self, raw: bytes, headers: dict[str, str], query: dict[str, str] | None = None
+    ) -> MeetingEvent | Handshake | list[MeetingEvent] | None:
+        """A verified callback or batch of them (None: a kind we do not use); CallbackRefused when
+        forged or stale."""
         ...

@@ -32,6 +32,49 @@ class VideoStore:
         ref = self.db.get(keys.video_ref_pk(provider, provider_id), keys.REF)
         return self.meeting(ref["meeting_id"]) if ref else None
 
+    def provider_ref(self, provider: str, callback_id: str) -> dict[str, Any] | None:
+        """{"meeting_id", "provider_meeting_id"?} of an id a callback names the meeting by."""
+        return _clean(self.db.get(keys.video_ref_pk(provider, callback_id), keys.REF))
+
+    def _ref_ops(self, provider: str, meeting_id: str, provider_id: str, ids: tuple[str, ...]) -> list[dict]:
+        return [
+            self.db.put_op(
+                {
+                    "PK": keys.video_ref_pk(provider, i),
+                    "SK": keys.REF,
+                    "meeting_id": meeting_id,
+                    "provider_meeting_id": provider_id,
+                }
+            )
+            for i in dict.fromkeys((provider_id, *ids))
+        ]
+
+    def store_session_meeting(
+        self, meeting_id: str, provider: str, session_id: str, entry: dict[str, Any], ids: tuple[str, ...]
+    ) -> None:
+        """One session's provider meeting on the pending (or ready) record, with its lookups."""
+        ops = [
+            self.db.update_op(
+                keys.meeting_pk(meeting_id),
+                keys.PROFILE,
+                "SET session_meetings.#s = :e",
+                "attribute_exists(PK)",
+                names={"#s": session_id},
+                values={":e": entry},
+            ),
+            *self._ref_ops(provider, meeting_id, entry["provider_meeting_id"], ids),
+        ]
+        self.db.transact(ops)
+
+    def remove_session_meeting(self, meeting_id: str, provider: str, session_id: str, ids: tuple[str, ...]) -> None:
+        ops = [
+            self.db.update_op(
+                keys.meeting_pk(meeting_id), keys.PROFILE, "REMOVE session_meetings.#s", names={"#s": session_id}
+            ),
+            *[self.db.delete_op(keys.video_ref_pk(provider, i), keys.REF) for i in dict.fromkeys(ids)],
+        ]
+        self.db.transact(ops)
+
     def reserve(self, record: dict[str, Any]) -> bool:
         """The pending meeting, written before the provider is asked; False when one exists."""
         try:
@@ -43,8 +86,11 @@ class VideoStore:
             return False
         return True
 
-    def store_provider_meeting(self, meeting_id: str, provider: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """The provider's meeting recorded on the pending record, with its lookup, in one transaction."""
+    def store_provider_meeting(
+        self, meeting_id: str, provider: str, fields: dict[str, Any], ids: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The provider's meeting recorded on the pending record, with its lookups (the provider id
+        and the other `ids` callbacks name it by), in one transaction."""
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": value for i, value in enumerate(fields.values())}
         update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
@@ -52,26 +98,92 @@ class VideoStore:
             self.db.update_op(
                 keys.meeting_pk(meeting_id), keys.PROFILE, update, "attribute_exists(PK)", names=names, values=values
             ),
-            self.db.put_op(
-                {
-                    "PK": keys.video_ref_pk(provider, fields["provider_meeting_id"]),
-                    "SK": keys.REF,
-                    "meeting_id": meeting_id,
-                }
-            ),
+            *self._ref_ops(provider, meeting_id, fields["provider_meeting_id"], ids),
         ]
         self.db.transact(ops)
         found = self.meeting(meeting_id)
         assert found is not None
         return found
 
-    def delete_meeting(self, meeting: dict[str, Any]) -> None:
+    def delete_meeting(self, meeting: dict[str, Any], ids: list[str] | None = None) -> None:
         ops = [self.db.delete_op(keys.meeting_pk(meeting["id"]), keys.PROFILE)]
+        refs = list(ids or [])
         if meeting.get("provider_meeting_id"):
-            ops.append(
-                self.db.delete_op(keys.video_ref_pk(meeting["provider"], meeting["provider_meeting_id"]), keys.REF)
-            )
-        self.db.transact(ops)
+            refs.append(meeting["provider_meeting_id"])
+        for ref in dict.fromkeys(refs):
+            ops.append(self.db.delete_op(keys.video_ref_pk(meeting["provider"], ref), keys.REF))
+        for start in range(0, len(ops), 100):  # a transaction takes at most 100 items
+            self.db.transact(ops[start : start + 100])
+
+    # ------------------------------------------------------------------ subscriptions and polls
+    def put_subscription(self, subscription_id: str, record: dict[str, Any]) -> None:
+        self.db.put(
+            {
+                "PK": keys.VIDEO_SUBSCRIPTIONS,
+                "SK": keys.video_subscription_sk(subscription_id),
+                "subscription_id": subscription_id,
+                **record,
+            }
+        )
+
+    def drop_subscription(self, subscription_id: str) -> None:
+        self.db.delete(keys.VIDEO_SUBSCRIPTIONS, keys.video_subscription_sk(subscription_id))
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return self._partition(keys.VIDEO_SUBSCRIPTIONS, keys.SUBSCRIPTION_PREFIX)
+
+    def put_poll(
+        self,
+        meeting_id: str,
+        provider: str,
+        provider_id: str,
+        due: Any,
+        join_url: str = "",
+        subscribed: list[str] | None = None,
+    ) -> None:
+        """A meeting to follow: its attendance read after `due`, and its notifications of each
+        kind not yet `subscribed` subscribed by the schedule once its start comes near."""
+        when = due.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.db.put(
+            {
+                "PK": keys.VIDEO_POLLS,
+                "SK": keys.video_poll_sk(when, meeting_id, provider_id),
+                "meeting_id": meeting_id,
+                "provider": provider,
+                "provider_meeting_id": provider_id,
+                "due": when,
+                "join_url": join_url,
+                "subscribed": list(subscribed or []),
+            }
+        )
+
+    def mark_subscribed(self, sk: str, kinds: list[str]) -> None:
+        self.db.update(keys.VIDEO_POLLS, sk, "SET subscribed = :k", "attribute_exists(PK)", values={":k": kinds})
+
+    def polls_due(self, now: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Polls due by `now` (oldest first; the partition is read in due order and stops there)."""
+        found: list[dict[str, Any]] = []
+        page = self.db.query(keys.VIDEO_POLLS, sk_prefix=keys.POLL_PREFIX, limit=100)
+        while True:
+            for item in page.items:
+                if item["due"] > now or len(found) >= limit:
+                    return found
+                found.append({"sk": item["SK"], **(_clean(item) or {})})
+            if not page.last_key:
+                return found
+            page = self.db.query(keys.VIDEO_POLLS, sk_prefix=keys.POLL_PREFIX, limit=100, after=page.last_key)
+
+    def drop_poll(self, sk: str) -> None:
+        self.db.delete(keys.VIDEO_POLLS, sk)
+
+    def _partition(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = self.db.query(pk, sk_prefix=prefix, limit=100)
+        found.extend(page.items)
+        while page.last_key:
+            page = self.db.query(pk, sk_prefix=prefix, limit=100, after=page.last_key)
+            found.extend(page.items)
+        return [c for c in (_clean(i) for i in found) if c]
 
     # ------------------------------------------------------------------ registrants
     def registrant(self, meeting_id: str, who: str) -> dict[str, Any] | None:

@@ -48,8 +48,9 @@ class InvokeResult:
         return self.error_kind is None
 
 
-def function_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
-    """The variables Lambda sets, the template's variables, and the local AWS endpoint."""
+def function_environment(spec: FunctionSpec, aws_endpoint: str, crash_plan: Path | None = None) -> dict[str, str]:
+    """The variables Lambda sets, the template's variables, and the local AWS endpoint (and the crash
+    tests' plan file, offline/_worker.py CrashPoints, when the stack runs with one)."""
     env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
     env.update(LOCAL_CREDENTIALS)
     env.update(
@@ -69,6 +70,7 @@ def function_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "OFFLINE_FUNCTION_ARN": spec.arn,
+            "OFFLINE_FUNCTION_ID": spec.logical_id,
             "OFFLINE_LAYER_DIRS": os.pathsep.join(str(p) for p in spec.layer_dirs),
         }
     )
@@ -76,6 +78,8 @@ def function_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str
     # No X-Ray daemon and no CloudWatch here: tracing off, and no EMF metric blobs on the console.
     env["POWERTOOLS_TRACE_DISABLED"] = "true"
     env["POWERTOOLS_METRICS_DISABLED"] = "true"
+    if crash_plan is not None:
+        env["OFFLINE_CRASH_PLAN"] = str(crash_plan)
     return env
 
 
@@ -143,9 +147,17 @@ class _Instance:
 class FunctionPool:
     """Warm environments of one function, used one invocation at a time each."""
 
-    def __init__(self, spec: FunctionSpec, aws_endpoint: str, log_dir: Path, max_instances: int = 2) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        aws_endpoint: str,
+        log_dir: Path,
+        max_instances: int = 2,
+        crash_plan: Path | None = None,
+    ) -> None:
         self.spec = spec
-        self.env = function_environment(spec, aws_endpoint)
+        self.crash_plan = crash_plan
+        self.env = function_environment(spec, aws_endpoint, crash_plan)
         self.log_path = log_dir / f"{spec.logical_id}.log"
         self.max_instances = max_instances
         self._idle: list[_Instance] = []
@@ -157,7 +169,7 @@ class FunctionPool:
     def reconfigure(self, aws_endpoint: str) -> None:
         """New environment values (e.g. after the embedded AWS restarted): retire every instance."""
         with self._cond:
-            self.env = function_environment(self.spec, aws_endpoint)
+            self.env = function_environment(self.spec, aws_endpoint, self.crash_plan)
             self._generation += 1
             idle, self._idle = self._idle, []
             self._count -= len(idle)
@@ -253,13 +265,14 @@ class Workers:
         log_dir: Path,
         max_instances: int,
         sqs: list[SqsMappingSpec] | None = None,
+        crash_plan: Path | None = None,
     ):
         fed: dict[str, int] = {}
         for mapping in sqs or []:
             if mapping.enabled:
                 fed[mapping.function] = fed.get(mapping.function, 0) + mapping.max_concurrency
         self.pools = {
-            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)))
+            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)), crash_plan)
             for lid, spec in functions.items()
         }
 

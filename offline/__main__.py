@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-seed", action="store_true", help="do not load the sample data")
     parser.add_argument("--sqs-poll-interval", type=float, default=0.2)
     parser.add_argument(
-        "--crash-plan", type=Path, default=None, help="crash tests: the plan file workers read (offline/_worker.py)"
+        "--crash-plans", type=Path, default=None, help="crash tests: the plans' folder (offline/_worker.py CrashPoints)"
     )
     parser.add_argument(
         "--visibility-cap", type=int, default=None, help="crash tests: no queue's VisibilityTimeout above this (s)"
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         max_instances=args.max_instances,
         seed=not args.no_seed,
         sqs_poll_interval=args.sqs_poll_interval,
-        crash_plan=args.crash_plan.resolve() if args.crash_plan else None,
+        crash_plans=args.crash_plans.resolve() if args.crash_plans else None,
         visibility_cap=args.visibility_cap,
     )
     try:

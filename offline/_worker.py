@@ -75,9 +75,9 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 
 class CrashPoints:
     """Fault injection for the crash tests (tests/e2e/faults): off unless the stack was started with
-    `--crash-plan FILE` (OFFLINE_CRASH_PLAN). Before each invocation the worker reads the file, a JSON
-    plan `{"function": logical id, "point": ..., "match": text, "nth": 1}`; when the plan names this
-    function and the invocation's event contains `match`, the worker SIGKILLs itself the `nth` time it
+    `--crash-plans DIR` (OFFLINE_CRASH_PLANS). Before each invocation the worker reads its function's
+    plan, DIR/<logical id>.json, `{"point": ..., "match": [text, ...], "nth": 1}`; when the
+    invocation's event (as JSON) contains every `match`, the worker SIGKILLs itself the `nth` time it
     reaches `point`:
 
     - `before:http` / `after:http`: before a provider or receiver request is sent / once its answer
@@ -86,11 +86,13 @@ class CrashPoints:
       (`after:aws:dynamodb:TransactWriteItems`: the record is written, nothing after it is);
     - `return`: the handler returned and its answer was not sent (the batch was not acknowledged).
 
-    The process that fires renames the plan to FILE.fired first, so a plan fires once, in one process.
-    Nothing of it is in the product's code: the hooks wrap library classes inside this process only."""
+    The process that fires renames the plan to <logical id>.json.fired first, so a plan fires once,
+    in one process. `"trace": true` instead appends every point reached to <logical id>.trace (to
+    find a function's points). Nothing of it is in the product's code: the hooks wrap library
+    classes inside this process only."""
 
-    def __init__(self, path: str, function_id: str) -> None:
-        self.path, self.function_id = path, function_id
+    def __init__(self, folder: str, function_id: str) -> None:
+        self.path = os.path.join(folder, f"{function_id}.json")
         self.plan: dict[str, Any] | None = None
         self.count = 0
         self.installed = False
@@ -103,7 +105,8 @@ class CrashPoints:
                 plan = json.load(file)
         except (OSError, ValueError):
             return
-        if plan.get("function") != self.function_id or str(plan.get("match", "")) not in json.dumps(event):
+        text = json.dumps(event)
+        if any(m not in text for m in plan.get("match", [])):
             return
         self.plan = plan
         self._install()
@@ -111,6 +114,10 @@ class CrashPoints:
     def reached(self, point: str) -> None:
         with self.lock:
             plan = self.plan
+            if plan is not None and plan.get("trace"):
+                with open(self.path.removesuffix(".json") + ".trace", "a") as trace:
+                    trace.write(point + "\n")
+                return
             if plan is None or plan.get("point") != point:
                 return
             self.count += 1
@@ -161,8 +168,8 @@ def main() -> None:
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     sock = socket.socket(fileno=fd)
     handler = None
-    crash_plan = os.environ.get("OFFLINE_CRASH_PLAN")
-    crash = CrashPoints(crash_plan, os.environ.get("OFFLINE_FUNCTION_ID", "")) if crash_plan else None
+    crash_plans = os.environ.get("OFFLINE_CRASH_PLANS")
+    crash = CrashPoints(crash_plans, os.environ.get("OFFLINE_FUNCTION_ID", "")) if crash_plans else None
     while True:
         request = recv_frame(sock)
         if request is None:

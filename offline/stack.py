@@ -87,9 +87,9 @@ class Options:
     # A folder of provider documents the repository may not carry (Zoom's), if you have them.
     optional_specs_dir: Path | None = field(default_factory=lambda: optional_specs_dir_from_env())
     sqs_poll_interval: float = 0.2
-    # Crash tests (tests/e2e/faults): a plan file the workers read (offline/_worker.py CrashPoints),
+    # Crash tests (tests/e2e/faults): a folder of plans the workers read (offline/_worker.py CrashPoints),
     # and a ceiling on every queue's VisibilityTimeout, so that a killed batch comes back in seconds.
-    crash_plan: Path | None = None
+    crash_plans: Path | None = None
     visibility_cap: int | None = None
 
 
@@ -202,7 +202,7 @@ class Stack:
                 self.log_dir,
                 opts.max_instances,
                 self.model.sqs,
-                opts.crash_plan,
+                opts.crash_plans,
             )
             self.api = LocalApi(self.model, self.workers)
             self.api.controls = {

@@ -48,7 +48,7 @@ class InvokeResult:
         return self.error_kind is None
 
 
-def function_environment(spec: FunctionSpec, aws_endpoint: str, crash_plan: Path | None = None) -> dict[str, str]:
+def function_environment(spec: FunctionSpec, aws_endpoint: str, crash_plans: Path | None = None) -> dict[str, str]:
     """The variables Lambda sets, the template's variables, and the local AWS endpoint (and the crash
     tests' plan file, offline/_worker.py CrashPoints, when the stack runs with one)."""
     env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
@@ -78,8 +78,8 @@ def function_environment(spec: FunctionSpec, aws_endpoint: str, crash_plan: Path
     # No X-Ray daemon and no CloudWatch here: tracing off, and no EMF metric blobs on the console.
     env["POWERTOOLS_TRACE_DISABLED"] = "true"
     env["POWERTOOLS_METRICS_DISABLED"] = "true"
-    if crash_plan is not None:
-        env["OFFLINE_CRASH_PLAN"] = str(crash_plan)
+    if crash_plans is not None:
+        env["OFFLINE_CRASH_PLANS"] = str(crash_plans)
     return env
 
 
@@ -153,11 +153,11 @@ class FunctionPool:
         aws_endpoint: str,
         log_dir: Path,
         max_instances: int = 2,
-        crash_plan: Path | None = None,
+        crash_plans: Path | None = None,
     ) -> None:
         self.spec = spec
-        self.crash_plan = crash_plan
-        self.env = function_environment(spec, aws_endpoint, crash_plan)
+        self.crash_plans = crash_plans
+        self.env = function_environment(spec, aws_endpoint, crash_plans)
         self.log_path = log_dir / f"{spec.logical_id}.log"
         self.max_instances = max_instances
         self._idle: list[_Instance] = []
@@ -169,7 +169,7 @@ class FunctionPool:
     def reconfigure(self, aws_endpoint: str) -> None:
         """New environment values (e.g. after the embedded AWS restarted): retire every instance."""
         with self._cond:
-            self.env = function_environment(self.spec, aws_endpoint, self.crash_plan)
+            self.env = function_environment(self.spec, aws_endpoint, self.crash_plans)
             self._generation += 1
             idle, self._idle = self._idle, []
             self._count -= len(idle)
@@ -265,14 +265,14 @@ class Workers:
         log_dir: Path,
         max_instances: int,
         sqs: list[SqsMappingSpec] | None = None,
-        crash_plan: Path | None = None,
+        crash_plans: Path | None = None,
     ):
         fed: dict[str, int] = {}
         for mapping in sqs or []:
             if mapping.enabled:
                 fed[mapping.function] = fed.get(mapping.function, 0) + mapping.max_concurrency
         self.pools = {
-            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)), crash_plan)
+            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)), crash_plans)
             for lid, spec in functions.items()
         }
 

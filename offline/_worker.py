@@ -186,7 +186,9 @@ def main() -> None:
                 send_frame(sock, _error(exc, "Runtime.ImportModuleError"))
                 continue
             init_ms = (time.perf_counter() - started) * 1000
-        context = LambdaContext(request_id, request["deadlineMs"])
+            # The init phase is over: the invocation's Timeout runs from here (as Lambda's does).
+            send_frame(sock, {"init": True})
+        context = LambdaContext(request_id, request["deadlineMs"] + int(init_ms or 0))
         if crash is not None:
             crash.begin(request["event"])
         try:

@@ -27,6 +27,8 @@ from offline.model import FunctionSpec, SqsMappingSpec
 from offline.template import REGION
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+# Lambda gives a new environment's init phase (the handler's import) up to 10 s of its own.
+INIT_SECONDS = 10.0
 # Inherited from the stack's own environment; everything else a function sees comes from the template.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SSL_CERT_FILE")
 
@@ -104,22 +106,29 @@ class _Instance:
         self.generation = 0
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> dict[str, Any] | None:
-        """The worker's reply, or None if it died; raises TimeoutError past `timeout` seconds."""
+        """The worker's reply, or None if it died; raises TimeoutError past `timeout` seconds. On an
+        environment's first invocation the import of the handler (the init phase) has Lambda's
+        separate allowance first: the worker says when it is done, and `timeout` runs from there."""
         deadline_ms = int((time.time() + timeout) * 1000)
         body = json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms}).encode()
-        self.sock.settimeout(timeout)
+        first = self.invocations == 0
+        self.sock.settimeout(INIT_SECONDS + timeout if first else timeout)
         try:
             self.sock.sendall(struct.pack(">I", len(body)) + body)
-            header = self._recv(4)
-            if header is None:
-                return None
-            reply = self._recv(struct.unpack(">I", header)[0])
+            reply = self._frame()
+            if reply is not None and reply.startswith(b'{"init"'):
+                self.sock.settimeout(timeout)  # imported: now the invocation's own Timeout
+                reply = self._frame()
         except TimeoutError:
             raise
         except OSError:
             return None
         self.invocations += 1
         return None if reply is None else json.loads(reply)
+
+    def _frame(self) -> bytes | None:
+        header = self._recv(4)
+        return None if header is None else self._recv(struct.unpack(">I", header)[0])
 
     def _recv(self, size: int) -> bytes | None:
         data = bytearray()

@@ -57,7 +57,7 @@ class Crash:
         staged.write_text(json.dumps(plan))
         staged.replace(self.plans / f"{function}.json")
 
-    def fired(self, function: str, seconds: float = 30.0) -> bool:
+    def fired(self, function: str, seconds: float = 60.0) -> bool:
         return bool(wait_for(Path(f"{self.plans / function}.json.fired").exists, seconds))
 
     def trace(self, function: str) -> list[str]:

@@ -15,13 +15,15 @@ export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock run test lint typecheck template-check scan unit component e2e fuzz token bench openapi clean
+.PHONY: help install lock run test lint typecheck template-check scan unit component e2e fuzz soak crash token bench openapi clean
 
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
 	@echo "make test    lint, type checks, template checks and every test"
 	@echo "make token ROLE=student SUB=stu_ana00001   print an access token for the running local stack"
 	@echo "make fuzz    schema fuzzing of the whole API, longer than make test runs it (FUZZ_EXAMPLES=400)"
+	@echo "make soak    10,000 webhook deliveries to 20 receivers failing 30 % at random (SOAK_EVENTS=10000)"
+	@echo "make crash   every event consumer SIGKILLed at every point of a batch (make test: one point each)"
 	@echo "make bench   one table of every benchmark figure (README, Performance); BENCH_QUICK=1 for a short check"
 	@echo "make scan    checkov over template.yaml (make test runs it; exceptions are written in the template)"
 	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
@@ -147,6 +149,14 @@ test: lint typecheck template-check scan $(FUNCTION_STAMP) $(BROWSER_STAMP)
 FUZZ_EXAMPLES ?= 400
 fuzz: $(FUNCTION_STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest tests/fuzz -q --timeout=1800
+
+# make test soaks 300 deliveries and kills each consumer at one point; these do the whole of it.
+SOAK_EVENTS ?= 10000
+soak: $(FUNCTION_STAMP)
+	SOAK_EVENTS=$(SOAK_EVENTS) $(PY) -m pytest tests/e2e/soak -q --timeout=1800
+
+crash: $(FUNCTION_STAMP)
+	CRASH_POINTS=all $(PY) -m pytest tests/e2e/faults/test_crash_points.py -q
 
 openapi: $(VENV_STAMP)
 	$(PY) scripts/build_openapi.py

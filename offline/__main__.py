@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-instances", type=int, default=2, help="warm environments per function")
     parser.add_argument("--no-seed", action="store_true", help="do not load the sample data")
     parser.add_argument("--sqs-poll-interval", type=float, default=0.2)
+    parser.add_argument(
+        "--crash-plans", type=Path, default=None, help="crash tests: the plans' folder (offline/_worker.py CrashPoints)"
+    )
+    parser.add_argument(
+        "--visibility-cap", type=int, default=None, help="crash tests: no queue's VisibilityTimeout above this (s)"
+    )
     parser.add_argument("--role", default="admin", choices=sorted(BANNER_SUBJECTS))
     # An id of the role's kind (stu_, tch_, adm_, svc_); without one, the banner's subject of the role.
     parser.add_argument("--sub", nargs="?", default=None, const=None)
@@ -117,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         max_instances=args.max_instances,
         seed=not args.no_seed,
         sqs_poll_interval=args.sqs_poll_interval,
+        crash_plans=args.crash_plans.resolve() if args.crash_plans else None,
+        visibility_cap=args.visibility_cap,
     )
     try:
         Stack(options).run()

@@ -87,6 +87,10 @@ class Options:
     # A folder of provider documents the repository may not carry (Zoom's), if you have them.
     optional_specs_dir: Path | None = field(default_factory=lambda: optional_specs_dir_from_env())
     sqs_poll_interval: float = 0.2
+    # Crash tests (tests/e2e/faults): a folder of plans the workers read (offline/_worker.py CrashPoints),
+    # and a ceiling on every queue's VisibilityTimeout, so that a killed batch comes back in seconds.
+    crash_plans: Path | None = None
+    visibility_cap: int | None = None
 
 
 class _Late:
@@ -181,7 +185,7 @@ class Stack:
         api_server, sandbox_server = self.servers[0], self.servers[1]
         function_urls = {f: f"{s.url}/" for f, s in zip(url_functions, self.servers[2:], strict=True)}
 
-        self.provisioner = Provisioner(self.resolver, resources, self.moto.endpoint)
+        self.provisioner = Provisioner(self.resolver, resources, self.moto.endpoint, opts.visibility_cap)
         self.local_ctx = LocalContext(opts.stack_name, sandbox_server.url, api_server.url, function_urls)
         with step(
             f"resources ({len(resources)} in {opts.template.name})",
@@ -200,7 +204,12 @@ class Stack:
             f"check the function's CodeUri, Handler and Layers in {opts.template.name}",
         ):
             self.workers = Workers(
-                self.model.functions, self.moto.endpoint, self.log_dir, opts.max_instances, self.model.sqs
+                self.model.functions,
+                self.moto.endpoint,
+                self.log_dir,
+                opts.max_instances,
+                self.model.sqs,
+                opts.crash_plans,
             )
             self.api = LocalApi(self.model, self.workers)
             self.api.controls = {

@@ -27,6 +27,8 @@ from offline.model import FunctionSpec, SqsMappingSpec
 from offline.template import REGION
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+# Lambda gives a new environment's init phase (the handler's import) up to 10 s of its own.
+INIT_SECONDS = 10.0
 # Inherited from the stack's own environment; everything else a function sees comes from the template.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SSL_CERT_FILE")
 
@@ -48,8 +50,9 @@ class InvokeResult:
         return self.error_kind is None
 
 
-def function_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str]:
-    """The variables Lambda sets, the template's variables, and the local AWS endpoint."""
+def function_environment(spec: FunctionSpec, aws_endpoint: str, crash_plans: Path | None = None) -> dict[str, str]:
+    """The variables Lambda sets, the template's variables, and the local AWS endpoint (and the crash
+    tests' plan file, offline/_worker.py CrashPoints, when the stack runs with one)."""
     env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
     env.update(LOCAL_CREDENTIALS)
     env.update(
@@ -69,6 +72,7 @@ def function_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "OFFLINE_FUNCTION_ARN": spec.arn,
+            "OFFLINE_FUNCTION_ID": spec.logical_id,
             "OFFLINE_LAYER_DIRS": os.pathsep.join(str(p) for p in spec.layer_dirs),
         }
     )
@@ -76,6 +80,8 @@ def function_environment(spec: FunctionSpec, aws_endpoint: str) -> dict[str, str
     # No X-Ray daemon and no CloudWatch here: tracing off, and no EMF metric blobs on the console.
     env["POWERTOOLS_TRACE_DISABLED"] = "true"
     env["POWERTOOLS_METRICS_DISABLED"] = "true"
+    if crash_plans is not None:
+        env["OFFLINE_CRASH_PLANS"] = str(crash_plans)
     return env
 
 
@@ -100,22 +106,29 @@ class _Instance:
         self.generation = 0
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> dict[str, Any] | None:
-        """The worker's reply, or None if it died; raises TimeoutError past `timeout` seconds."""
+        """The worker's reply, or None if it died; raises TimeoutError past `timeout` seconds. On an
+        environment's first invocation the import of the handler (the init phase) has Lambda's
+        separate allowance first: the worker says when it is done, and `timeout` runs from there."""
         deadline_ms = int((time.time() + timeout) * 1000)
         body = json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms}).encode()
-        self.sock.settimeout(timeout)
+        first = self.invocations == 0
+        self.sock.settimeout(INIT_SECONDS + timeout if first else timeout)
         try:
             self.sock.sendall(struct.pack(">I", len(body)) + body)
-            header = self._recv(4)
-            if header is None:
-                return None
-            reply = self._recv(struct.unpack(">I", header)[0])
+            reply = self._frame()
+            if reply is not None and reply.startswith(b'{"init"'):
+                self.sock.settimeout(timeout)  # imported: now the invocation's own Timeout
+                reply = self._frame()
         except TimeoutError:
             raise
         except OSError:
             return None
         self.invocations += 1
         return None if reply is None else json.loads(reply)
+
+    def _frame(self) -> bytes | None:
+        header = self._recv(4)
+        return None if header is None else self._recv(struct.unpack(">I", header)[0])
 
     def _recv(self, size: int) -> bytes | None:
         data = bytearray()
@@ -143,9 +156,17 @@ class _Instance:
 class FunctionPool:
     """Warm environments of one function, used one invocation at a time each."""
 
-    def __init__(self, spec: FunctionSpec, aws_endpoint: str, log_dir: Path, max_instances: int = 2) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        aws_endpoint: str,
+        log_dir: Path,
+        max_instances: int = 2,
+        crash_plans: Path | None = None,
+    ) -> None:
         self.spec = spec
-        self.env = function_environment(spec, aws_endpoint)
+        self.crash_plans = crash_plans
+        self.env = function_environment(spec, aws_endpoint, crash_plans)
         self.log_path = log_dir / f"{spec.logical_id}.log"
         self.max_instances = max_instances
         self._idle: list[_Instance] = []
@@ -157,7 +178,7 @@ class FunctionPool:
     def reconfigure(self, aws_endpoint: str) -> None:
         """New environment values (e.g. after the embedded AWS restarted): retire every instance."""
         with self._cond:
-            self.env = function_environment(self.spec, aws_endpoint)
+            self.env = function_environment(self.spec, aws_endpoint, self.crash_plans)
             self._generation += 1
             idle, self._idle = self._idle, []
             self._count -= len(idle)
@@ -253,13 +274,14 @@ class Workers:
         log_dir: Path,
         max_instances: int,
         sqs: list[SqsMappingSpec] | None = None,
+        crash_plans: Path | None = None,
     ):
         fed: dict[str, int] = {}
         for mapping in sqs or []:
             if mapping.enabled:
                 fed[mapping.function] = fed.get(mapping.function, 0) + mapping.max_concurrency
         self.pools = {
-            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)))
+            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)), crash_plans)
             for lid, spec in functions.items()
         }
 

@@ -20,7 +20,7 @@ from integration_core.domain.payments import (
     StripeInitialized,
     StripePaymentStatus,
 )
-from integration_core.errors import Conflict, invalid
+from integration_core.errors import Conflict, ProviderRejected, invalid
 from integration_core.models import PageOf
 from integration_core.money import Money
 from integration_core.ports.payments import Checkout, Customer, PaymentProvider
@@ -198,7 +198,15 @@ def confirm(principal: Principal, data: ConfirmPayment, attempt: Attempt) -> Pay
                 paymentStatus=item["status"],
             )
     # What the provider says after confirming (a Stripe confirm, a PayPal capture), never what the client claims.
-    update = gateway.confirm(item["transaction_id"], data.payment_method, attempt.provider_key)
+    try:
+        update = gateway.confirm(item["transaction_id"], data.payment_method, attempt.provider_key)
+    except ProviderRejected:
+        # A confirm racing another one (or the provider's callback) finds the payment completed
+        # already and the provider refuses to confirm it again: what the provider says it is now
+        # decides, and the success is applied once like any other report of it.
+        update = gateway.retrieve(item["transaction_id"])
+        if RANK[update.status] < RANK[PaymentStatus.SUCCEEDED]:
+            raise
     item, _ = advance(item, update, cause=f"confirm:{item['payment_id']}", extras=capture_refs(item, update))
     if update.status is PaymentStatus.FAILED and item["status"] == PaymentStatus.FAILED.value:
         raise declined(item, update)

@@ -18,7 +18,7 @@ import pytest
 from tests.e2e.conftest import CONSOLE_ORIGIN
 
 IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
-WAIT_MS = 20_000
+WAIT_MS = 30_000  # a cold function on a loaded 2-core machine takes 10+ s
 
 
 @pytest.fixture(scope="session")

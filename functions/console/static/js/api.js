@@ -87,14 +87,31 @@ async function send(method, path, { body, query, auth = true, headers = {} } = {
   return answer;
 }
 
+const GET_RETRIES = [500, 1500]; // ms before each new try of a GET the gateway failed (5xx)
+
+// A GET is safe to try again: a gateway or function failure (a cold start past its timeout, a
+// throttle) is tried twice more; a POST, PATCH or DELETE is never repeated here.
+async function sendSafely(method, path, options) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await send(method, path, options);
+    } catch (error) {
+      const again = method === "GET" && error instanceof ApiProblem && error.status >= 500 && attempt < GET_RETRIES.length;
+      if (!again) throw error;
+      const wait = error.retryAfter ? Math.min(5, error.retryAfter) * 1000 : GET_RETRIES[attempt];
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 // A call as the signed-in person; a 401 refreshes the session once and tries again, and when it
 // cannot be refreshed the session ends (the page goes back to sign-in).
 export async function call(method, path, options = {}) {
   try {
-    return await send(method, path, options);
+    return await sendSafely(method, path, options);
   } catch (error) {
     if (!(error instanceof ApiProblem) || error.status !== 401 || options.auth === false) throw error;
-    if (await refreshSession()) return send(method, path, options);
+    if (await refreshSession()) return sendSafely(method, path, options);
     session.clear();
     throw error;
   }

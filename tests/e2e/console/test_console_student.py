@@ -61,8 +61,10 @@ def test_a_student_signs_in_pays_by_card_and_sees_the_course_and_its_class(page,
     assert mine.locator("h3").inner_text() == f"Business English {tag}"
     [row] = mine.locator("tbody tr").all()
     assert row.locator("td[data-label='Local time']").inner_text().endswith("(Europe/London)")
-    assert page.locator(f"article.offer[data-course-id={course['id']}]").get_by_text("enrolled").is_visible()
+    offer.get_by_text("enrolled").wait_for()  # the catalog, refreshed, offers it no more
+    assert offer.get_by_role("button", name="Pay 120.00 USD by card").count() == 0
     payments = page.locator("section", has_text="My payments")
+    payments.get_by_role("cell", name="succeeded").wait_for()
     assert payments.get_by_role("cell", name="succeeded").count() == 1
     assert payments.get_by_role("cell", name="120.00 USD").count() == 1
 
@@ -82,3 +84,9 @@ def test_a_student_signs_in_pays_by_card_and_sees_the_course_and_its_class(page,
     else:  # no meeting (or no personal links in this API yet): the page says so rather than link nowhere
         assert row.locator("td[data-label=Join]").inner_text() == "link not ready"
     shoot(page, "console-student")
+
+    # At phone width the page is one column with nothing to scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert mine.is_visible() and offer.get_by_text("enrolled").is_visible()
+    shoot(page, "console-student-phone")

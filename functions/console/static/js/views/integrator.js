@@ -397,7 +397,7 @@ async function showAttempts(box, webhookId, deliveryId, refresh) {
       detail.attemptHistory,
       { caption: "Every attempt, first to last", empty: "Not tried yet." },
     ),
-    detail.nextAttemptAt ? h("p", {}, `Next attempt at ${when(detail.nextAttemptAt)}.`) : null,
+    detail.nextAttemptAt ? h("p", {}, `Next attempt at ${when(detail.nextAttemptAt)}.`) : "",
     h("details", {}, h("summary", {}, "Payload as sent"), h("pre", {}, JSON.stringify(detail.payload, null, 2))),
   );
   return refresh;

@@ -9,7 +9,7 @@
 
 import * as api from "../api.js";
 import { register } from "../nav.js";
-import { act, badge, clear, flash, form, h, loading, problemBlock, section, table, when } from "../ui.js";
+import { act, badge, clear, flash, form, h, loading, problemBlock, progress, section, table, when } from "../ui.js";
 
 const TEST_CARDS = [
   ["pm_card_visa", "Visa •••• 4242 (test card: pays)"],
@@ -61,6 +61,7 @@ async function fillCourses(box, me) {
         { class: "card course", "data-course-id": course.id },
         h("h3", {}, course.title),
         h("p", { class: "muted" }, `Enrolled ${when(enrollment.enrolledAt)}`),
+        syncButton(course),
         table(
           [
             { label: "Class", cell: (s) => when(s.startsAt) },
@@ -81,6 +82,33 @@ async function fillCourses(box, me) {
   );
   box.append(h("div", { class: "grid" }, cards));
   return new Set(enrollments.map((e) => e.courseId));
+}
+
+// Long work: the course's classes written into the student's Google calendar, with progress.
+function syncButton(course) {
+  const where = h("div", { class: "sync" });
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      onclick: () =>
+        act(button, where, async () => {
+          const bar = progress(`Syncing ${course.title} to Google Calendar`);
+          clear(where).append(bar.node);
+          let synced;
+          try {
+            synced = await api.post(`/google-calendar/sync-course/${course.id}`, undefined);
+          } catch (error) {
+            clear(where);
+            throw error;
+          }
+          bar.finish(`${synced.eventsSynced} classes in your calendar, ${synced.eventsCancelled} cancelled.`);
+        }),
+    },
+    "Sync to my Google Calendar",
+  );
+  return h("div", {}, button, where);
 }
 
 async function fillCatalog(box, me, enrolled, refresh) {
@@ -226,7 +254,7 @@ async function fillCalendar(box) {
           clear(shown).append(
             h("label", { for: "feed-url" }, "Your calendar feed (shown once; anyone with it sees your classes)"),
             h("div", { class: "actions" }, input, copy),
-            made.rotated ? h("p", { class: "muted" }, "The earlier URL no longer works.") : null,
+            made.rotated ? h("p", { class: "muted" }, "The earlier URL no longer works.") : "",
           );
         }),
     },
@@ -249,7 +277,7 @@ async function fillCalendar(box) {
               : "Not connected.",
         )
       : h("p", { class: "muted" }, "The Google Calendar status is not available."),
-    google && !google.connected ? connectGoogle() : null,
+    google && !google.connected ? connectGoogle() : "",
   );
 }
 

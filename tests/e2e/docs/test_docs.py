@@ -33,9 +33,10 @@ MAKE_RUN_PARAMETERS = [
     + ",".join(
         f"http://127.0.0.1:3000/api/v1/integration/oauth/{p}/callback" for p in ("google", "microsoft", "github")
     )
+    + ",http://127.0.0.1:3000/console/callback,http://localhost:3000/console/callback"
     + ",http://localhost:8080/signin/callback",
     "--parameter",
-    "SignInReturnTo=http://localhost:8080/",
+    "SignInReturnTo=http://127.0.0.1:3000/console/,http://localhost:3000/console/,http://localhost:8080/",
 ]
 # Prints each curl's status on stderr, where the test reads it, leaving stdout to the command.
 PRELUDE = """curl() { command curl -w '%{stderr}HTTP %{http_code} %{method} %{url}\\n' "$@"; }\n"""

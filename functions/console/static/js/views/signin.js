@@ -99,7 +99,11 @@ export async function completeCallback(main) {
   if (query.get("error")) body.error = query.get("error").slice(0, 256);
   let answer;
   try {
-    answer = await api.publicPost("/oauth/authenticate", body);
+    // A link completes only with the token of the person who started it (docs/sign-in.md, "Linking").
+    answer =
+      pending.purpose === "link"
+        ? await api.post("/oauth/authenticate", body)
+        : await api.publicPost("/oauth/authenticate", body);
   } catch (error) {
     fail(error);
     return;

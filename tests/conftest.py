@@ -58,12 +58,10 @@ def forbid_scans(monkeypatch):
 
 
 def _reset_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
-    from integration_core.adapters import dynamodb, kms
+    from integration_core.adapters import dynamodb, kms, secrets
     from integration_core.config import settings
 
-    parameters.clear_caches()
+    secrets.clear_cache()
     dynamodb.client.cache_clear()
     kms._client.cache_clear()
     dynamodb.table.cache_clear()

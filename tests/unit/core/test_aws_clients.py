@@ -83,3 +83,20 @@ def test_no_adapter_client_or_secret_read_loads_boto3():
     answer = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env)
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.strip() == "[]", answer.stdout
+
+
+def test_no_function_loads_boto3_when_it_loads():
+    # One interpreter imports every function's handler in turn: whichever first brings boto3 (or
+    # s3transfer) in is named. Powertools' idempotency store imports boto3, on its routes only.
+    functions = sorted(str(p.parent.relative_to(ROOT)) for p in ROOT.glob("functions/*/app.py"))
+    probe = (
+        "import sys; sys.path[:0] = ['layers/core']\n"
+        f"for folder in {functions!r}:\n"
+        "    sys.path.insert(0, folder); import app; sys.path.pop(0); del sys.modules['app']\n"
+        "    loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 's3transfer'))\n"
+        "    if loaded: print(folder, loaded[:3]); break\n"
+    )
+    env = {"PATH": "", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    answer = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "", answer.stdout

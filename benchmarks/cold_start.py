@@ -3,7 +3,15 @@
 the environment the template gives that function; compared with a bare handler that only imports
 boto3, makes one DynamoDB client and serves one GetItem. The target is 1.5x that baseline.
 
-    .venv/bin/python -m benchmarks.cold_start [--runs 7]
+Each probe sees only the packages its deployment has: the core layer's requirements, the
+function's own, and what the Lambda runtime provides (boto3 and its dependencies); a package that
+is in the development environment only (rich, click and pygments for schemathesis, which make
+`import httpx` load its command line too) cannot be imported, as in Lambda. The runs alternate
+between the cases (baseline, every function, baseline, ...), so that a machine whose load changes
+during the run slows them all alike; each figure is the median, and `cpu_ms` is the process's own
+CPU time (user + system), which another process's load moves less than the wall clock.
+
+    .venv/bin/python -m benchmarks.cold_start [--runs 7] [--only Fn1,Fn2]
 """
 
 from __future__ import annotations
@@ -11,11 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from benchmarks.support import ROOT
@@ -47,10 +58,25 @@ SAMPLES = {
     "ConsoleFunction": "console/get_page.json",
 }
 
+# What the python3.11 Lambda runtime has besides the standard library (boto3 and its dependencies).
+RUNTIME_PROVIDED = {"boto3", "botocore", "jmespath", "python-dateutil", "s3transfer", "six", "urllib3"}
+
 # The probe: time the import of the handler, then one invocation, in a fresh interpreter.
 PROBE = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
+
+
+class Unshipped:  # what the function's deployment does not have cannot be imported
+    blocked = frozenset(filter(None, os.environ.get("PROBE_UNSHIPPED", "").split(",")))
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in this deployment)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Unshipped())
 sys.path[:0] = [os.environ["PROBE_CODE_DIR"], os.environ["PROBE_LAYER_DIR"]]
 if os.environ["PROBE_KIND"] == "baseline":
     import boto3
@@ -86,13 +112,42 @@ def code_dirs() -> dict[str, Path]:
     }
 
 
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirements(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    names = (re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line.strip()) for line in path.read_text().splitlines())
+    return {_normal(m.group(0)) for m in names if m}
+
+
+def unshipped_modules(code_dir: Path) -> list[str]:
+    """Top-level modules installed here whose distributions the function's deployment lacks."""
+    shipped = RUNTIME_PROVIDED | _requirements(ROOT / "layers" / "core" / "requirements.txt")
+    shipped |= _requirements(code_dir / "requirements.txt")
+    return sorted(
+        module for module, dists in packages_distributions().items() if not any(_normal(d) in shipped for d in dists)
+    )
+
+
+def _cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def probe(env: dict[str, str]) -> dict[str, float]:
-    started = time.perf_counter()
+    cpu, started = _cpu_ms(), time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=False)
     total = (time.perf_counter() - started) * 1000
     if done.returncode:
         raise RuntimeError(done.stderr[-2000:])
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "total_ms": total}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "total_ms": total, "cpu_ms": _cpu_ms() - cpu}
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
 
 
 def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
@@ -115,7 +170,8 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
                 "PROBE_LAYER_DIR": str(ROOT / "layers" / "core"),
             }
             table = functions["DirectoryFunction"]["env"]["TABLE_NAME"]
-            cases = {"baseline": common | {"PROBE_KIND": "baseline", "PROBE_CODE_DIR": str(ROOT), "TABLE_NAME": table}}
+            baseline = {"PROBE_KIND": "baseline", "PROBE_CODE_DIR": str(ROOT), "TABLE_NAME": table}
+            cases = {"baseline": common | baseline | {"PROBE_UNSHIPPED": ",".join(unshipped_modules(ROOT / "layers"))}}
             for logical_id, sample in SAMPLES.items():
                 if only and logical_id not in only:
                     continue
@@ -131,12 +187,15 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
                         "PROBE_KIND": "function",
                         "PROBE_CODE_DIR": str(dirs[logical_id]),
                         "PROBE_EVENT": json.dumps(event),
+                        "PROBE_UNSHIPPED": ",".join(unshipped_modules(dirs[logical_id])),
                     }
                 )
-            results = {}
-            for name, env in cases.items():
-                probes = [probe(env) for _ in range(runs)]
-                results[name] = {k: round(statistics.median(r[k] for r in probes), 1) for k in probes[0]}
+            # Cases alternate within each round, so a change in the machine's load hits them alike.
+            probes: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+            for _ in range(runs):
+                for name, env in cases.items():
+                    probes[name].append(probe(env))
+            results = {name: _medians(case) for name, case in probes.items()}
         finally:
             stack.stop()
     return results
@@ -150,11 +209,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     results = run(args.runs, {name for name in args.only.split(",") if name})
-    base = results["baseline"]["total_ms"]
-    print("| function | import ms | first request ms | process total ms | vs baseline |")
-    print("|---|---|---|---|---|")
+    base, base_cpu = results["baseline"]["total_ms"], results["baseline"]["cpu_ms"]
+    print("| function | import ms | first request ms | process total ms | vs baseline | CPU ms | CPU vs baseline |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['import_ms']} | {r['request_ms']} | {r['total_ms']} | {r['total_ms'] / base:.2f}x |")
+        print(
+            f"| {name} | {r['import_ms']} | {r['request_ms']} | {r['total_ms']} | {r['total_ms'] / base:.2f}x"
+            f" | {r['cpu_ms']} | {r['cpu_ms'] / base_cpu:.2f}x |"
+        )
     if not args.only:
         (ROOT / "benchmarks" / "results" / "cold_start.json").write_text(json.dumps(results, indent=2) + "\n")
 

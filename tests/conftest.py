@@ -58,13 +58,11 @@ def forbid_scans(monkeypatch):
 
 
 def _reset_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
-    from integration_core.adapters import dynamodb, kms
+    from integration_core.adapters import dynamodb, kms, secrets
     from integration_core.config import settings
     from integration_core.services import webhook_secrets
 
-    parameters.clear_caches()
+    secrets.clear_cache()
     webhook_secrets.forget()
     dynamodb.client.cache_clear()
     kms._client.cache_clear()

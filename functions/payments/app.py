@@ -12,19 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -61,15 +53,27 @@ from integration_core.observability import logger, metrics
 from integration_core.principal import Principal
 from integration_core.services import payments
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
 app = make_resolver()
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 WAIT_FOR_FIRST_SECONDS = 8.0
-_config = IdempotencyConfig(
-    event_key_jmespath="[caller, operation, key]",
-    payload_validation_jmespath="request",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-)
+
+
+@lru_cache(maxsize=1)
+def _config() -> IdempotencyConfig:
+    # Powertools' idempotency package imports boto3 (its DynamoDB store): loaded on the routes that
+    # change a payment, not for reading a history.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(
+        event_key_jmespath="[caller, operation, key]",
+        payload_validation_jmespath="request",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    )
+
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
@@ -118,9 +122,17 @@ def _once(
         "request": body.model_dump(mode="json", exclude={"idempotency_key"}),
     }
     attempt = payments.Attempt(principal, operation, key)
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    config = _config()
+    config.register_lambda_context(app.lambda_context)  # the in-progress record expires with the invocation
     persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=dynamodb.client())
 
-    @idempotent_function(data_keyword_argument="command", config=_config, persistence_store=persistence)
+    @idempotent_function(data_keyword_argument="command", config=config, persistence_store=persistence)
     def execute(command: dict[str, Any]) -> dict[str, Any]:
         return run(principal, attempt).model_dump(mode="json", by_alias=False)
 
@@ -252,7 +264,6 @@ def get_plan(planId: Annotated[str, Path(pattern=PLAN_ID)]) -> Plan:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    _config.register_lambda_context(context)
     return app.resolve(event, context)
 
 

@@ -10,15 +10,11 @@ wins over it, in API Gateway and here."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core import idempotency_keys
@@ -52,6 +48,9 @@ from integration_core.models import ApiModel, PageOf
 from integration_core.observability import logger
 from integration_core.services import events, webhooks
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
 app = make_resolver()
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
@@ -60,7 +59,14 @@ WebhookId = Annotated[str, Path(pattern=WEBHOOK_ID_PATTERN)]
 DeliveryId = Annotated[str, Path(pattern=DELIVERY_ID_PATTERN)]
 UserOrWebhookId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="A user id, or a webhook id (whk_...)")]
 
-_idempotency = IdempotencyConfig(event_key_jmespath="[sub, key]", expires_after_seconds=24 * 3600)
+
+@lru_cache(maxsize=1)
+def _idempotency() -> IdempotencyConfig:
+    # Powertools' idempotency package imports boto3 (its DynamoDB store): loaded for the one route
+    # that uses it, not in every cold start.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(event_key_jmespath="[sub, key]", expires_after_seconds=24 * 3600)
 
 
 Body = TypeVar("Body", bound=ApiModel)
@@ -85,11 +91,15 @@ def _register_idempotently(request: dict) -> dict:
     """`_register_once`, once per (caller, key). The persistence layer is made here, on the one route
     that needs it, and shares the adapter's DynamoDB client: made at import, it created a client of its
     own (~50 ms) in every cold start. The wrapped function keeps its name, which the stored keys carry."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
+    config = _idempotency()
+    config.register_lambda_context(app.lambda_context)  # the in-progress record expires with the invocation
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().idempotency_table_name or "idempotency", boto3_client=dynamodb.client()
     )
     once = idempotent_function(
-        _register_once, data_keyword_argument="request", config=_idempotency, persistence_store=persistence
+        _register_once, data_keyword_argument="request", config=config, persistence_store=persistence
     )
     remembered: dict = once(request=request)
     return remembered
@@ -212,5 +222,4 @@ def publish(body: PublishEvent) -> Response[PublishedEvent]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
-    _idempotency.register_lambda_context(context)
     return app.resolve(event, context)

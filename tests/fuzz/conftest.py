@@ -35,13 +35,11 @@ CALLERS = {"admin": "adm_fuzz0001", "teacher": "tch_fuzz0001", "student": "stu_f
 
 
 def _reset_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
-    from integration_core.adapters import dynamodb, kms, sqs
+    from integration_core.adapters import dynamodb, kms, secrets, sqs
     from integration_core.config import settings
     from integration_core.webhook_config import webhook_settings
 
-    parameters.clear_caches()
+    secrets.clear_cache()
     dynamodb.client.cache_clear()
     dynamodb.table.cache_clear()
     sqs.client.cache_clear()

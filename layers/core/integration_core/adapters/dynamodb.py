@@ -10,16 +10,13 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from integration_core import cursors
+from integration_core.adapters import aws
+from integration_core.adapters.dynamodb_types import deserialize, serialize
 from integration_core.errors import BadRequest, ProviderUnavailable
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _RETRYABLE = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -51,19 +48,16 @@ class Page:
 
 
 @lru_cache(maxsize=1)
-def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
-    return boto3.client(
-        "dynamodb",
-        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
-    )
+def client() -> Any:  # botocore is untyped (pyproject.toml [tool.mypy])
+    return aws.client("dynamodb")
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+    return {k: serialize(v) for k, v in data.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _plain(deserialize(v)) for k, v in item.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integration_core.adapters import aws
 from integration_core.observability import logger
 
 BATCH = 10
@@ -25,10 +24,8 @@ class BusEntry:
 
 
 @lru_cache(maxsize=1)
-def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
-    return boto3.client(
-        "events", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    )
+def client() -> Any:  # botocore is untyped (pyproject.toml [tool.mypy])
+    return aws.client("events")
 
 
 def put(bus_name: str, entries: list[BusEntry]) -> set[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integration_core.adapters import aws
 from integration_core.errors import ProviderUnavailable
 
 
@@ -20,12 +21,7 @@ class Undecryptable(Exception):
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "kms", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    )
+    return aws.client("kms")
 
 
 def context(user_id: str, purpose: str) -> dict[str, str]:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integration_core.adapters import aws
 from integration_core.errors import ProviderRejected, ProviderUnavailable
 
 
@@ -40,10 +39,7 @@ class Calls:
 
 @lru_cache(maxsize=1)
 def client() -> Any:
-    return boto3.client(
-        "scheduler",
-        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
-    )
+    return aws.client("scheduler")
 
 
 def _code(error: ClientError) -> str:

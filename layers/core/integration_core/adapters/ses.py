@@ -5,15 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from integration_core.adapters import aws
 
 
 @lru_cache(maxsize=1)
 def client() -> Any:
-    return boto3.client(
-        "ses", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    )
+    return aws.client("ses")
 
 
 def send_text(sender: str, recipient: str, subject: str, text: str) -> str:

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integration_core.adapters import aws
 from integration_core.errors import ProviderUnavailable
 
 BATCH = 10
@@ -26,10 +25,8 @@ class Outgoing:
 
 
 @lru_cache(maxsize=1)
-def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
-    return boto3.client(
-        "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    )
+def client() -> Any:  # botocore is untyped (pyproject.toml [tool.mypy])
+    return aws.client("sqs")
 
 
 def _call(operation: str, **kwargs: Any) -> dict[str, Any]:

@@ -29,9 +29,9 @@ EventName = Annotated[str, Field(min_length=1, max_length=100)]
 class DeliveryMessage(BaseModel):
     """The one message on the delivery queue (and its DLQ): which delivery of which webhook and
     event to attempt. Fan-out, retry, replay and the dispatcher's re-sends build it; the
-    dispatcher parses it."""
+    dispatcher parses it. Built on first use, as the API models are (models.py says why)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
     delivery_id: str = Field(alias="deliveryId", pattern=DELIVERY_ID_PATTERN)
     webhook_id: str = Field(alias="webhookId", pattern=WEBHOOK_ID_PATTERN)
     event_id: str = Field(alias="eventId", pattern=EVENT_ID_PATTERN)

@@ -1,0 +1,34 @@
+"""AWS clients for every adapter, from one botocore session shared by the process.
+
+botocore, not boto3: `boto3.client()` is botocore's client behind a wrapper whose import also loads
+boto3's resource layer and s3transfer (its `compat` module imports the S3 transfer manager), which
+no request here uses; that is about a tenth of a bare boto3 handler's cold start. The clients are
+the same objects either way (`botocore.client.BaseClient`), with the same credential, region and
+endpoint resolution from the environment. botocore is imported on the first client, not when a
+module that may need one loads."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_session: Any = None
+
+
+def client(service: str, *, connect_timeout: float = 2, read_timeout: float = 5, max_attempts: int = 3) -> Any:
+    """A new client for `service` (callers cache theirs). Retries in botocore's standard mode, or
+    `max_attempts=1` for none (the health probes)."""
+    global _session
+    import botocore.session
+    from botocore.config import Config
+
+    retries: dict[str, Any] = (
+        {"total_max_attempts": 1} if max_attempts <= 1 else {"mode": "standard", "max_attempts": max_attempts}
+    )
+    config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries)
+    # A botocore session is not safe to create clients from concurrently (the health probes do).
+    with _lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+        return _session.create_client(service, config=config)

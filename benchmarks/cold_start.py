@@ -44,6 +44,7 @@ SAMPLES = {
     "VideoCallbacksFunction": "video_callbacks/zoom_meeting_started.json",
     "VideoEventsFunction": "video_events/student_enrolled.json",
     "SignInFunction": "signin/linked_accounts.json",
+    "OperationsFunction": "operations/get_integrations.json",
 }
 
 # The probe: time the import of the handler, then one invocation, in a fresh interpreter.

@@ -3,12 +3,15 @@ letters of the delivery queue and of the internal event handlers' queues, and re
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
 
 from integration_core.models import ApiModel, RequestModel
 
 QUEUE_NAME = r"^[a-z][a-z0-9_]{1,40}$"
 MESSAGE_ID = r"^[A-Za-z0-9-]{1,100}$"
+MessageId = Annotated[str, StringConstraints(pattern=MESSAGE_ID)]
 REPLAY_BATCH = 20  # messages one replay call takes from a dead letter queue
 
 
@@ -88,7 +91,7 @@ class DeadLetters(ApiModel):
 
 class ReplayDeadLetters(RequestModel):
     queue: str = Field(pattern=QUEUE_NAME, description="webhooks, or an internal consumer (directory, calendar, ...)")
-    message_ids: list[str] | None = Field(
+    message_ids: list[MessageId] | None = Field(
         default=None,
         max_length=REPLAY_BATCH,
         description="These dead letters only; leave out to replay all (20 a call: call again while remaining > 0)",

@@ -12,8 +12,8 @@ no Scan):
 - queues: GetQueueAttributes of each watched queue and its dead letter queue (operations_config),
   the oldest message's age from CloudWatch.
 
-Dead letters are read from the dead letter queues themselves (ReceiveMessage with a short
-visibility, so that a listing hides nothing for long), at most 50 per listing. Replaying is
+Dead letters are read from the dead letter queues themselves (ReceiveMessage, hidden while the
+listing pages through them and made visible again as it ends), at most 50 per listing. Replaying is
 idempotent message by message, and a message leaves its dead letter queue only once it is back:
 - a delivery: a failed one goes back to pending for a fresh series of attempts (the store's
   conditional requeue, as a retry from the webhook portal does) and its message to the delivery
@@ -67,7 +67,7 @@ PROVIDERS = {
     "github-signin": "Sign in with GitHub",
 }
 LISTED = 50
-LIST_VISIBILITY = 1  # seconds a listed dead letter stays hidden (a replay right after waits for it)
+LIST_VISIBILITY = 10  # seconds a dead letter stays hidden while a listing pages (then released)
 REPLAY_VISIBILITY = 30  # seconds a dead letter being replayed stays hidden
 BEHIND_SECONDS = 60
 DELIVERIES, EVENTS = "deliveries", "events"
@@ -214,11 +214,16 @@ def dead_letters(principal: Principal, queue_name: str) -> DeadLetters:
     principal.require(Role.ADMIN)
     queue = _queue(queue_name)
     seen: dict[str, sqs.Received] = {}
-    for _ in range(LISTED // sqs.BATCH):
-        got = [m for m in sqs.receive(queue.dlq_url, visibility=LIST_VISIBILITY) if m.message_id not in seen]
-        if not got:
-            break
-        seen |= {m.message_id: m for m in got}
+    try:
+        for _ in range(LISTED // sqs.BATCH):
+            got = sqs.receive(queue.dlq_url, visibility=LIST_VISIBILITY)
+            if not got:
+                break
+            seen |= {m.message_id: m for m in got}  # the latest receipt of each
+    finally:
+        # Hidden only while the listing pages through them: visible again at once.
+        if seen:
+            sqs.change_visibility(queue.dlq_url, {str(i): (m.receipt_handle, 0) for i, m in enumerate(seen.values())})
     messages = sorted(seen.values(), key=lambda m: m.sent_at_ms, reverse=True)[:LISTED]
     items = _described(queue, messages)
     counts = sqs.counts(queue.dlq_url)

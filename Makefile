@@ -108,9 +108,11 @@ $(FUNCTION_STAMP): $(VENV_STAMP) $(FUNCTION_REQS)
 comma := ,
 space := $(subst ,, )
 SIGNIN_CALLBACKS := $(foreach p,google microsoft github,http://127.0.0.1:$(API_PORT)/api/v1/integration/oauth/$(p)/callback)
+# The web console (docs/console.md) at http://127.0.0.1:$(API_PORT)/console/ or http://localhost:...
+CONSOLE_ORIGINS := http://127.0.0.1:$(API_PORT) http://localhost:$(API_PORT)
 LOCAL_PARAMETERS := WebhooksAllowLoopback=true \
-	SignInRedirectUris=$(subst $(space),$(comma),$(SIGNIN_CALLBACKS) http://localhost:8080/signin/callback) \
-	SignInReturnTo=http://localhost:8080/
+	SignInRedirectUris=$(subst $(space),$(comma),$(SIGNIN_CALLBACKS) $(addsuffix /console/callback,$(CONSOLE_ORIGINS)) http://localhost:8080/signin/callback) \
+	SignInReturnTo=$(subst $(space),$(comma),$(addsuffix /console/,$(CONSOLE_ORIGINS)) http://localhost:8080/)
 PARAMETERS ?=
 
 run: $(FUNCTION_STAMP) $(SWAGGER_UI)

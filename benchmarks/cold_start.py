@@ -45,6 +45,7 @@ SAMPLES = {
     "VideoEventsFunction": "video_events/student_enrolled.json",
     "SignInFunction": "signin/linked_accounts.json",
     "OperationsFunction": "operations/get_integrations.json",
+    "ConsoleFunction": "console/get_page.json",
 }
 
 # The probe: time the import of the handler, then one invocation, in a fresh interpreter.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,8 +113,16 @@ def launch(template: Path, state_dir: Path, *extra: str, api_port: int = 0) -> s
         )
 
 
-def start_stack(template: Path, state_dir: Path, *extra: str, timeout: float = 90.0) -> RunningStack:
-    process = launch(template, state_dir, *extra)
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a stack whose address must be known before it starts (the
+    web console's sign-in callback is a template parameter)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_stack(template: Path, state_dir: Path, *extra: str, timeout: float = 90.0, api_port: int = 0) -> RunningStack:
+    process = launch(template, state_dir, *extra, api_port=api_port)
     state_file = state_dir / "state.json"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

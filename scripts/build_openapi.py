@@ -29,7 +29,8 @@ from offline.template import load_template  # noqa: E402
 
 
 def template_routes() -> dict[tuple[str, str], dict[str, Any]]:
-    """(METHOD, /path/{param}) -> {"function": code dir, "public": bool} for every HttpApi route."""
+    """(METHOD, /path/{param}) -> {"function": code dir, "public": bool} for every HttpApi route of
+    the API (under API_PREFIX); the web console's pages (/console) are not part of the API."""
     resources = load_template(ROOT / "template.yaml")["Resources"]
     routes = {}
     for props in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::Function"):
@@ -37,6 +38,8 @@ def template_routes() -> dict[tuple[str, str], dict[str, Any]]:
             if event["Type"] != "HttpApi":
                 continue
             spec = event["Properties"]
+            if not spec["Path"].startswith(API_PREFIX):
+                continue
             auth = (spec.get("Auth") or {}).get("Authorizer")
             routes[(spec["Method"].upper(), spec["Path"])] = {
                 "function": Path(props["CodeUri"]).name,

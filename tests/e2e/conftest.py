@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from offline.testing import RunningStack, start_stack
+from offline.testing import RunningStack, free_port, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("admin", "teacher", "student", "service")
@@ -42,12 +42,18 @@ STACK_PARAMETERS = {
     "SignInClientAttempts": "100000",
     "SignInAccountAttempts": "1000",
 }
+# The web console's callback and return address are on the stack's own origin, so its API port is
+# chosen before it starts (tests/e2e/console/).
+API_PORT = free_port()
+CONSOLE_ORIGIN = f"http://127.0.0.1:{API_PORT}"
+STACK_PARAMETERS["SignInRedirectUris"] += f",{CONSOLE_ORIGIN}/console/callback"
+STACK_PARAMETERS["SignInReturnTo"] += f",{CONSOLE_ORIGIN}/console/"
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     parameters = [arg for k, v in STACK_PARAMETERS.items() for arg in ("--parameter", f"{k}={v}")]
-    stack = start_stack(ROOT / "template.yaml", tmp_path_factory.mktemp("offline-e2e"), *parameters)
+    stack = start_stack(ROOT / "template.yaml", tmp_path_factory.mktemp("offline-e2e"), *parameters, api_port=API_PORT)
     yield stack
     stack.stop()
 

@@ -400,7 +400,8 @@ def test_a_hanging_receiver_holds_up_neither_the_record_nor_the_retry_of_a_fast_
 
 def test_always_failing_ends_failed_in_the_dlq_and_is_replayed(hooks):
     created = hooks.register()
-    hooks.receiver.default = Answer(500, body=b"x" * 5000)
+    answered = {"X-Receiver": "crm-7", "Set-Cookie": "session=secret", "X-Long": "v" * 500}
+    hooks.receiver.default = Answer(500, headers=answered, body=b"x" * 5000)
     hooks.publish()
     hooks.drain(timeout=15)
     [delivery] = hooks.deliveries(created["webhookId"])
@@ -409,6 +410,10 @@ def test_always_failing_ends_failed_in_the_dlq_and_is_replayed(hooks):
     assert [json.loads(m["Body"])["deliveryId"] for m in dead] == [delivery["deliveryId"]]
     detail = hooks.get(f"/webhooks/{created['webhookId']}/deliveries/{delivery['deliveryId']}").body
     assert len(detail["attemptHistory"][0]["responseBody"]) == 2048
+    # The receiver's answer headers are kept with each attempt, bounded, without its cookies.
+    kept = detail["attemptHistory"][0]["responseHeaders"]
+    assert kept["x-receiver"] == "crm-7" and kept["x-long"] == "v" * 200
+    assert "set-cookie" not in kept and kept["content-length"] == "5000"
     stats = hooks.stats(created["webhookId"])
     assert (stats["failed"], stats["pending"], stats["consecutiveFailures"]) == (1, 0, 3) and stats["failingSince"]
 

@@ -16,6 +16,7 @@ from tests.support.lambdas import load_function
 
 ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
+CONSOLE = "/console"  # the web console's pages, outside the API's prefix
 
 
 def _template_routes() -> dict[str, set[str]]:
@@ -30,8 +31,9 @@ def _template_routes() -> dict[str, set[str]]:
             if event["Type"] != "HttpApi":
                 continue
             path = event["Properties"]["Path"]
-            assert path.startswith(API_PREFIX) or path in ("/health",), path
-            local = re.sub(r"\{(\w+)\}", r"<\1>", path.removeprefix(API_PREFIX) or "/")
+            assert path.startswith((API_PREFIX, CONSOLE)) or path in ("/health",), path
+            # {proxy+} (any depth) is the resolver's regular expression ".*" (functions/console).
+            local = re.sub(r"\{(\w+)\}", r"<\1>", path.removeprefix(API_PREFIX) or "/").replace("{proxy+}", ".*")
             routes[folder].add(event["Properties"]["Method"].upper() + " " + local)
     return dict(routes)
 

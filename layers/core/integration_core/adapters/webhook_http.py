@@ -63,6 +63,7 @@ class HttpOutcome:
     address: str | None  # the address actually connected to
     started_at: float = 0.0  # epoch seconds when the attempt began (the request went out)
     finished_at: float = 0.0  # epoch seconds when its outcome was known
+    headers: dict[str, str] | None = None  # the receiver's answer headers (response_headers: bounded)
 
     @property
     def success(self) -> bool:
@@ -279,11 +280,12 @@ class WebhookSender:
             excerpt: str | None = None,
             retry_after: str | None = None,
             address: str | None = None,
+            headers: dict[str, str] | None = None,
         ) -> HttpOutcome:
             latency = round((time.monotonic() - started) * 1000, 1)
             address = address or _current.address
             return HttpOutcome(
-                status, latency, error_class, error, excerpt, retry_after, address, started_at, time.time()
+                status, latency, error_class, error, excerpt, retry_after, address, started_at, time.time(), headers
             )
 
         try:
@@ -317,13 +319,14 @@ class WebhookSender:
             finally:
                 response.close()
             status = response.status
+            answered = response_headers(response.headers)
             if 200 <= status < 300:
-                return outcome(status, excerpt=excerpt, address=address)
+                return outcome(status, excerpt=excerpt, address=address, headers=answered)
             reason = f"HTTP {status}"
             if 300 <= status < 400:
                 reason += " (redirects are not followed)"
             retry_after = next((v.decode("latin-1") for k, v in response.headers if k.lower() == b"retry-after"), None)
-            return outcome(status, ErrorClass.HTTP, reason, excerpt, retry_after, address)
+            return outcome(status, ErrorClass.HTTP, reason, excerpt, retry_after, address, answered)
         except UnsafeUrl as unsafe:
             return outcome(error_class=ErrorClass.SSRF, error=f"refused: {unsafe.detail}")
         except _DnsFailure as failure:
@@ -377,6 +380,30 @@ def _is_tls(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return "SSL" in str(error) or "certificate" in str(error).lower()
+
+
+# What of a receiver's answer headers an attempt keeps: the first MAX_RESPONSE_HEADERS, names
+# lower-cased, values cut to MAX_HEADER_VALUE characters; credentials a receiver might send back
+# (cookies, auth challenges) are not kept.
+MAX_RESPONSE_HEADERS = 20
+MAX_HEADER_VALUE = 200
+WITHHELD_HEADERS = frozenset(
+    {b"set-cookie", b"set-cookie2", b"authorization", b"proxy-authenticate", b"www-authenticate"}
+)
+
+
+def response_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name, value in raw:
+        key = name.lower()
+        if key in WITHHELD_HEADERS:
+            continue
+        text = key.decode("latin-1")
+        if text not in kept and len(kept) >= MAX_RESPONSE_HEADERS:
+            break
+        line = value.decode("latin-1")[:MAX_HEADER_VALUE]
+        kept[text] = f"{kept[text]}, {line}"[:MAX_HEADER_VALUE] if text in kept else line
+    return kept
 
 
 def _excerpt(response: httpcore.Response) -> str | None:

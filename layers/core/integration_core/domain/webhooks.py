@@ -208,6 +208,11 @@ class Attempt(ApiModel):
     error_class: ErrorClass | None = None
     error: str | None = None
     response_body: str | None = Field(default=None, description=f"At most {RESPONSE_EXCERPT_BYTES} bytes")
+    response_headers: dict[str, str] | None = Field(
+        default=None,
+        description="The receiver's answer headers (names lower-cased; at most 20, values cut to 200 "
+        "characters; cookies and authentication headers are not kept); absent when nothing answered",
+    )
 
 
 class Delivery(ApiModel):

@@ -223,6 +223,8 @@ def _attempt_record(job: Job, expires_at: int) -> webhook_store.AttemptRecord:
         "error": outcome.error,
         "response_body": excerpt,
     }
+    if outcome.headers:
+        attempt["response_headers"] = outcome.headers
     sets: dict[str, Any] = {
         "attempts": number,
         "status": job.status.value,

@@ -67,7 +67,7 @@ class DeadLetter(ApiModel):
     message_id: str
     queue: str
     carries: str = Field(description="deliveries or events")
-    dead_lettered_at: str | None = Field(description="When the message was first sent (SQS SentTimestamp)")
+    first_queued_at: str | None = Field(description="When the message was first sent (SQS SentTimestamp)")
     receive_count: int
     # a delivery's
     delivery_id: str | None = None

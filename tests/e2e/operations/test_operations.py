@@ -226,6 +226,7 @@ def test_dead_lettered_internal_events_go_back_to_their_consumer_twenty_a_call(l
     dlq, queue = resources["DirectoryEventsDeadLetterQueue"]["ref"], resources["DirectoryEventsQueue"]["ref"]
     # What EventBridge put on the directory's queue, dead-lettered there (a type the directory does
     # not react to, so that its handler consumes them once they are back).
+    before = admin.ok("GET", "/admin/dead-letters", queue="directory")["approximateCount"]  # 0 unless a test left some
     event_ids = [f"evt_{uuid.uuid4().hex[:20]}" for _ in range(25)]
     for event_id in event_ids:
         envelope = {
@@ -244,19 +245,21 @@ def test_dead_lettered_internal_events_go_back_to_their_consumer_twenty_a_call(l
         sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(envelope))
 
     page = admin.ok("GET", "/admin/dead-letters", queue="directory")
-    assert page["approximateCount"] == 25 and len(page["items"]) == 25
-    assert {d["eventId"] for d in page["items"]} == set(event_ids)
-    assert {(d["carries"], d["eventType"]) for d in page["items"]} == {("events", "course_started")}
+    assert page["approximateCount"] == before + 25
+    mine = [d for d in page["items"] if d["eventId"] in event_ids]
+    assert len(mine) == 25 and {(d["carries"], d["eventType"]) for d in mine} == {("events", "course_started")}
     directory = next(q for q in admin.ok("GET", "/admin/integrations")["queues"] if q["name"] == "directory")
-    assert directory["deadLetters"] == 25 and directory["behind"] is True
+    assert directory["deadLetters"] == before + 25 and directory["behind"] is True
 
     first = admin.ok("POST", "/admin/dead-letters/replay", {"queue": "directory"})
-    assert (first["replayed"], first["remaining"]) == (20, 5)
-    second = admin.ok("POST", "/admin/dead-letters/replay", {"queue": "directory"})
-    assert (second["replayed"], second["remaining"]) == (5, 0)
-    assert len(set(first["replayedIds"]) | set(second["replayedIds"])) == 25
-    third = admin.ok("POST", "/admin/dead-letters/replay", {"queue": "directory"})
-    assert (third["replayed"], third["remaining"]) == (0, 0)
+    assert (first["replayed"], first["remaining"]) == (20, before + 5)
+    calls = [first]
+    while calls[-1]["remaining"] and len(calls) < 10:  # what the console does, the bar counting down
+        calls.append(admin.ok("POST", "/admin/dead-letters/replay", {"queue": "directory"}))
+    assert calls[-1]["remaining"] == 0 and sum(c["replayed"] for c in calls) == before + 25
+    assert len({m for c in calls for m in c["replayedIds"]}) == before + 25
+    last = admin.ok("POST", "/admin/dead-letters/replay", {"queue": "directory"})
+    assert (last["replayed"], last["remaining"]) == (0, 0)
 
     def consumed() -> bool:
         attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]

@@ -55,6 +55,7 @@ SAMPLES = {
     "VideoCallbacksFunction": "video_callbacks/zoom_meeting_started.json",
     "VideoEventsFunction": "video_events/student_enrolled.json",
     "SignInFunction": "signin/linked_accounts.json",
+    "OperationsFunction": "operations/get_integrations.json",
     "ConsoleFunction": "console/get_page.json",
 }
 

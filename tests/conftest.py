@@ -57,6 +57,16 @@ def forbid_scans(monkeypatch):
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", _no_scan)
 
 
+@pytest.fixture(autouse=True)
+def provider_health_off(monkeypatch):
+    """Adapters note provider outcomes in the table (stores/provider_health.py); without moto (the
+    `aws` fixture turns it back on) there is no table to note them in."""
+    from integration_core.stores import provider_health
+
+    provider_health.forget()
+    monkeypatch.setattr(provider_health, "enabled", False)
+
+
 def _reset_caches() -> None:
     from integration_core.adapters import dynamodb, kms, secrets
     from integration_core.config import settings
@@ -74,9 +84,11 @@ def _reset_caches() -> None:
 def aws():
     """A fresh moto account with the template's tables, a signing key and a cursor key."""
     from integration_core import tokens
+    from integration_core.stores import provider_health
 
     with mock_aws():
         _reset_caches()
+        provider_health.enabled = True
         create_tables()
         create_event_bus()
         secret = tokens.generate_signing_key_secret()

@@ -64,7 +64,14 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - a refresh-token family (TTL: its lifetime): PK `SESSION#<familyId>`, SK `FAMILY` (person, role, the
   current token's SHA-256, the used ones' hashes, revoked)
 - a sign-in rate-limit counter (TTL: its window): PK `SIGNIN_RATE#<scope>#<sha256 of key>#<window>`, SK `COUNT`
-(* sparse: present only while the webhook is failing / the event is not yet fanned out)
+- a provider's health (operations): PK `PROVIDER_HEALTH`, SK `PROVIDER#<name>` (last success, last
+  failure and what failed; written where provider calls are made, at most once per provider, outcome
+  and process every 30 s)
+- broken calendar connection*: the connection item above with GSI1 `BROKEN#CALENDARS` / `<brokenAt>#<userId>`
+- disabled webhook*: the webhook statistics item with GSI1 `DISABLED#WEBHOOKS` / `<disabledAt>#<whkId>`
+  (set when the webhook is disabled for failing, instead of `FAILING#WEBHOOKS`)
+(* sparse: present only while the webhook is failing or disabled / the event is not yet fanned out /
+the calendar connection is broken)
 
 Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - a student, teacher or course by id: GetItem (PK, PROFILE)
@@ -120,6 +127,10 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - subscriptions to renew, attendance polls due: Query PK=VIDEOSUBS / VIDEOPOLL (oldest due first)
 - was this provider callback applied: GetItem PROVIDER_EVENT#<provider>#<digest>, and a conditional
   put in the same transaction as its change
+
+- the integrations' health (admins): Query PK=PROVIDER_HEALTH; broken calendar connections, newest
+  first: Query GSI1 BROKEN#CALENDARS; failing webhooks: Query GSI1 FAILING#WEBHOOKS; disabled ones:
+  Query GSI1 DISABLED#WEBHOOKS (then BatchGetItem of the webhooks)
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -189,6 +200,7 @@ EVENT = "EVENT"
 DELIVERY = "DELIVERY"
 OUTBOX = "OUTBOX"
 FAILING_WEBHOOKS = "FAILING#WEBHOOKS"
+DISABLED_WEBHOOKS = "DISABLED#WEBHOOKS"
 
 
 def webhook_pk(webhook_id: str) -> str:
@@ -313,6 +325,9 @@ STATE = "STATE"
 CALEVENT_PREFIX = "CALEVENT#"
 
 
+BROKEN_CALENDARS = "BROKEN#CALENDARS"
+
+
 def calendar_user_pk(user_id: str) -> str:
     return f"CALENDAR#{user_id}"
 
@@ -411,3 +426,11 @@ def session_family_pk(family_id: str) -> str:
 
 def signin_rate_pk(scope: str, key_digest: str, window: int) -> str:
     return f"SIGNIN_RATE#{scope}#{key_digest}#{window}"
+
+
+# ---------------------------------------------------------------- operations (integration_core.stores.provider_health)
+PROVIDER_HEALTH = "PROVIDER_HEALTH"
+
+
+def provider_health_sk(provider: str) -> str:
+    return f"PROVIDER#{provider}"

@@ -19,6 +19,7 @@ CONFIG_MODULES = {
     "calendar_config.py",
     "video_config.py",
     "signin_config.py",
+    "operations_config.py",
 }
 
 

@@ -14,6 +14,8 @@ stays in its adapter.
   a timeout is retried only for a GET, whose repetition is harmless;
 - a quota answer (the provider says the allowance is used up) is never retried: waiting a second
   does not refill a daily quota;
+- every outcome is noted for the admins' health page (`stores.provider_health.note`: at most one
+  conditional write per provider and outcome per process every 30 s, never failing the call);
 - failures become domain errors: ProviderUnavailable with a retry hint when the provider is down,
   slow, throttling or out of quota, ProviderRejected when it refuses our credentials. Any other
   answer below 500 goes back to the adapter, which knows what the provider's error body means.
@@ -70,6 +72,12 @@ class RetryPolicy:
         """Full jitter over a capped exponential: attempt 0 waits up to base, then 2x, 4x, ..."""
         ceiling = min(self.max_backoff_seconds, self.base_seconds * 2.0**attempt)
         return ceiling * (0.5 + random.random() / 2)
+
+
+def _note(provider: str, ok: bool, detail: str | None = None) -> None:
+    from integration_core.stores import provider_health  # loaded once a provider is called
+
+    provider_health.note(provider, ok, detail)
 
 
 def _never_quota(_: httpx.Response) -> bool:
@@ -147,6 +155,7 @@ class ProviderHttp:
             )
             if answer.status_code != 200:
                 logger.error(f"{self.name} token refused", extra={"status": answer.status_code})
+                _note(self.name, False, f"token refused ({answer.status_code})")
                 raise ProviderRejected(f"{self.title} refused our credentials; the operator must fix the configuration")
             body = answer.json()
             lifetime = max(0.0, float(body.get("expires_in", 0)) - self._margin)
@@ -179,6 +188,7 @@ class ProviderHttp:
                 logger.warning(f"{self.name} timeout", extra={"call": what, "attempt": attempt})
                 if not last and method == "GET":
                     continue
+                _note(self.name, False, f"timeout ({what})")
                 raise ProviderUnavailable(
                     f"{self.title} did not answer in time ({what}); try again", retry_after=5
                 ) from None
@@ -186,17 +196,20 @@ class ProviderHttp:
                 if not last:
                     self._sleep(policy.backoff(attempt))
                     continue
+                _note(self.name, False, f"unreachable ({what})")
                 raise ProviderUnavailable(
                     f"{self.title} cannot be reached ({what}); try again", retry_after=5
                 ) from None
             if self._quota(answer):
                 hint = parse_retry_after(answer.headers.get("Retry-After"), utc_now())
                 logger.warning(f"{self.name} quota exceeded", extra={"call": what, "status": answer.status_code})
+                _note(self.name, False, f"quota used up ({what})")
                 raise QuotaExceeded(
                     f"{self.title} quota is used up ({what}); try again later",
                     retry_after=max(1, hint if hint is not None else QUOTA_RETRY_AFTER),
                 )
             if answer.status_code not in RETRYABLE_STATUS and answer.status_code < 500 and not self._throttled(answer):
+                _note(self.name, True)
                 return answer
             hint = parse_retry_after(answer.headers.get("Retry-After"), utc_now())
             if last or (hint is not None and hint > policy.max_backoff_seconds):
@@ -204,6 +217,7 @@ class ProviderHttp:
             self._sleep(float(hint) if hint is not None else policy.backoff(attempt))
         status = answer.status_code if answer is not None else 0
         logger.warning(f"{self.name} unavailable", extra={"call": what, "status": status})
+        _note(self.name, False, f"answered {status} ({what})")
         hint = parse_retry_after(answer.headers.get("Retry-After"), utc_now()) if answer is not None else None
         raise ProviderUnavailable(
             f"{self.title} failed ({what}); try again",

@@ -80,3 +80,56 @@ def change_visibility(queue_url: str, receipts: dict[str, tuple[str, int]]) -> N
             for entry_id, (handle, seconds) in items[start : start + BATCH]
         ]
         _call("change_message_visibility_batch", QueueUrl=queue_url, Entries=entries)
+
+
+# ---------------------------------------------------------------- the admins' view of queues
+@dataclass(frozen=True)
+class Received:
+    message_id: str
+    receipt_handle: str
+    body: str
+    sent_at_ms: int  # SentTimestamp
+    receive_count: int
+
+
+COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+
+
+def counts(queue_url: str) -> dict[str, int]:
+    """The queue's approximate counts: visible, in flight (not visible), delayed."""
+    answer = _call("get_queue_attributes", QueueUrl=queue_url, AttributeNames=list(COUNTS))
+    attributes = answer.get("Attributes", {})
+    return {name: int(attributes.get(name, 0)) for name in COUNTS}
+
+
+def receive(queue_url: str, *, visibility: int, wait: int = 0, limit: int = BATCH) -> list[Received]:
+    """Up to 10 messages, hidden for `visibility` seconds (a dead letter queue's: no redrive counts)."""
+    answer = _call(
+        "receive_message",
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=max(1, min(BATCH, limit)),
+        VisibilityTimeout=visibility,
+        WaitTimeSeconds=wait,
+        MessageSystemAttributeNames=["SentTimestamp", "ApproximateReceiveCount"],
+    )
+    return [
+        Received(
+            message_id=m["MessageId"],
+            receipt_handle=m["ReceiptHandle"],
+            body=m["Body"],
+            sent_at_ms=int(m.get("Attributes", {}).get("SentTimestamp", 0)),
+            receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+        )
+        for m in answer.get("Messages", [])
+    ]
+
+
+def delete_batch(queue_url: str, receipt_handles: list[str]) -> None:
+    for start in range(0, len(receipt_handles), BATCH):
+        entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(receipt_handles[start : start + BATCH])]
+        _call("delete_message_batch", QueueUrl=queue_url, Entries=entries)
+
+
+def send_raw(queue_url: str, body: str) -> None:
+    """A message body sent again as it was (an internal event back to its handler's queue)."""
+    _call("send_message", QueueUrl=queue_url, MessageBody=body)

@@ -128,13 +128,18 @@ def _redacted(message: str | None) -> str | None:
 def _calling(what: str) -> Iterator[None]:
     import stripe
 
+    from integration_core.stores.provider_health import note  # the admins' health page
+
     try:
         yield
+        note("stripe", True)
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:
         logger.warning("stripe unavailable", extra={"call": what, "error": type(error).__name__})
+        note("stripe", False, f"{type(error).__name__} ({what})")
         raise ProviderUnavailable(f"Stripe did not answer ({what}); try again", retry_after=5) from None
     except stripe.APIError as error:
         logger.warning("stripe error", extra={"call": what, "status": error.http_status})
+        note("stripe", False, f"answered {error.http_status} ({what})")
         raise ProviderUnavailable(f"Stripe failed ({what}); try again", retry_after=10) from None
     except stripe.IdempotencyError as error:
         log_refusal(what, error)
@@ -148,6 +153,7 @@ def _calling(what: str) -> Iterator[None]:
         raise ProviderRejected(f"Stripe refused the request ({what}): {error.code or 'invalid request'}") from None
     except (stripe.AuthenticationError, stripe.PermissionError) as error:
         logger.error("stripe credentials refused", extra={"call": what, "status": error.http_status})
+        note("stripe", False, f"credentials refused ({what})")
         raise ProviderRejected("Stripe refused our credentials; the operator must fix the configuration") from None
     except stripe.CardError:
         raise  # a decline is a result: the caller records it on its payment

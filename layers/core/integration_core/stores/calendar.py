@@ -83,7 +83,8 @@ class CalendarStore:
         update = self.db.update_op(
             keys.calendar_user_pk(user_id),
             keys.CONNECTION,
-            "SET #s = :broken, broken_reason = :why, broken_at = :at, #v = :next REMOVE access_token, refresh_token",
+            "SET #s = :broken, broken_reason = :why, broken_at = :at, #v = :next, GSI1PK = :bpk, GSI1SK = :bsk "
+            "REMOVE access_token, refresh_token",
             "#v = :read AND #s = :connected",
             names={"#s": "status", "#v": "token_version"},
             values={
@@ -93,6 +94,9 @@ class CalendarStore:
                 ":read": read_version,
                 ":next": read_version + 1,
                 ":connected": CONNECTED,
+                # In the broken connections' index (the admins' page) until reconnected or revoked.
+                ":bpk": keys.BROKEN_CALENDARS,
+                ":bsk": keys.listing_sk(at, user_id),
             },
         )
         try:
@@ -100,6 +104,11 @@ class CalendarStore:
         except ConditionFailed:
             return False
         return True
+
+    def broken(self, limit: int) -> list[dict[str, Any]]:
+        """Broken connections, the latest broken first (their tokens are gone already)."""
+        page = self.db.query(keys.BROKEN_CALENDARS, index=keys.GSI1, limit=limit, newest_first=True)
+        return [public(item, ("access_token", "refresh_token")) for item in page.items]
 
     def set_calendar(self, user_id: str, calendar_id: str) -> bool:
         """Remember the user's calendar; False when one was remembered first (the caller's is a duplicate)."""

@@ -65,8 +65,14 @@ def disable(store: Table, webhook: dict[str, Any], reason: str) -> bool:
             "is_active = :on",
             values={":off": False, ":on": True, ":why": reason, ":now": now},
         ),
-        # Out of the failing index: auto-disable has nothing more to do for it.
-        store.update_op(keys.webhook_pk(webhook_id), keys.STATS, "REMOVE GSI1PK, GSI1SK"),
+        # Out of the failing index (auto-disable has nothing more to do for it), into the disabled
+        # one (the admins' page) until its owner enables it again (`update`, reset_failing).
+        store.update_op(
+            keys.webhook_pk(webhook_id),
+            keys.STATS,
+            "SET GSI1PK = :disabled, GSI1SK = :at",
+            values={":disabled": keys.DISABLED_WEBHOOKS, ":at": keys.listing_sk(now, webhook_id)},
+        ),
         *subscription_ops(store, webhook_id, webhook["events"], add=False),
     ]
     try:
@@ -493,6 +499,16 @@ class WebhookStore:
             after = page.last_key
             if not after:
                 return
+
+    def disabled(self, limit: int) -> list[dict[str, Any]]:
+        """Statistics of the webhooks disabled for failing, the latest disabled first."""
+        page = self.db.query(keys.DISABLED_WEBHOOKS, index=keys.GSI1, limit=limit, newest_first=True)
+        return [without_keys(item) for item in page.items]
+
+    def webhooks(self, webhook_ids: list[str]) -> list[dict[str, Any]]:
+        """Webhooks by id (without their secrets), in one BatchGetItem."""
+        found = self.db.batch_get([(keys.webhook_pk(w), keys.PROFILE) for w in webhook_ids])
+        return [public(item) for item in found]
 
 
 def store() -> WebhookStore:

@@ -8,19 +8,16 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integration_core.adapters import aws
 from integration_core.observability import logger
 from integration_core.timeutil import utc_now
 
 
 @lru_cache(maxsize=1)
-def client() -> Any:  # boto3 is untyped (pyproject.toml [tool.mypy])
-    return boto3.client(
-        "cloudwatch", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
-    )
+def client() -> Any:  # botocore is untyped (pyproject.toml [tool.mypy])
+    return aws.client("cloudwatch", max_attempts=2)
 
 
 def oldest_message_ages(queue_names: dict[str, str]) -> dict[str, int | None]:

@@ -194,7 +194,8 @@ def test_only_the_webhook_api_and_the_dispatcher_may_use_the_key_for_webhook_sec
 
     policy = RESOURCES["WebhookSecretKeyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert [s["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"] for s in policy] == [PURPOSE]
-    users = sorted(name for name, props in FUNCTIONS.items() if {"Ref": "WebhookSecretKeyPolicy"} in props["Policies"])
+    key_policy = {"Ref": "WebhookSecretKeyPolicy"}
+    users = sorted(name for name, props in FUNCTIONS.items() if key_policy in props.get("Policies", []))
     assert users == ["WebhookDispatcherFunction", "WebhooksFunction"]
     # No other statement of any function lets it decrypt with the key without a purpose condition.
     for name, props in FUNCTIONS.items():

@@ -52,6 +52,9 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - recording of a meeting occurrence: PK `MEETING#<mtgId>`, SK `RECORDING#<occurrence uuid>`
 - attendance of a meeting occurrence: PK `MEETING#<mtgId>`, SK `ATTENDANCE#<occurrence uuid>`
 - participant join/leave seen in a callback: PK `MEETING#<mtgId>`, SK `SEGMENT#<uuid>#<who>#<joinTime>`
+- a join link (video's read model for the directory and calendar, written by video only): PK
+  `JOINLINK#<courseId>`, SK `<stuId or TEACHER>#<sessionId or *>` (the person's link for that session,
+  `*`: every session of the course; meeting id, provider, updated_at)
 - a pending sign-in or link (TTL ~10 min, single use): PK `SIGNIN_PENDING#<sha256 of state>`, SK `SIGNIN_PENDING`
   (provider, PKCE verifier, nonce, redirect URI, returnTo, purpose sign-in|link, the linking user)
 - an external identity: PK `IDENTITY#<provider>#<externalId>`, SK `IDENTITY` (the person it signs in)
@@ -117,6 +120,8 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
   REGISTRANT# / RECORDING# / ATTENDANCE# / SEGMENT#<uuid>#
 - was this provider callback applied: GetItem PROVIDER_EVENT#<provider>#<digest>, and a conditional
   put in the same transaction as its change
+- a person's join links of a course (sessions view, calendar sync, feed): Query PK=JOINLINK#<courseId>,
+  SK begins_with <stuId or TEACHER>#; all of a course's (its deletion): Query PK=JOINLINK#<courseId>
 
 Later capabilities add their rows to this table and their patterns to this list.
 """
@@ -359,6 +364,22 @@ def segments_prefix(occurrence_uuid: str) -> str:
 
 def segment_sk(occurrence_uuid: str, who: str, joined_at: str) -> str:
     return f"{SEGMENT_PREFIX}{occurrence_uuid}#{who}#{joined_at}"
+
+
+# ---------------------------------------------------------------- join links (integration_core.stores.join_links)
+TEACHER_LINK = "TEACHER"  # the course's teacher, whoever teaches it now (every session: "*", stores.join_links)
+
+
+def join_links_pk(course_id: str) -> str:
+    return f"JOINLINK#{course_id}"
+
+
+def join_links_prefix(who: str) -> str:
+    return f"{who}#"
+
+
+def join_link_sk(who: str, session_id: str) -> str:
+    return f"{who}#{session_id}"
 
 
 # ---------------------------------------------------------------- sign-in (integration_core.stores.signin)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from integration_core.errors import Forbidden, Unprocessable
+from integration_core.adapters.dynamodb import ConditionFailed
+from integration_core.errors import Forbidden, NotFound, ProviderUnavailable, Unprocessable
 from integration_core.ports.video import MeetingRequest, Occurrence, ProviderMeeting, Registration
 from integration_core.principal import Principal, Role
 from integration_core.services.video import meetings
@@ -54,6 +55,37 @@ class FakeStore:
     def registrants(self, meeting_id: str) -> list[dict[str, Any]]:
         return [r for (m, _), r in self.rows.items() if m == meeting_id]
 
+    def remove_registrant(self, meeting_id: str, who: str) -> None:
+        self.rows.pop((meeting_id, who), None)
+
+    def remove_registrants(self, meeting_id: str) -> None:
+        for key in [k for k in self.rows if k[0] == meeting_id]:
+            del self.rows[key]
+
+    def deleted_operations(self, meeting_id: str, at: str) -> list[dict[str, Any]]:
+        return [{"deleted": meeting_id, "at": at}]
+
+    def commit(self, operations: list[dict[str, Any]]) -> None:
+        for op in operations:
+            if self.meetings[op["deleted"]].get("status") == "deleted":
+                raise ConditionFailed(["ConditionalCheckFailed"])
+            self.meetings[op["deleted"]]["status"] = "deleted"
+
+
+class FakeLinks:
+    def __init__(self) -> None:
+        self.links: dict[tuple[str, str], str] = {}
+
+    def put(self, course_id: str, who: str, record: dict[str, Any], session_id: str = "*") -> None:
+        self.links[(course_id, who)] = record["join_url"]
+
+    def remove(self, course_id: str, who: str) -> None:
+        self.links.pop((course_id, who), None)
+
+    def remove_course(self, course_id: str) -> None:
+        for key in [k for k in self.links if k[0] == course_id]:
+            del self.links[key]
+
 
 class FakeDirectory:
     def __init__(self, sessions: list[dict[str, Any]]) -> None:
@@ -86,6 +118,8 @@ class FakeProvider:
         self.made: dict[str, ProviderMeeting] = {}  # by our reference
         self.creates = 0
         self.requests: list[MeetingRequest] = []
+        self.deleted: list[str] = []
+        self.fail_delete = False
 
     def ensure_meeting(self, request: MeetingRequest) -> ProviderMeeting:
         self.requests.append(request)
@@ -111,6 +145,15 @@ class FakeProvider:
     def register(self, provider_id: str, email: str, first_name: str, last_name: str) -> Registration:
         return Registration(f"reg-{email}", f"https://zoom.test/w/{provider_id}?tk={email}")
 
+    def cancel(self, provider_id: str, registrant_id: str, email: str) -> None:
+        pass
+
+    def delete_meeting(self, provider_id: str) -> None:
+        self.deleted.append(provider_id)
+        if self.fail_delete:
+            self.fail_delete = False
+            raise ProviderUnavailable("Zoom is down", retry_after=5)
+
 
 def _weekly(count: int) -> list[dict[str, Any]]:
     return [
@@ -130,6 +173,10 @@ def world(monkeypatch):
     monkeypatch.setattr(meetings, "_store", lambda: store)
     monkeypatch.setattr(meetings, "_directory", lambda: directory)
     monkeypatch.setattr(meetings, "adapter", lambda name: provider)
+    links, published = FakeLinks(), []
+    monkeypatch.setattr(meetings, "_links", lambda: links)
+    monkeypatch.setattr(meetings, "_publish", lambda kind, data, event_id: published.append((kind, data, event_id)))
+    store.links, store.published = links, published  # type: ignore[attr-defined]
     return store, provider, directory
 
 
@@ -180,3 +227,34 @@ def test_a_student_outside_the_course_may_not_read_its_meeting(world):
     outsider = Principal("stu_other0001", Role.STUDENT)
     with pytest.raises(Forbidden):
         meetings.details(outsider, "zoom", meeting["id"])
+
+
+def test_links_are_written_for_the_students_and_the_teacher_and_announced_once(world):
+    store, _, _ = world
+    meeting = _create()
+    assert store.links.links == {
+        ("crs_ielts0001", "stu_kenji0001"): "https://zoom.test/w/1001?tk=stu_kenji0001@school.example",
+        ("crs_ielts0001", "TEACHER"): "https://zoom.test/j",
+    }
+    [(kind, data, _)] = store.published
+    assert kind == "join_link_ready" and data["userIds"] == ["stu_kenji0001", "tch_maria0001"]
+    meetings.register_student(meeting, "stu_new00001", announce=True)
+    assert store.published[-1][1]["userIds"] == ["stu_new00001"]
+    meetings.cancel_student(meeting, "stu_new00001")
+    assert ("crs_ielts0001", "stu_new00001") not in store.links.links
+
+
+def test_a_course_deletion_deletes_its_meeting_once_and_a_failed_try_is_finished_by_the_next(world):
+    store, provider, _ = world
+    meeting = _create()
+    provider.fail_delete = True
+    with pytest.raises(ProviderUnavailable):
+        meetings.delete_for_course("crs_ielts0001", store.commit)
+    assert store.meeting(meeting["id"])["status"] == "ready"  # nothing marked: the next delivery retries
+    assert meetings.delete_for_course("crs_ielts0001", store.commit) == 1
+    assert store.meeting(meeting["id"])["status"] == "deleted"
+    assert store.registrants(meeting["id"]) == [] and store.links.links == {}
+    assert meetings.delete_for_course("crs_ielts0001", store.commit) == 0  # a redelivery: nothing asked
+    assert provider.deleted == [meeting["provider_meeting_id"]] * 2
+    with pytest.raises(NotFound):
+        meetings.details(ADMIN, "zoom", meeting["provider_meeting_id"])

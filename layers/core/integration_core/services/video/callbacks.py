@@ -44,8 +44,8 @@ def receive(provider: str, raw: bytes, headers: dict[str, str]) -> Outcome:
     if parsed is None:
         return Outcome({"received": True, "applied": False})
     meeting = meetings._store().meeting_by_provider(provider, parsed.provider_meeting_id)
-    if meeting is None:
-        logger.info("callback for a meeting we do not know", extra={"kind": parsed.kind})
+    if meeting is None or meeting.get("status") == "deleted":
+        logger.info("callback for a meeting we do not know or deleted", extra={"kind": parsed.kind})
         return Outcome({"received": True, "applied": False})
     applied = _apply(provider, meeting, parsed)
     return Outcome({"received": True, "applied": applied})

@@ -2,21 +2,28 @@
 after a crash finds the provider's meeting again instead of making a second), its occurrences
 matched to the course's sessions, students registered with personal join links, details, end,
 delete, recordings and attendance. Admins manage; the course's teacher reads and ends; a student
-reads the meeting of a course they are enrolled in (and gets their own join link)."""
+reads the meeting of a course they are enrolled in (and gets their own join link).
+
+Each link is also written where the capabilities that show classes find it (stores.join_links: a
+student's personal link, the meeting's link for the course's teacher), and `join_link_ready` says
+whose appeared, so calendars follow."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from integration_core import timeutil
+from integration_core.adapters.dynamodb import ConditionFailed
 from integration_core.domain import video as rules
 from integration_core.errors import Forbidden, NotFound, Unprocessable, invalid
 from integration_core.ids import stable_id
 from integration_core.ports.video import MeetingRequest, ProviderMeeting, VideoProvider
 from integration_core.principal import Principal, Role
 from integration_core.stores import directory as directory_store
+from integration_core.stores import join_links as join_link_store
 from integration_core.stores import video as video_store
 from integration_core.video_config import video_settings
 
@@ -34,6 +41,38 @@ def _store() -> video_store.VideoStore:
 
 def _directory() -> directory_store.DirectoryStore:
     return directory_store.store()
+
+
+def _links() -> join_link_store.JoinLinkStore:
+    return join_link_store.store()
+
+
+def _publish(event_type: str, data: dict[str, Any], event_id: str) -> None:
+    """An event of video's own (its id derived from what caused it: a repeat publishes it once)."""
+    from integration_core.services import events
+
+    events.publish_event(event_type, data, event_id=event_id, cause="video")
+
+
+def _link_record(meeting: dict[str, Any], join_url: str) -> dict[str, Any]:
+    return {
+        "join_url": join_url,
+        "meeting_id": meeting["id"],
+        "provider": meeting["provider"],
+        "updated_at": timeutil.iso_utc(timeutil.utc_now()),
+    }
+
+
+def _links_ready(meeting: dict[str, Any], user_ids: list[str], *cause: str) -> None:
+    if not user_ids:
+        return
+    data = {
+        "courseId": meeting["course_id"],
+        "meetingId": meeting["id"],
+        "provider": meeting["provider"],
+        "userIds": sorted(user_ids),
+    }
+    _publish("join_link_ready", data, stable_id("event", "join_link_ready", meeting["id"], *cause))
 
 
 def meeting_id_of(course_id: str) -> str:
@@ -150,7 +189,14 @@ def create_meeting(
         )
     found = adapter(provider).ensure_meeting(request)
     meeting = store.store_provider_meeting(meeting_id, provider, _provider_fields(found, sessions))
-    register_enrolled(meeting)
+    registered = register_enrolled(meeting)
+    if meeting.get("join_url"):
+        # The teacher's link: the meeting's (the host signs in to the provider; its start link
+        # carries a short-lived host token and is never stored).
+        _links().put(course_id, join_link_store.TEACHER, _link_record(meeting, meeting["join_url"]))
+        if meeting.get("teacher_id"):
+            registered.append(meeting["teacher_id"])
+    _links_ready(meeting, registered, str(meeting["provider_meeting_id"]))
     return meeting
 
 
@@ -165,7 +211,7 @@ def _by_any_id(meeting_id: str, provider: str) -> dict[str, Any]:
     if meeting_id.startswith("mtg_"):
         return load(meeting_id)
     found = _store().meeting_by_provider(provider, meeting_id)
-    if found is None:
+    if found is None or found.get("status") != "ready":  # a deleted meeting is gone from the API
         raise NotFound(f"meeting {meeting_id} does not exist")
     return found
 
@@ -198,13 +244,36 @@ def end(principal: Principal, provider: str, meeting_id: str) -> dict[str, Any]:
     return {"meeting_id": meeting["id"], "ended": True}
 
 
-def delete_for_course(course_id: str) -> None:
-    meeting = _store().meeting(meeting_id_of(course_id))
-    if meeting is None:
-        return
-    if meeting.get("provider_meeting_id"):
-        adapter(meeting["provider"]).delete(meeting["provider_meeting_id"])
-    _store().delete_meeting(meeting)
+def course_meetings(course_id: str) -> list[dict[str, Any]]:
+    """The meetings of a course (one: the course's meeting id is derived from the course)."""
+    found = _store().meeting(meeting_id_of(course_id))
+    return [found] if found else []
+
+
+def delete_for_course(course_id: str, commit: Callable[[list[dict[str, Any]]], None] | None = None) -> int:
+    """The course was deleted: each of its meetings deleted at the provider (one the provider no
+    longer has counts as deleted), its registrants and everyone's join links removed, and the stored
+    meeting marked `deleted` by `commit` (an internal event handler's Reaction.commit, which adds its
+    once-per-event marker). Every step may repeat: a redelivery after a failure finishes the job,
+    and one after success finds the meeting deleted and does nothing. How many were deleted now."""
+    store = _store()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    operations: list[dict[str, Any]] = []
+    for meeting in course_meetings(course_id):
+        if meeting.get("status") == video_store.DELETED:
+            continue
+        if meeting.get("provider_meeting_id"):
+            adapter(meeting["provider"]).delete_meeting(meeting["provider_meeting_id"])
+        store.remove_registrants(meeting["id"])
+        operations += store.deleted_operations(meeting["id"], now)
+    _links().remove_course(course_id)
+    if not operations:
+        return 0
+    try:
+        (commit or store.db.transact)(operations)
+    except ConditionFailed:
+        return 0  # marked deleted meanwhile by another delivery
+    return len(operations)
 
 
 # ---------------------------------------------------------------- participants
@@ -213,11 +282,23 @@ def _split(name: str) -> tuple[str, str]:
     return first, last
 
 
-def register_student(meeting: dict[str, Any], student_id: str) -> dict[str, Any] | None:
+def register_student(meeting: dict[str, Any], student_id: str, *, announce: bool = False) -> dict[str, Any] | None:
+    """The student's registration (made once) and their join link where the directory and calendar
+    find it; with `announce`, `join_link_ready` for them (an enrollment after the meeting was made)."""
     store = _store()
     known = store.registrant(meeting["id"], student_id)
-    if known is not None:
-        return known
+    if known is None:
+        known = _register(meeting, student_id)
+        if known is None:
+            return None
+    _links().put(meeting["course_id"], student_id, _link_record(meeting, known["join_url"]))
+    if announce:
+        _links_ready(meeting, [student_id], student_id, known["registrant_id"])
+    return known
+
+
+def _register(meeting: dict[str, Any], student_id: str) -> dict[str, Any] | None:
+    store = _store()
     student = _directory().person("student", student_id)
     if student is None:
         return None
@@ -234,9 +315,13 @@ def register_student(meeting: dict[str, Any], student_id: str) -> dict[str, Any]
     return record
 
 
-def register_enrolled(meeting: dict[str, Any]) -> None:
+def register_enrolled(meeting: dict[str, Any]) -> list[str]:
+    """Every enrolled student registered; the ids of those who have a link."""
+    registered = []
     for enrollment in _directory().all_enrollments_of_course(meeting["course_id"]):
-        register_student(meeting, enrollment["student_id"])
+        if register_student(meeting, enrollment["student_id"]) is not None:
+            registered.append(enrollment["student_id"])
+    return registered
 
 
 def cancel_student(meeting: dict[str, Any], who: str) -> bool:
@@ -246,6 +331,8 @@ def cancel_student(meeting: dict[str, Any], who: str) -> bool:
         return False
     adapter(meeting["provider"]).cancel(meeting["provider_meeting_id"], known["registrant_id"], known["email"])
     store.remove_registrant(meeting["id"], who)
+    if known.get("student_id"):
+        _links().remove(meeting["course_id"], known["student_id"])
     return True
 
 

@@ -1,7 +1,7 @@
 """Video figures (README "Performance", docs/video.md): the provider calls it takes to set up a
 40-session weekly course with 30 students (the meeting, every registration), to follow one more
 enrollment, a schedule change and the course's deletion; and how long the callbacks function takes
-to handle the provider's signed callbacks of three classes (start, joins, leaves and rejoins, end
+to handle the provider's signed callbacks of a class (start, joins, leaves and rejoins, end
 with its attendance, recording), p50/p99 per kind, new and replayed.
 
 The service's code runs in this process against moto in-process and the provider sandbox's
@@ -146,7 +146,7 @@ def _zoom_host(http: httpx.Client, sandbox: str, email: str) -> None:
 def _zoom_classes(
     http: httpx.Client, sandbox: str, meeting: dict[str, Any], registrants: list[dict[str, Any]], classes: int
 ) -> list[str]:
-    """Three classes at the emulator's controls with deliveries held: the ids of the events made."""
+    """`classes` classes at the emulator's controls with deliveries held: the ids of the events made."""
     control = f"{sandbox}/_sandbox/zoom"
     zoom_id = meeting["provider_meeting_id"]
     assert http.post(f"{control}/delivery", json={"auto": False}).status_code == 200
@@ -196,7 +196,7 @@ def run(provider: str, sessions: int, students: int, classes: int) -> dict[str, 
             "VIDEO_DEFAULT_HOST": "",
         }
     )
-    http = httpx.Client(timeout=30)
+    http = httpx.Client(timeout=300)
     try:
         with mock_aws():
             import boto3
@@ -310,7 +310,7 @@ def main() -> int:
     parser.add_argument("--providers", default="zoom", help=f"comma-separated, of: {', '.join(PROVIDERS)}")
     parser.add_argument("--sessions", type=int, default=40)
     parser.add_argument("--students", type=int, default=30)
-    parser.add_argument("--classes", type=int, default=3, help="classes played for the callback figures")
+    parser.add_argument("--classes", type=int, default=1, help="classes played for the callback figures")
     args = parser.parse_args()
     figures = {
         name: run(name, args.sessions, args.students, args.classes) for name in args.providers.split(",") if name

@@ -12,8 +12,12 @@ event and times `functions/video_callbacks/app.handler` alone (not the HTTP arou
 
     .venv/bin/python -m benchmarks.video [--providers zoom] [--sessions 40] [--students 30] [--classes 3]
 
-A provider is an entry of PROVIDERS (how its emulator is set up, which host it needs); Teams adds
-its entry there when its adapter lands.
+A provider is an entry of PROVIDERS (how its emulator is set up, which host it needs): Zoom, and
+Teams through the Graph emulator (one online meeting per session, the students its attendees; its
+setup, enrollment, schedule change and deletion are counted, its callbacks are not played: Graph's
+attendance is read after each class by the schedule, not pushed).
+
+    .venv/bin/python -m benchmarks.video --providers zoom,teams
 """
 
 from __future__ import annotations
@@ -162,8 +166,39 @@ def _zoom_classes(
     return [e["id"] for e in http.get(f"{control}/events").json()]
 
 
+def _graph_emulator() -> Any:
+    from offline.sandbox.providers.graph import Graph
+
+    return Graph
+
+
+def _teams_secret(sandbox: str) -> dict[str, Any]:
+    """The local stack's Teams app (offline/secrets.py), without notifications (no subscriptions
+    made: the benchmark counts the meetings' calls)."""
+    from offline.sandbox.providers.graph_shared import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID
+
+    secure = sandbox.replace("http://", "https://", 1)
+    return {
+        "tenantId": LOCAL_TENANT_ID,
+        "clientId": LOCAL_CLIENT_ID,
+        "clientSecret": LOCAL_CLIENT_SECRET,
+        "clientState": "bench-teams",
+        "notificationUrl": "",
+        "authority": f"{secure}/graph/login/{LOCAL_TENANT_ID}",
+        "graphUrl": sandbox + "/graph/v1.0",
+        "sandboxUrl": sandbox,
+    }
+
+
+def _teams_host(http: httpx.Client, sandbox: str, email: str) -> None:
+    control = f"{sandbox}/_sandbox/graph"
+    assert http.post(f"{control}/users", json={"userPrincipalName": email}).status_code == 201
+    assert http.post(f"{control}/access-policy", json={"global": True}).status_code == 200
+
+
 PROVIDERS: dict[str, Provider] = {
     "zoom": Provider(_zoom_emulator, "ZOOM_SECRET_NAME", _zoom_secret, _zoom_host, _zoom_classes),
+    "teams": Provider(_graph_emulator, "TEAMS_SECRET_NAME", _teams_secret, _teams_host, None),
 }
 
 

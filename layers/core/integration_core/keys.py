@@ -54,6 +54,9 @@ Items (PK, SK; GSI1PK / GSI1SK where the item is indexed):
 - a provider's notification subscription (Graph) to renew: PK `VIDEOSUBS`, SK `SUB#<subscription id>`
 - a meeting whose attendance is read after its end (Teams): PK `VIDEOPOLL`, SK `POLL#<due>#<mtgId>#<provider id>`
 - participant join/leave seen in a callback: PK `MEETING#<mtgId>`, SK `SEGMENT#<uuid>#<who>#<joinTime>`
+- a join link (video's read model for the directory and calendar, written by video only): PK
+  `JOINLINK#<courseId>`, SK `<stuId or TEACHER>#<sessionId or *>` (the person's link for that session,
+  `*`: every session of the course; meeting id, provider, updated_at)
 - a pending sign-in or link (TTL ~10 min, single use): PK `SIGNIN_PENDING#<sha256 of state>`, SK `SIGNIN_PENDING`
   (provider, PKCE verifier, nonce, redirect URI, returnTo, purpose sign-in|link, the linking user)
 - an external identity: PK `IDENTITY#<provider>#<externalId>`, SK `IDENTITY` (the person it signs in)
@@ -127,6 +130,8 @@ Access patterns (all Query/GetItem/BatchGetItem, never Scan):
 - subscriptions to renew, attendance polls due: Query PK=VIDEOSUBS / VIDEOPOLL (oldest due first)
 - was this provider callback applied: GetItem PROVIDER_EVENT#<provider>#<digest>, and a conditional
   put in the same transaction as its change
+- a person's join links of a course (sessions view, calendar sync, feed): Query PK=JOINLINK#<courseId>,
+  SK begins_with <stuId or TEACHER>#; all of a course's (its deletion): Query PK=JOINLINK#<courseId>
 
 - the integrations' health (admins): Query PK=PROVIDER_HEALTH; broken calendar connections, newest
   first: Query GSI1 BROKEN#CALENDARS; failing webhooks: Query GSI1 FAILING#WEBHOOKS; disabled ones:
@@ -393,6 +398,22 @@ def video_subscription_sk(subscription_id: str) -> str:
 
 def video_poll_sk(due: str, meeting_id: str, provider_meeting_id: str) -> str:
     return f"{POLL_PREFIX}{due}#{meeting_id}#{provider_meeting_id}"
+
+
+# ---------------------------------------------------------------- join links (integration_core.stores.join_links)
+TEACHER_LINK = "TEACHER"  # the course's teacher, whoever teaches it now (every session: "*", stores.join_links)
+
+
+def join_links_pk(course_id: str) -> str:
+    return f"JOINLINK#{course_id}"
+
+
+def join_links_prefix(who: str) -> str:
+    return f"{who}#"
+
+
+def join_link_sk(who: str, session_id: str) -> str:
+    return f"{who}#{session_id}"
 
 
 # ---------------------------------------------------------------- sign-in (integration_core.stores.signin)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.video.test_join_links_and_deletion import zoom_api
 from tests.e2e.video.test_zoom_meetings import Client, _events, _student, creates_by, sandbox, wait_for
 from tests.support.receiver import Receiver
 
@@ -312,7 +313,9 @@ def test_graph_throttling_outage_and_timeout_are_clear_and_nothing_is_half_creat
     assert len(graph_meetings(local_stack, organizer)) == SESSIONS
 
 
-def test_an_irregular_zoom_course_is_one_meeting_per_session(local_stack, admin):
+def test_an_irregular_zoom_course_is_one_meeting_per_session_with_a_link_each_all_deleted_with_it(
+    local_stack, admin, api_base
+):
     email = f"teacher-{uuid.uuid4().hex[:8]}@school.example"
     zoom_user = sandbox(local_stack, "POST", "/users", {"email": email}).json()
     course = _course(admin, email, ["MO"], 2)
@@ -330,3 +333,53 @@ def test_an_irregular_zoom_course_is_one_meeting_per_session(local_stack, admin)
     assert sorted(p["studentId"] for p in listed) == sorted(s["id"] for s in course["students"])
     again = admin.post("/video/zoom", {"title": "English B2", "courseId": course["id"]})
     assert again.json()["meetingId"] == meeting["meetingId"] and creates_by(local_stack, zoom_user["id"]) == 3
+
+    # Each student sees their own link of each session's meeting, one per class.
+    ana = course["students"][0]
+    shown = Client(api_base, local_stack.token("student", ana["id"])).get(f"/directory/courses/{course['id']}/sessions")
+    links = {s["id"]: s["joinUrl"] for s in shown.json()["items"]}
+    assert set(links) == set(meeting["occurrences"].values()) and len(set(links.values())) == 3
+    for zoom_id, session_id in meeting["occurrences"].items():
+        assert f"/zoom/w/{zoom_id}?" in links[session_id]  # that session's meeting, Ana's registration
+
+    # The course's deletion deletes every session's Zoom meeting.
+    for student in course["students"]:
+        assert admin.delete(f"/directory/enrollments/{course['id']}/{student['id']}").status_code == 204
+    assert admin.delete(f"/directory/courses/{course['id']}").status_code == 204
+    for zoom_id in meeting["occurrences"]:
+        deleted = wait_for(lambda z=zoom_id: zoom_api(local_stack, "GET", f"/meetings/{z}").status_code == 404, 120)
+        assert deleted, zoom_id
+
+
+def test_each_teams_session_shows_its_own_meetings_link_and_the_courses_deletion_deletes_every_meeting(
+    local_stack, admin, teams_course, api_base
+):
+    meeting = _create(admin, teams_course).json()
+    organizer = teams_course["graph_user"]["id"]
+    at_graph = {m["id"]: m for m in graph_meetings(local_stack, organizer)}
+    assert len(at_graph) == SESSIONS
+    by_session = {sid: at_graph[pid.split("|")[-1]]["joinWebUrl"] for pid, sid in meeting["occurrences"].items()}
+    assert len(set(by_session.values())) == SESSIONS  # each class its own meeting and link
+
+    # The sessions view: a student, and the teacher, see each class's own meeting link.
+    ana = teams_course["students"][0]
+    for who in (("student", ana["id"]), ("teacher", teams_course["teacher"]["id"])):
+        me = Client(api_base, local_stack.token(*who))
+        shown = me.get(f"/directory/courses/{teams_course['id']}/sessions")
+        assert shown.status_code == 200, shown.text
+        assert {s["id"]: s["joinUrl"] for s in shown.json()["items"]} == by_session, who
+    subscribed = [
+        s
+        for s in graph_state(local_stack, "subscriptions").values()
+        if any(m["id"] in s["resource"] or m["joinWebUrl"] in s["resource"] for m in at_graph.values())
+    ]
+    assert subscribed  # the first class is tomorrow: its meeting is subscribed to at once
+
+    for student in teams_course["students"]:
+        left = admin.delete(f"/directory/enrollments/{teams_course['id']}/{student['id']}")
+        assert left.status_code == 204, left.text
+    assert admin.delete(f"/directory/courses/{teams_course['id']}").status_code == 204
+    assert wait_for(lambda: graph_meetings(local_stack, organizer) == [], seconds=120), "Graph's meetings deleted"
+    assert admin.get(f"/video/teams/{meeting['meetingId']}").status_code == 404
+    gone = {s["id"] for s in subscribed}
+    assert wait_for(lambda: not gone & set(graph_state(local_stack, "subscriptions")), seconds=60)

@@ -17,6 +17,7 @@ from integration_core.adapters import google_oauth
 from integration_core.adapters.google_calendar import GoogleCalendar
 from integration_core.adapters.provider_http import ProviderHttp, RetryPolicy
 from integration_core.stores.calendar import BROKEN, CONNECTED
+from integration_core.stores.join_links import Links
 
 
 class FakeStore:
@@ -148,6 +149,16 @@ class FakeDirectory:
             next_cursor = None
 
         return Page()
+
+
+class FakeJoinLinks:
+    """The links video would write: (course, holder) -> {session id or "*": link}."""
+
+    def __init__(self) -> None:
+        self.by_holder: dict[tuple[str, str], dict[str, str]] = {}
+
+    def links(self, course_id: str, who: str) -> Links:
+        return Links(dict(self.by_holder.get((course_id, who), {})))
 
 
 class PlainCipher:
@@ -286,6 +297,9 @@ def install(monkeypatch: Any) -> tuple[FakeStore, FakeDirectory, FakeGoogle]:
     monkeypatch.setattr(google_oauth, "client", lambda: client)
     monkeypatch.setattr(deps, "store", lambda: store)
     monkeypatch.setattr(deps, "directory", lambda: directory)
+    links = FakeJoinLinks()
+    directory.links = links  # type: ignore[attr-defined]
+    monkeypatch.setattr(deps, "join_links", lambda: links)
     monkeypatch.setattr(deps, "provider", lambda: provider)
     monkeypatch.setattr(deps, "cipher", PlainCipher)
     monkeypatch.setattr(deps, "sleep", lambda s: time.sleep(0.005))

@@ -153,6 +153,27 @@ def test_sync_creates_each_event_once_and_a_repeat_calls_google_for_nothing(fake
     assert status.status(ANA)["event_count"] == 3
 
 
+def test_a_join_link_that_appears_is_written_into_each_event_once(fakes):
+    _store, directory, google = fakes
+    _connect()
+    sync.sync_course(ANA, COURSE["id"])
+    assert all("location" not in e for e in google.events.values())
+    directory.links.by_holder[(COURSE["id"], ANA.sub)] = {"*": "https://zoom.test/w/1?tk=ana"}
+    directory.links.by_holder[(COURSE["id"], "stu_other0001")] = {"*": "https://zoom.test/w/1?tk=other"}
+    calls = dict(google.calls)
+    sync.sync_user_course(ANA.sub, COURSE)
+    assert google.calls.get("events.insert", 0) + google.calls.get("events.patch", 0) > sum(
+        calls.get(k, 0) for k in ("events.insert", "events.patch")
+    )
+    for event in google.events.values():
+        assert event["location"] == "https://zoom.test/w/1?tk=ana"
+        assert "Join the class: https://zoom.test/w/1?tk=ana" in event["description"]
+        assert "tk=other" not in str(event)
+    calls = dict(google.calls)
+    sync.sync_user_course(ANA.sub, COURSE)
+    assert google.calls == calls  # the link is synced: nothing more to write
+
+
 def test_local_wall_time_and_zone_on_every_event_across_dst(fakes):
     _, _, google = fakes
     _connect()

@@ -26,6 +26,7 @@ class FakeStore:
         self.subs: dict[str, dict[str, Any]] = {}
         self.polls: list[dict[str, Any]] = []
         self.attendance_rows: list[dict[str, Any]] = []
+        self.deleted_meetings: set[str] = set()
 
     def subscriptions(self) -> list[dict[str, Any]]:
         return [dict(s) for s in self.subs.values()]
@@ -48,7 +49,8 @@ class FakeStore:
         self.polls = [p for p in self.polls if p["sk"] != sk]
 
     def meeting(self, meeting_id: str) -> dict[str, Any] | None:
-        return {"id": meeting_id, "course_id": "crs_ielts0001", "provider": "teams"}
+        status = "deleted" if meeting_id in self.deleted_meetings else "ready"
+        return {"id": meeting_id, "course_id": "crs_ielts0001", "provider": "teams", "status": status}
 
     def attendance(self, meeting_id: str) -> list[dict[str, Any]]:
         return self.attendance_rows
@@ -162,3 +164,16 @@ def test_a_meeting_is_subscribed_to_once_its_start_is_within_a_subscriptions_lif
     assert graph.subscribed == ["org|m1:calls", "org|m1:recordings"]
     assert store.polls[0]["subscribed"] == ["calls", "recordings"]
     assert maintenance.subscribe_coming() == {"subscribed": 0}
+
+
+def test_a_deleted_meetings_polls_are_dropped_without_asking_graph(world):
+    store, graph, recorded = world
+    store.deleted_meetings.add("mtg_gone")
+    due, soon = _iso(NOW - timedelta(minutes=1)), _iso(NOW + timedelta(days=1))
+    for sk, when in (("a", due), ("b", soon)):
+        store.polls.append(
+            {"sk": sk, "due": when, "meeting_id": "mtg_gone", "provider": "teams", "provider_meeting_id": "org|m9"}
+        )
+    graph.reports["org|m9"] = ["org|m9#r1"]
+    assert maintenance.run() == {"subscribed": 0, "renewed": 0, "dropped": 0, "recorded": 0, "polls_done": 0}
+    assert store.polls == [] and graph.subscribed == [] and recorded == []

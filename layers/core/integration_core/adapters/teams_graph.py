@@ -371,7 +371,7 @@ class TeamsAdapter:
     def end(self, provider_id: str) -> None:
         raise ProviderRejected("Microsoft Graph has no operation that ends an online meeting in progress")
 
-    def delete(self, provider_id: str) -> None:
+    def delete_meeting(self, provider_id: str) -> None:
         answer = _call("DELETE", _path(provider_id), what="delete meeting")
         if answer.status_code != 404:
             _ok(answer, "delete meeting")

@@ -274,7 +274,8 @@ class ZoomAdapter:
     def end(self, provider_id: str) -> None:
         _ok(_call("PUT", f"/meetings/{provider_id}/status", what="end meeting", json={"action": "end"}), "end meeting")
 
-    def delete(self, provider_id: str) -> None:
+    def delete_meeting(self, provider_id: str) -> None:
+        """DELETE /meetings/{id} (the whole series, every occurrence); Zoom's 404 means it is gone."""
         answer = _call("DELETE", f"/meetings/{provider_id}", what="delete meeting")
         if answer.status_code != 404:
             _ok(answer, "delete meeting")

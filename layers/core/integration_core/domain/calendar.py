@@ -55,14 +55,21 @@ def _wall_time(utc_iso: str, zone: str) -> str:
 
 
 def session_event(
-    course: dict[str, Any], session: dict[str, Any], user_id: str, reminder_minutes: tuple[int, ...]
+    course: dict[str, Any],
+    session: dict[str, Any],
+    user_id: str,
+    reminder_minutes: tuple[int, ...],
+    join_url: str | None = None,
 ) -> dict[str, Any]:
     """The Google event of a scheduled class session (all its fields: an insert, or the patch that
-    brings an existing one up to date)."""
+    brings an existing one up to date). The user's video link, when they have one, is the event's
+    location (calendar apps make it a link) and a line of its description."""
     zone = session.get("time_zone") or course.get("time_zone") or "UTC"
-    return {
+    joining = f"\n\nJoin the class: {join_url}" if join_url else ""
+    event: dict[str, Any] = {
         "summary": course.get("title") or "Class",
         "description": (course.get("description") or "")[:2000]
+        + joining
         + "\n\nScheduled by the school; changes made here are replaced at the next sync.",
         "start": {"dateTime": _wall_time(session["starts_at"], zone), "timeZone": zone},
         "end": {"dateTime": _wall_time(session["ends_at"], zone), "timeZone": zone},
@@ -74,6 +81,9 @@ def session_event(
         },
         "extendedProperties": {"private": {"courseId": course["id"], "sessionId": session["id"], "userId": user_id}},
     }
+    if join_url:
+        event["location"] = join_url
+    return event
 
 
 def utc_iso(moment: datetime) -> str:

@@ -247,6 +247,11 @@ class ClassSession(ApiModel):
     time_zone: str
     status: Literal["scheduled", "cancelled"] = "scheduled"
     version: int = Field(default=1, description="Goes up by one with each move or cancellation")
+    join_url: str | None = Field(
+        default=None,
+        description="In the course's sessions listing: an enrolled student's personal video link for this "
+        "class, the meeting's link for its teacher; absent for anyone else and before the meeting exists",
+    )
 
 
 class SessionsCreated(ApiModel):

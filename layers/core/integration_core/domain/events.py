@@ -237,6 +237,17 @@ register_event_type(
     published_by="directory",
 )
 register_event_type(
+    "course_deleted",
+    "A course was deleted (with its sessions); its video meetings are deleted at the provider by video.",
+    _object({"courseId": _ID, "teacherId": _ID, "deletedAt": _TIME}, ["courseId", "deletedAt"]),
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "teacherId": "tch_q2r3s4t5v6w7x2y3z4a5",
+        "deletedAt": "2025-07-01T09:00:00+00:00",
+    },
+    published_by="directory",
+)
+register_event_type(
     "grade_updated",
     "A student's grade in a course was set or changed.",
     _object(
@@ -519,6 +530,28 @@ register_event_type(
         "attended": ["stu_b2c3d4e5f6g7h2j3k4m5"],
         "absent": ["stu_c2d3e4f5g6h7j2k3m4n5"],
         "recordedAt": "2025-03-03T19:45:00+00:00",
+    },
+    published_by="video",
+)
+register_event_type(
+    "join_link_ready",
+    "Personal join links of a course's video meeting are ready for these people (students enrolled, the "
+    "course's teacher): their sessions view, calendar events and feed show them. The links themselves are "
+    "not in the event.",
+    _object(
+        {
+            "courseId": _ID,
+            "meetingId": _ID,
+            "provider": {"type": "string", "enum": ["zoom", "teams"]},
+            "userIds": {"type": "array", "items": _ID, "minItems": 1},
+        },
+        ["courseId", "meetingId", "provider", "userIds"],
+    ),
+    {
+        "courseId": "crs_k2m3n4p5q6r7s2t3v4w5",
+        "meetingId": "mtg_a2b3c4d5e6f7g2h3j4k5",
+        "provider": "zoom",
+        "userIds": ["stu_b2c3d4e5f6g7h2j3k4m5", "tch_q2r3s4t5v6w7x2y3z4a5"],
     },
     published_by="video",
 )

@@ -30,6 +30,7 @@ from integration_core.principal import Principal, Role
 from integration_core.reminder_config import reminder_settings
 from integration_core.stores import calendar_feeds
 from integration_core.stores import directory as directory_store
+from integration_core.stores import join_links as join_link_store
 
 if TYPE_CHECKING:
     from integration_core.domain.ics import FeedEntry
@@ -45,6 +46,10 @@ def _store() -> calendar_feeds.FeedStore:
 
 def _directory() -> directory_store.DirectoryStore:
     return directory_store.store()
+
+
+def _join_links() -> join_link_store.JoinLinkStore:
+    return join_link_store.store()
 
 
 def token_hash(token: str) -> str:
@@ -113,12 +118,25 @@ def _entries(kind: str, owner_id: str) -> list[FeedEntry]:
         course_ids = directory.course_ids_of_student(owner_id)
     else:
         course_ids = directory.course_ids_of_teacher(owner_id)
+    who = join_link_store.TEACHER if kind == "teacher" else owner_id
     entries: list[FeedEntry] = []
     for course in directory.courses(course_ids):
-        for cancelled in (False, True):
-            for session in directory.all_sessions(course["id"], cancelled=cancelled):
-                entries.append(FeedEntry(course, session))
+        links = _join_links().links(course["id"], who)  # video's links: one Query per course
+        for session in directory.all_sessions(course["id"]):
+            entries.append(FeedEntry(course, _with_link(session, links)))
+        for session in directory.all_sessions(course["id"], cancelled=True):
+            entries.append(FeedEntry(course, session))
     return entries
+
+
+def _with_link(session: dict[str, Any], links: join_link_store.Links) -> dict[str, Any]:
+    """The session with the owner's join link (the event's URL and a line of its description); the
+    link's last change counts as the event's, so Last-Modified moves when a link appears."""
+    link = links.for_session(session["id"])
+    if not link:
+        return session
+    changed = max(filter(None, [session.get("updated_at"), links.updated_at]), default=None)
+    return {**session, "join_url": link, "updated_at": changed}
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

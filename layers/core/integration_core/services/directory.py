@@ -39,6 +39,7 @@ from integration_core.money import MoneyError, parse_amount
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
 from integration_core.stores import directory as stores
+from integration_core.stores import join_links
 from integration_core.stores.common import Listing, Outcome
 
 # The operations a payment composes into its own transaction live in the store; these names stay.
@@ -295,11 +296,24 @@ def update_course(principal: Principal, course_id: str, changes: CourseUpdate) -
 
 
 def delete_course(principal: Principal, course_id: str) -> None:
+    """Delete a course without enrollments, with its sessions; `course_deleted` is recorded in the
+    transaction that deletes the course (video deletes its meetings on it) and fanned out."""
     principal.require(Role.ADMIN)
     current = load_course(course_id)
-    if _store().has_enrollments(course_id):
+    store = _store()
+    if store.has_enrollments(course_id):
         raise Conflict(f"course {course_id} has enrollments; remove them first")
-    _store().delete_course(current)
+    data = {"courseId": course_id, "deletedAt": timeutil.iso_utc(timeutil.utc_now())}
+    if current.get("teacher_id"):
+        data["teacherId"] = current["teacher_id"]
+    from integration_core.services import events
+
+    event_id, event_ops = events.event_operations(
+        store.db, "course_deleted", data, cause=f"deleted by {principal.role.value} {principal.sub}"
+    )
+    if store.delete_course(current, event_ops) is Outcome.NOT_FOUND:
+        raise NotFound(f"course {course_id} does not exist")
+    _dispatch([event_id])
 
 
 # ---------------------------------------------------------------- class sessions
@@ -404,10 +418,28 @@ def _refresh_schedule(
     store.set_schedule(course["id"], summary)
 
 
+def _join_link_store() -> join_links.JoinLinkStore:
+    return join_links.store()
+
+
+def _join_links(principal: Principal, course: dict[str, Any]) -> join_links.Links:
+    """The caller's video links of the course (written by video: no import of it here): an enrolled
+    student's own, the course's teacher's; nobody else's (an admin reads meetings in the video API)."""
+    if principal.role is Role.STUDENT:
+        return _join_link_store().links(course["id"], principal.sub)
+    if principal.role is Role.TEACHER and principal.owns(course["teacher_id"]):
+        return _join_link_store().links(course["id"], join_links.TEACHER)
+    return join_links.Links()
+
+
 def list_sessions(principal: Principal, course_id: str, limit: int, cursor: str | None) -> PageOf[ClassSession]:
-    _may_read_course(principal, load_course(course_id))
+    """A course's scheduled sessions; with the caller's join link of each (one more Query)."""
+    course = load_course(course_id)
+    _may_read_course(principal, course)
     page = _store().sessions(course_id, limit, cursor)
-    return PageOf[ClassSession](items=_records(ClassSession, page), next_cursor=page.next_cursor)
+    links = _join_links(principal, course) if page.items else join_links.Links()
+    items = [ClassSession.model_validate({**s, "join_url": links.for_session(s["id"])}) for s in page.items]
+    return PageOf[ClassSession](items=items, next_cursor=page.next_cursor)
 
 
 def _change_session(

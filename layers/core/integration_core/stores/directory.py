@@ -254,8 +254,10 @@ class DirectoryStore:
     def has_enrollments(self, course_id: str) -> bool:
         return bool(self.db.query(keys.entity_pk("course", course_id), sk_prefix=keys.ENROLLMENT_PREFIX, limit=1).items)
 
-    def delete_course(self, course: dict[str, Any]) -> None:
-        """The course with its sessions, its teacher's link and its catalog row."""
+    def delete_course(self, course: dict[str, Any], also: list[dict] | tuple[()] = ()) -> Outcome:
+        """The course with its sessions, its teacher's link and its catalog row; `also` (its event)
+        in the transaction that deletes the course itself, on condition that it still exists:
+        NOT_FOUND when a concurrent deletion came first (its event is that one's)."""
         course_id = course["id"]
         pk = keys.entity_pk("course", course_id)
         while True:
@@ -265,13 +267,18 @@ class DirectoryStore:
                 self.db.transact([self.db.delete_op(s["PK"], s["SK"]) for s in batch])
             if not sessions.last_key:
                 break
-        self.db.transact(
-            [
-                self.db.delete_op(pk, keys.PROFILE),
-                self.db.delete_op(keys.entity_pk("teacher", course["teacher_id"]), keys.course_link_sk(course_id)),
-                self.db.delete_op(keys.CATALOG, keys.catalog_sk(course["created_at"], course_id)),
-            ]
-        )
+        try:
+            self.db.transact(
+                [
+                    self.db.delete_op(pk, keys.PROFILE, "attribute_exists(PK)"),
+                    self.db.delete_op(keys.entity_pk("teacher", course["teacher_id"]), keys.course_link_sk(course_id)),
+                    self.db.delete_op(keys.CATALOG, keys.catalog_sk(course["created_at"], course_id)),
+                    *also,
+                ]
+            )
+        except ConditionFailed:
+            return Outcome.NOT_FOUND
+        return Outcome.DONE
 
     def set_schedule(self, course_id: str, summary: dict[str, Any]) -> None:
         """The course's schedule summary; a course deleted meanwhile keeps none."""

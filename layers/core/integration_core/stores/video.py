@@ -14,6 +14,7 @@ from integration_core.config import settings
 
 INTERNAL = ("PK", "SK", "GSI1PK", "GSI1SK", "expiresAt")
 CALLBACK_TTL_DAYS = 90
+DELETED = "deleted"
 
 
 def _clean(item: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -105,15 +106,30 @@ class VideoStore:
         assert found is not None
         return found
 
-    def delete_meeting(self, meeting: dict[str, Any], ids: list[str] | None = None) -> None:
-        ops = [self.db.delete_op(keys.meeting_pk(meeting["id"]), keys.PROFILE)]
-        refs = list(ids or [])
-        if meeting.get("provider_meeting_id"):
-            refs.append(meeting["provider_meeting_id"])
-        for ref in dict.fromkeys(refs):
-            ops.append(self.db.delete_op(keys.video_ref_pk(meeting["provider"], ref), keys.REF))
-        for start in range(0, len(ops), 100):  # a transaction takes at most 100 items
-            self.db.transact(ops[start : start + 100])
+    def deleted_operations(self, meeting_id: str, at: str) -> list[dict[str, Any]]:
+        """The meeting marked deleted, once (ConditionFailed when it is already, or gone). Its
+        lookup by the provider's id stays, so a late callback is known and ignored; recordings and
+        attendance stay for the school's records."""
+        return [
+            self.db.update_op(
+                keys.meeting_pk(meeting_id),
+                keys.PROFILE,
+                "SET #status = :deleted, deleted_at = :at",
+                "attribute_exists(PK) AND #status <> :deleted",
+                names={"#status": "status"},
+                values={":deleted": DELETED, ":at": at},
+            )
+        ]
+
+    def remove_registrants(self, meeting_id: str) -> None:
+        """Every registrant row (their links died with the provider's meeting)."""
+        while True:
+            page = self.db.query(keys.meeting_pk(meeting_id), sk_prefix=keys.REGISTRANT_PREFIX, limit=100)
+            for start in range(0, len(page.items), 25):
+                chunk = page.items[start : start + 25]
+                self.db.transact([self.db.delete_op(i["PK"], i["SK"]) for i in chunk])
+            if not page.last_key:
+                return
 
     # ------------------------------------------------------------------ subscriptions and polls
     def put_subscription(self, subscription_id: str, record: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""The calendar services' seams: the one place they reach their store, the directory, the calendar
-provider and the token cipher. Unit tests replace these functions with in-memory fakes."""
+"""The calendar services' seams: the one place they reach their store, the directory, the join
+links video writes, the calendar provider and the token cipher. Unit tests replace these functions
+with in-memory fakes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from integration_core.stores.calendar import CalendarStore
 from integration_core.stores.calendar import store as calendar_store
 from integration_core.stores.directory import DirectoryStore
 from integration_core.stores.directory import store as directory_store
+from integration_core.stores.join_links import JoinLinkStore
+from integration_core.stores.join_links import store as join_link_store
 
 
 class KmsCipher:
@@ -31,6 +34,10 @@ def store() -> CalendarStore:
 
 def directory() -> DirectoryStore:
     return directory_store()
+
+
+def join_links() -> JoinLinkStore:
+    return join_link_store()
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,8 @@
 - `student_enrolled`: the student's classes of the course appear in their calendar;
 - `student_unenrolled`: they go (cancelled);
 - `course_schedule_changed`: every enrolled, connected student's calendar (and the teacher's, when
-  connected) follows the added, moved and cancelled sessions.
+  connected) follows the added, moved and cancelled sessions;
+- `join_link_ready` (video): the named users' events of the course get their video link.
 
 A user without a connection, or with a broken one, is skipped quietly: the event is handled, not
 retried (a broken grant stays broken until the user connects again, so a retry would only ask Google
@@ -59,3 +60,8 @@ def schedule_changed(event: InternalEvent, reaction: Reaction) -> None:
     if course.get("teacher_id"):
         users.append(course["teacher_id"])
     _sync(users, course_id)
+
+
+@CALENDAR.on("join_link_ready")
+def links_ready(event: InternalEvent, reaction: Reaction) -> None:
+    _sync(list(event.data["userIds"]), event.data["courseId"])

@@ -3,8 +3,10 @@
 Every session is one Google event whose id derives from (user, session) (domain.calendar.event_id),
 written as an upsert: insert under that id, and on Google's 409 (it exists: a repeat, a retry, a
 concurrent sync) patch it with the same fields. So however many syncs run, each event exists once.
-A record per (user, session) keeps the session version synced: an unchanged session costs no Google
-call, a moved one (a new version) is patched, a cancelled one is cancelled at Google. Start and end
+A record per (user, session) keeps the session version synced (and the user's video link written
+with it): an unchanged session costs no Google call, a moved one (a new version) or one whose link
+appeared or changed is patched, a cancelled one is cancelled at Google. The links are video's, read
+from stores.join_links (one Query per user and course). Start and end
 are the course's wall clock with its IANA zone, so Google keeps an 18:00 class at 18:00 across DST.
 
 Google calls run `sync_concurrency` at a time (4 by default); rate limits (429, 403
@@ -28,6 +30,7 @@ from integration_core.principal import Principal, Role
 from integration_core.services.calendar import connection, deps
 from integration_core.services.calendar.connection import Access
 from integration_core.stores.calendar import CONNECTED
+from integration_core.stores.join_links import holder
 
 CONFIRMED, CANCELLED = "confirmed", "cancelled"
 
@@ -79,6 +82,8 @@ def sync_user_course(user_id: str, course: dict[str, Any], *, removed: bool = Fa
     scheduled, cancelled = _sessions(course_id) if not removed else ([], [])
     records = {r["session_id"]: r for r in store.synced_events(user_id, course_id)}
     reminders = list(settings.reminder_minutes)
+    links = deps.join_links().links(course_id, holder(user_id)) if scheduled else None
+    link_of = {s["id"]: links.for_session(s["id"]) if links else None for s in scheduled}
     upserts = [
         s
         for s in scheduled
@@ -87,6 +92,7 @@ def sync_user_course(user_id: str, course: dict[str, Any], *, removed: bool = Fa
             and r.get("status") == CONFIRMED
             and r.get("session_version") == s.get("version", 1)
             and r.get("reminders") == reminders
+            and r.get("join_url") == link_of[s["id"]]
         )
     ]
     gone = {s["id"]: s for s in cancelled}
@@ -104,7 +110,7 @@ def sync_user_course(user_id: str, course: dict[str, Any], *, removed: bool = Fa
         now = timeutil.iso_utc(timeutil.utc_now())
 
         def upsert(session: dict[str, Any]) -> None:
-            body = session_event(course, session, user_id, settings.reminder_minutes)
+            body = session_event(course, session, user_id, settings.reminder_minutes, link_of[session["id"]])
             google_id = event_id(user_id, session["id"])
             writer.run(lambda token, cal: provider.upsert_event(token, cal, google_id, body))
             store.save_synced(
@@ -117,6 +123,7 @@ def sync_user_course(user_id: str, course: dict[str, Any], *, removed: bool = Fa
                     "starts_at": session["starts_at"],
                     "status": CONFIRMED,
                     "reminders": reminders,
+                    "join_url": link_of[session["id"]],
                     "synced_at": now,
                 },
             )

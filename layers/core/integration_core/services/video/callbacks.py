@@ -56,8 +56,8 @@ def receive(provider: str, raw: bytes, headers: dict[str, str], query: dict[str,
 def _receive_one(provider: str, event: MeetingEvent) -> bool:
     ref = meetings._store().provider_ref(provider, event.provider_meeting_id)
     meeting = meetings._store().meeting(ref["meeting_id"]) if ref else None
-    if meeting is None or ref is None:
-        logger.info("callback for a meeting we do not know", extra={"kind": event.kind})
+    if meeting is None or ref is None or meeting.get("status") == "deleted":
+        logger.info("callback for a meeting we do not know or deleted", extra={"kind": event.kind})
         return False
     return _apply(provider, meeting, event, str(ref.get("provider_meeting_id") or event.provider_meeting_id))
 

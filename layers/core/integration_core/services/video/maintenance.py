@@ -6,7 +6,8 @@
   the scheduled end), and deleted after that;
 - Graph notifies no attendance report: a Teams meeting's reports are read after its scheduled end
   (each due poll), the attendance recorded and `attendance_recorded` published once per report; a
-  poll with no report yet stays until a day after the end (nobody met: nothing to record)."""
+  poll with no report yet stays until a day after the end (nobody met: nothing to record);
+- a deleted meeting's polls are dropped (its subscriptions went with its deletion)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from integration_core import timeutil
 from integration_core.errors import DomainError
 from integration_core.observability import logger
 from integration_core.services.video import callbacks, meetings
+from integration_core.stores.video import DELETED
 from integration_core.video_config import video_settings
 
 RENEW_WITHIN = timedelta(days=1)
@@ -69,6 +71,10 @@ def subscribe_coming() -> dict[str, int]:
         have = frozenset(poll.get("subscribed") or [])
         if have >= set(video.subscription_kinds) or _when(poll["due"]) <= now:
             continue
+        meeting = store.meeting(poll["meeting_id"])
+        if meeting is None or meeting.get("status") == DELETED:
+            store.drop_poll(poll["sk"])  # nothing to follow any more
+            continue
         end = _when(poll["due"]) - meetings.POLL_DELAY  # the scheduled end: within the horizon
         join_url = poll.get("join_url") or video.meeting(poll["provider_meeting_id"]).join_url
         kinds = meetings.subscribe_if_near(
@@ -86,7 +92,7 @@ def poll_attendance() -> dict[str, int]:
     recorded = done = 0
     for poll in store.polls_due(now.strftime("%Y-%m-%dT%H:%M:%SZ")):
         meeting = store.meeting(poll["meeting_id"])
-        if meeting is None:
+        if meeting is None or meeting.get("status") == DELETED:  # the course's deletion deleted it
             store.drop_poll(poll["sk"])
             continue
         try:

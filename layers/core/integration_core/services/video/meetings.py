@@ -8,16 +8,22 @@ A course whose sessions follow a weekly rule is one recurring meeting where the 
 (Zoom); otherwise (an irregular schedule, or a provider without recurring meetings: Teams) it is one
 provider meeting per session, all under the course's one meeting record (`session_meetings`, and
 `occurrences` maps each provider meeting to its session). Each session's meeting is stored as soon
-as it is made, so a retry after a failure (Zoom's daily quota, an outage) resumes where it stopped."""
+as it is made, so a retry after a failure (Zoom's daily quota, an outage) resumes where it stopped.
+
+Each link is also written where the capabilities that show classes find it (stores.join_links: a
+student's personal link, the meeting's link for the course's teacher; one link per session for one
+meeting per session), and `join_link_ready` says whose appeared, so calendars follow."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integration_core import timeutil
+from integration_core.adapters.dynamodb import ConditionFailed
 from integration_core.domain import video as rules
 from integration_core.errors import DomainError, Forbidden, NotFound, Unprocessable, invalid
 from integration_core.ids import stable_id
@@ -25,6 +31,7 @@ from integration_core.observability import logger
 from integration_core.ports.video import MeetingRequest, ProviderMeeting, VideoProvider
 from integration_core.principal import Principal, Role
 from integration_core.stores import directory as directory_store
+from integration_core.stores import join_links as join_link_store
 from integration_core.stores import video as video_store
 from integration_core.video_config import video_settings
 
@@ -42,6 +49,38 @@ def _store() -> video_store.VideoStore:
 
 def _directory() -> directory_store.DirectoryStore:
     return directory_store.store()
+
+
+def _links() -> join_link_store.JoinLinkStore:
+    return join_link_store.store()
+
+
+def _publish(event_type: str, data: dict[str, Any], event_id: str) -> None:
+    """An event of video's own (its id derived from what caused it: a repeat publishes it once)."""
+    from integration_core.services import events
+
+    events.publish_event(event_type, data, event_id=event_id, cause="video")
+
+
+def _link_record(meeting: dict[str, Any], join_url: str) -> dict[str, Any]:
+    return {
+        "join_url": join_url,
+        "meeting_id": meeting["id"],
+        "provider": meeting["provider"],
+        "updated_at": timeutil.iso_utc(timeutil.utc_now()),
+    }
+
+
+def _links_ready(meeting: dict[str, Any], user_ids: list[str], *cause: str) -> None:
+    if not user_ids:
+        return
+    data = {
+        "courseId": meeting["course_id"],
+        "meetingId": meeting["id"],
+        "provider": meeting["provider"],
+        "userIds": sorted(user_ids),
+    }
+    _publish("join_link_ready", data, stable_id("event", "join_link_ready", meeting["id"], *cause))
 
 
 def meeting_id_of(course_id: str) -> str:
@@ -334,7 +373,16 @@ def create_meeting(
             meeting_id, provider, _provider_fields(found, plan.sessions), video.callback_ids(found.provider_id)
         )
         _follow(provider, video, meeting_id, found, plan.single)
-    register_enrolled(meeting, invited=plan.single.attendees if plan.single else plan.per_session[0][1].attendees)
+    registered = register_enrolled(
+        meeting, invited=plan.single.attendees if plan.single else plan.per_session[0][1].attendees
+    )
+    if meeting.get("join_url"):
+        # The teacher's link: the meeting's (the host signs in to the provider; its start link
+        # carries a short-lived host token and is never stored); one per session's meeting.
+        _write_links(meeting, join_link_store.TEACHER, _teacher_record(meeting))
+        if meeting.get("teacher_id"):
+            registered.append(meeting["teacher_id"])
+    _links_ready(meeting, registered, str(meeting["provider_meeting_id"]))
     return meeting
 
 
@@ -347,8 +395,8 @@ def load(meeting_id: str) -> dict[str, Any]:
 
 def _by_any_id(meeting_id: str, provider: str) -> dict[str, Any]:
     found = load(meeting_id) if meeting_id.startswith("mtg_") else _store().meeting_by_provider(provider, meeting_id)
-    if found is None or found.get("provider") != provider:
-        raise NotFound(f"{provider} meeting {meeting_id} does not exist")
+    if found is None or found.get("provider") != provider or found.get("status") != "ready":
+        raise NotFound(f"{provider} meeting {meeting_id} does not exist")  # a deleted meeting is gone from the API
     return found
 
 
@@ -414,14 +462,63 @@ def _current(meeting: dict[str, Any]) -> str:
     return str(nearest["provider_meeting_id"])
 
 
-def delete_for_course(course_id: str) -> None:
-    meeting = _store().meeting(meeting_id_of(course_id))
-    if meeting is None:
-        return
-    video = adapter(meeting["provider"])
-    for provider_id in provider_ids(meeting):
-        video.delete(provider_id)
-    _store().delete_meeting(meeting, [i for p in provider_ids(meeting) for i in video.callback_ids(p)])
+def course_meetings(course_id: str) -> list[dict[str, Any]]:
+    """The meetings of a course: one record (the course's meeting id is derived from the course),
+    which holds one provider meeting, or one per session (`all_provider_ids`)."""
+    found = _store().meeting(meeting_id_of(course_id))
+    return [found] if found else []
+
+
+def all_provider_ids(meeting: dict[str, Any]) -> list[str]:
+    """Every provider meeting made for the record, also those of a creation that stopped half way
+    (a pending record's session meetings)."""
+    made = [str(e["provider_meeting_id"]) for e in (meeting.get("session_meetings") or {}).values()]
+    return list(dict.fromkeys([*provider_ids(meeting), *made]))
+
+
+def _drop_subscriptions(meeting: dict[str, Any], video: VideoProvider) -> None:
+    """The deleted meeting's notification subscriptions (Graph): unsubscribed, their rows dropped.
+    One that cannot be unsubscribed now is left to the schedule (it drops it after its `until`)."""
+    store = _store()
+    for sub in store.subscriptions():
+        if sub.get("meeting_id") != meeting["id"]:
+            continue
+        try:
+            video.unsubscribe(sub["subscription_id"])
+        except DomainError as error:
+            logger.warning("video unsubscribe failed", extra={"problem": error.slug})
+            continue
+        store.drop_subscription(sub["subscription_id"])
+
+
+def delete_for_course(course_id: str, commit: Callable[[list[dict[str, Any]]], None] | None = None) -> int:
+    """The course was deleted: each of its meetings deleted at the provider (every session's
+    meeting where the course has one per session; one the provider no longer has counts as
+    deleted), its subscriptions, registrants and everyone's join links removed, and the stored
+    meeting marked `deleted` by `commit` (an internal event handler's Reaction.commit, which adds its
+    once-per-event marker). Every step may repeat: a redelivery after a failure finishes the job,
+    and one after success finds the meeting deleted and does nothing. How many were deleted now."""
+    store = _store()
+    now = timeutil.iso_utc(timeutil.utc_now())
+    operations: list[dict[str, Any]] = []
+    for meeting in course_meetings(course_id):
+        if meeting.get("status") == video_store.DELETED:
+            continue
+        video = adapter(meeting["provider"])
+        for provider_id in all_provider_ids(meeting):
+            video.delete_meeting(provider_id)
+        if video.subscription_kinds:
+            _drop_subscriptions(meeting, video)
+        store.remove_registrants(meeting["id"])
+        operations += store.deleted_operations(meeting["id"], now)
+    _links().remove_course(course_id)
+    if not operations:
+        return 0
+    try:
+        (commit or store.db.transact)(operations)
+    except ConditionFailed:
+        return 0  # marked deleted meanwhile by another delivery
+    return len(operations)
 
 
 # ---------------------------------------------------------------- participants
@@ -466,13 +563,55 @@ def _invited_record(meeting: dict[str, Any], email: str) -> dict[str, Any]:
     return record
 
 
+def _session_links(meeting: dict[str, Any], record: dict[str, Any]) -> dict[str, str]:
+    """session id -> join link of a registration (or the teacher's record): one per session's
+    meeting, or `*` (every session) for one meeting."""
+    if not meeting.get("per_session"):
+        return {join_link_store.ALL_SESSIONS: record["join_url"]} if record.get("join_url") else {}
+    sessions = meeting.get("occurrences") or {}
+    return {
+        str(sessions[provider_id]): str(registration["join_url"])
+        for provider_id, registration in (record.get("registrations") or {}).items()
+        if provider_id in sessions and registration.get("join_url")
+    }
+
+
+def _write_links(meeting: dict[str, Any], who: str, record: dict[str, Any]) -> None:
+    for session_id, join_url in _session_links(meeting, record).items():
+        _links().put(meeting["course_id"], who, _link_record(meeting, join_url), session_id)
+
+
+def _teacher_record(meeting: dict[str, Any]) -> dict[str, Any]:
+    """The course's teacher joins with the meeting's link (each session meeting's)."""
+    sessions = (meeting.get("session_meetings") or {}).values()
+    return {
+        "join_url": meeting.get("join_url", ""),
+        "registrations": {e["provider_meeting_id"]: {"join_url": e["join_url"]} for e in sessions},
+    }
+
+
 def register_student(
-    meeting: dict[str, Any], student_id: str, invited: tuple[tuple[str, str], ...] = ()
+    meeting: dict[str, Any], student_id: str, invited: tuple[tuple[str, str], ...] = (), *, announce: bool = False
 ) -> dict[str, Any] | None:
+    """The student's registration (made once) and their join link(s) where the directory and
+    calendar find them; with `announce`, `join_link_ready` for them (an enrollment after the
+    meeting was made)."""
     store = _store()
     known = store.registrant(meeting["id"], student_id)
-    if known is not None:
-        return known
+    if known is None:
+        known = _register_student(meeting, student_id, invited)
+        if known is None:
+            return None
+    _write_links(meeting, student_id, known)
+    if announce:
+        _links_ready(meeting, [student_id], student_id, known["registrant_id"])
+    return known
+
+
+def _register_student(
+    meeting: dict[str, Any], student_id: str, invited: tuple[tuple[str, str], ...]
+) -> dict[str, Any] | None:
+    store = _store()
     student = _directory().person("student", student_id)
     if student is None:
         return None
@@ -487,9 +626,13 @@ def register_student(
     return record
 
 
-def register_enrolled(meeting: dict[str, Any], invited: tuple[tuple[str, str], ...] = ()) -> None:
+def register_enrolled(meeting: dict[str, Any], invited: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """Every enrolled student registered; the ids of those who have a link."""
+    registered = []
     for enrollment in _directory().all_enrollments_of_course(meeting["course_id"]):
-        register_student(meeting, enrollment["student_id"], invited)
+        if register_student(meeting, enrollment["student_id"], invited) is not None:
+            registered.append(enrollment["student_id"])
+    return registered
 
 
 def cancel_student(meeting: dict[str, Any], who: str) -> bool:
@@ -502,6 +645,8 @@ def cancel_student(meeting: dict[str, Any], who: str) -> bool:
     for provider_id, registration in registrations.items():
         video.cancel(provider_id, registration["registrant_id"], known["email"])
     store.remove_registrant(meeting["id"], who)
+    if known.get("student_id"):
+        _links().remove(meeting["course_id"], known["student_id"])
     return True
 
 
@@ -685,10 +830,11 @@ def follow_schedule(meeting: dict[str, Any]) -> dict[str, Any]:
     wanted = dict(plan.per_session)
     for session_id, entry in list(done.items()):
         if session_id not in wanted:
-            video.delete(entry["provider_meeting_id"])
+            video.delete_meeting(entry["provider_meeting_id"])
             store.remove_session_meeting(
                 meeting["id"], meeting["provider"], session_id, video.callback_ids(entry["provider_meeting_id"])
             )
+            _links().remove_session(meeting["course_id"], session_id)
             del done[session_id]
         elif (
             entry["start"] != timeutil.iso_utc(wanted[session_id].start)
@@ -699,6 +845,8 @@ def follow_schedule(meeting: dict[str, Any]) -> dict[str, Any]:
             store.store_session_meeting(meeting["id"], meeting["provider"], session_id, done[session_id], ())
     done = _ensure_session_meetings(meeting["provider"], video, meeting["id"], plan)
     updated = store.store_provider_meeting(meeting["id"], meeting["provider"], _per_session_fields(done))
+    linked: list[str] = []
+    new_ids = sorted(p for p in provider_ids(updated) if p not in provider_ids(meeting))
     for registrant in store.registrants(meeting["id"]):  # new sessions' meetings: everyone registered again
         missing = [p for p in provider_ids(updated) if p not in (registrant.get("registrations") or {})]
         if missing:
@@ -709,4 +857,12 @@ def follow_schedule(meeting: dict[str, Any]) -> dict[str, Any]:
                 registrations[provider_id] = {"registrant_id": found_reg.registrant_id, "join_url": found_reg.join_url}
             who = registrant.get("student_id") or registrant["email"]
             store.put_registrant(meeting["id"], who, {**registrant, "registrations": registrations})
+            if registrant.get("student_id"):
+                _write_links(updated, registrant["student_id"], {**registrant, "registrations": registrations})
+                linked.append(registrant["student_id"])
+    if new_ids:  # the teacher's links of the new sessions, and everyone's announced
+        _write_links(updated, join_link_store.TEACHER, _teacher_record(updated))
+        if updated.get("teacher_id"):
+            linked.append(updated["teacher_id"])
+        _links_ready(updated, linked, "sessions", *new_ids)
     return updated

@@ -145,7 +145,7 @@ e2e: $(FUNCTION_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
 test: lint typecheck template-check scan $(FUNCTION_STAMP) $(BROWSER_STAMP)
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=25
 
 # make test fuzzes every operation with 40 requests, the same each run; this runs new ones, more.
 FUZZ_EXAMPLES ?= 400

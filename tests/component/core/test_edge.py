@@ -105,6 +105,7 @@ def test_there_are_write_routes_in_every_api_function():
         "calendar_feed",
         "video",
         "signin",
+        "operations",
     }
     assert len(WRITE_ROUTES) >= 20
 

@@ -242,8 +242,13 @@ class Scheduler:
         )
 
     def _add(self, entry: _Entry) -> None:
+        after = datetime.now(UTC)
+        if entry.kind == "scheduler" and entry.expression.lstrip().startswith("at("):
+            # The mirror polls, so it may first see a one-time schedule after its time: AWS would
+            # have fired it then, so it is due now rather than never.
+            after = min(after, entry.anchor)
         try:
-            entry.next_at = self._next(entry, datetime.now(UTC))
+            entry.next_at = self._next(entry, after)
         except (ScheduleExpressionError, ValueError, KeyError) as exc:
             log.warning("schedule %s: %s; not scheduled", entry.name, exc)
             return

@@ -101,7 +101,9 @@ class Crash:
         return True
 
 
-@pytest.fixture(scope="session")
+# A stack per module, stopped when its module ends: an idle stack's pollers would otherwise slow
+# every later test of the session.
+@pytest.fixture(scope="module")
 def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, Path]]:
     state = tmp_path_factory.mktemp("offline-crash")
     plan = state / "crash-plans"
@@ -138,7 +140,7 @@ def crash(crash_stack: tuple[RunningStack, Path]) -> Iterator[Crash]:
     armed.disarm()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(crash_stack: tuple[RunningStack, Path]) -> str:
     return f"{crash_stack[0].api_url}/api/v1/integration"
 

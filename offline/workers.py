@@ -5,6 +5,11 @@ A `FunctionPool` keeps up to `max_instances` warm environments per function (mor
 its SQS mappings feed several batches at once), creates one on demand
 (a cold start), enforces the template's Timeout, and replaces an environment that crashed or timed
 out, as Lambda does.
+
+Unlike Lambda, every environment here shares the machine's few cores, so the stack runs at most
+`COLD_STARTS_AT_ONCE` inits at a time across all functions: ten imports at once on two cores take
+ten times as long each (long enough to outlast a caller's timeout), while one at a time lets the
+first environment warm up and serve the callers queued behind it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ from offline.template import REGION
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 # Lambda gives a new environment's init phase (the handler's import) up to 10 s of its own.
 INIT_SECONDS = 10.0
+COLD_STARTS_AT_ONCE = max(1, os.cpu_count() or 1)
 # Inherited from the stack's own environment; everything else a function sees comes from the template.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SSL_CERT_FILE")
 
@@ -105,10 +112,13 @@ class _Instance:
         self.invocations = 0
         self.generation = 0
 
-    def invoke(self, event: Any, request_id: str, timeout: float) -> dict[str, Any] | None:
+    def invoke(
+        self, event: Any, request_id: str, timeout: float, initialized: Callable[[], None] | None = None
+    ) -> dict[str, Any] | None:
         """The worker's reply, or None if it died; raises TimeoutError past `timeout` seconds. On an
         environment's first invocation the import of the handler (the init phase) has Lambda's
-        separate allowance first: the worker says when it is done, and `timeout` runs from there."""
+        separate allowance first: the worker says when it is done, and `timeout` runs from there.
+        `initialized` is called once the init phase is over, however it ended."""
         deadline_ms = int((time.time() + timeout) * 1000)
         body = json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms}).encode()
         first = self.invocations == 0
@@ -117,12 +127,18 @@ class _Instance:
             self.sock.sendall(struct.pack(">I", len(body)) + body)
             reply = self._frame()
             if reply is not None and reply.startswith(b'{"init"'):
+                done, initialized = initialized, None
+                if done is not None:
+                    done()
                 self.sock.settimeout(timeout)  # imported: now the invocation's own Timeout
                 reply = self._frame()
         except TimeoutError:
             raise
         except OSError:
             return None
+        finally:
+            if initialized is not None:
+                initialized()
         self.invocations += 1
         return None if reply is None else json.loads(reply)
 
@@ -163,8 +179,10 @@ class FunctionPool:
         log_dir: Path,
         max_instances: int = 2,
         crash_plans: Path | None = None,
+        cold_starts: threading.Semaphore | None = None,
     ) -> None:
         self.spec = spec
+        self.cold_starts = cold_starts or threading.Semaphore(COLD_STARTS_AT_ONCE)
         self.crash_plans = crash_plans
         self.env = function_environment(spec, aws_endpoint, crash_plans)
         self.log_path = log_dir / f"{spec.logical_id}.log"
@@ -193,15 +211,21 @@ class FunctionPool:
                     raise RuntimeError(f"{self.spec.logical_id} is shut down")
                 if self._idle:
                     return self._idle.pop(), False
-                if self._count < self.max_instances:
+                if self._count >= self.max_instances:
+                    self._cond.wait()
+                elif self.cold_starts.acquire(blocking=False):
                     self._count += 1
                     break
-                self._cond.wait()
+                else:
+                    # Another init holds the machine: take whichever comes first, an environment of
+                    # this function freed meanwhile or a turn to start one (possibly another pool's).
+                    self._cond.wait(0.05)
         try:
             instance = _Instance(self.spec, self.env, self.log_path)
             instance.generation = self._generation
             return instance, True
         except Exception:
+            self.cold_starts.release()
             with self._cond:
                 self._count -= 1
                 self._cond.notify()
@@ -224,10 +248,10 @@ class FunctionPool:
         limit = float(timeout if timeout is not None else self.spec.timeout)
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        instance, cold = self._acquire()
-        cold = cold or instance.invocations == 0
+        instance, created = self._acquire()
+        cold = created or instance.invocations == 0
         try:
-            reply = instance.invoke(event, request_id, limit)
+            reply = instance.invoke(event, request_id, limit, self.cold_starts.release if created else None)
         except TimeoutError:
             self._release(instance, healthy=False)
             return InvokeResult(
@@ -280,8 +304,11 @@ class Workers:
         for mapping in sqs or []:
             if mapping.enabled:
                 fed[mapping.function] = fed.get(mapping.function, 0) + mapping.max_concurrency
+        cold_starts = threading.Semaphore(COLD_STARTS_AT_ONCE)  # one machine: shared by every pool
         self.pools = {
-            lid: FunctionPool(spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)), crash_plans)
+            lid: FunctionPool(
+                spec, aws_endpoint, log_dir, max(max_instances, fed.get(lid, 0)), crash_plans, cold_starts
+            )
             for lid, spec in functions.items()
         }
 

@@ -553,6 +553,34 @@ def test_a_dispatcher_killed_mid_batch_delivers_everything_and_records_each_succ
     assert delivered == {f"kill{n}" for n in range(6)}
 
 
+def test_a_record_failing_once_after_the_sends_is_made_again_and_nothing_is_sent_twice(hooks, monkeypatch):
+    from integration_core.errors import ProviderUnavailable
+    from integration_core.services import delivery as dispatcher
+    from integration_core.stores import webhooks as webhook_store
+
+    created = hooks.register()
+    for n in range(3):
+        hooks.publish(data={**GRADE, "assessment": f"busy{n}"})
+    real_record_wave = webhook_store.record_wave
+    calls = {"n": 0}
+
+    def busy_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ProviderUnavailable("the database cannot be reached; try again", retry_after=2)
+        return real_record_wave(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_store, "record_wave", busy_once)
+    monkeypatch.setattr(dispatcher, "RECORD_RETRY_WAITS", (0.01,))
+    hooks.drain(timeout=15)
+    assert calls["n"] == 2
+    # One request per event at the receiver, one attempt recorded for each.
+    delivered = sorted(json.loads(r.body)["data"]["assessment"] for r in hooks.receiver.at("/hook"))
+    assert delivered == ["busy0", "busy1", "busy2"]
+    assert [d["attempts"] for d in hooks.deliveries(created["webhookId"])] == [1, 1, 1]
+    assert hooks.stats(created["webhookId"])["succeeded"] == 3
+
+
 def test_the_worst_latency_stays_the_slowest_answer_when_a_concurrent_batch_records_first(hooks, monkeypatch):
     """Two batches for one webhook: the first is answered quickly but records last, after the
     second, whose receiver took 0.3 s. Both deliveries count and the slow answer stays the worst."""

@@ -42,6 +42,7 @@ from integration_core.domain.webhooks import (
     ErrorClass,
     next_delay,
 )
+from integration_core.errors import ProviderUnavailable
 from integration_core.ids import stable_id
 from integration_core.observability import logger
 from integration_core.services import events as outbox
@@ -315,7 +316,7 @@ def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | Non
     while True:
         changes = [_stats_change(w, group, now, rising.get(w)) for w, group in by_webhook.items()]
         token = stable_id("delivery", *tokens, *(f"worst:{w}" for w in sorted(rising)))
-        recorded = webhook_store.record_wave(store, attempts, changes, now, token)
+        recorded = _record_wave_after_sending(store, attempts, changes, now, token)
         if recorded.outcome is Outcome.RACED and recorded.outrun:
             rising = {w: latency for w, latency in rising.items() if w not in recorded.outrun}
             continue
@@ -334,6 +335,28 @@ def record(store: Table, jobs: list[Job], stats: dict[str, dict[str, Any]] | Non
         # else: another run recorded this attempt already
     _raise_worst_latency(store, [j for j in jobs if j.delivery["delivery_id"] in applied], stats or {})
     return applied
+
+
+# The sends are made: a record lost to a passing database error would send the whole wave again
+# (the message comes back), so it is tried again after these waits; the transaction's token makes a
+# repeat of one that did apply a no-op.
+RECORD_RETRY_WAITS = (1.0, 3.0)
+
+
+def _record_wave_after_sending(
+    store: Table,
+    attempts: list[webhook_store.AttemptRecord],
+    changes: list[webhook_store.StatsChange],
+    now: str,
+    token: str,
+) -> webhook_store.Recorded:
+    for wait in RECORD_RETRY_WAITS:
+        try:
+            return webhook_store.record_wave(store, attempts, changes, now, token)
+        except ProviderUnavailable:
+            logger.warning("recording a wave failed; trying again", extra={"wait_seconds": wait})
+            time.sleep(wait)
+    return webhook_store.record_wave(store, attempts, changes, now, token)
 
 
 def _worst_latencies(jobs: list[Job]) -> dict[str, float]:

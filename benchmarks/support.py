@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT)]
@@ -30,6 +31,14 @@ FUNCTION_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+
+
+def sdk_events() -> Any:
+    """The botocore session every adapter makes its clients from: an event handler registered on it
+    sees each AWS call the service makes from a client created afterwards."""
+    from integration_core.adapters import aws
+
+    return aws.session()
 
 
 def free_port() -> int:

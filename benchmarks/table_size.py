@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks import moto_partitions
-from benchmarks.support import FUNCTION_ENV, ROOT, summary
+from benchmarks.support import FUNCTION_ENV, ROOT, sdk_events, summary
 
 HOT_PARTITIONS = 10  # payers and webhooks the payments and deliveries belong to
 SHARE = {"students": 1 / 3, "payments": 1 / 3, "deliveries": 1 / 3}
@@ -45,12 +45,10 @@ class DynamoCalls:
     is refused (the benchmark fails)."""
 
     def __init__(self) -> None:
-        import boto3
-
         self.calls: Counter[str] = Counter()
         self.items_returned = 0
         self.seconds = 0.0
-        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        events = sdk_events()
         events.register("before-parameter-build.dynamodb.*", self._started)
         events.register("after-call.dynamodb.*", self._finished)
 
@@ -274,9 +272,9 @@ def run(sizes: list[int], requests: int) -> dict[str, Any]:
         from tests.support.aws import CURSOR_SECRET_NAME, SIGNING_SECRET_NAME, create_tables
         from tests.support.lambdas import LambdaContext, load_function
 
-        boto3.setup_default_session()
         calls = DynamoCalls()
         create_tables()
+        os.environ["WEBHOOK_SECRET_KEY_ID"] = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
         sm = boto3.client("secretsmanager")
         sm.create_secret(Name=SIGNING_SECRET_NAME, SecretString=tokens.generate_signing_key_secret())
         sm.create_secret(Name=CURSOR_SECRET_NAME, SecretString="bench-cursor-key-" + "x" * 40)

@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.support import FUNCTION_ENV, ROOT, free_port
+from benchmarks.support import FUNCTION_ENV, ROOT, free_port, sdk_events
 
 EVENT_TYPE = "course_started"
 CHUNK = 25  # the sender alone and httpx's AsyncClient post this many at once
@@ -102,20 +102,17 @@ def receiver(arrivals: Any = None) -> Iterator[str]:
 
 # ---------------------------------------------------------------- counting AWS calls
 class AwsCalls:
-    """Every AWS call the SDK makes in this process, by service and operation, with the time spent
-    inside them (serializing, moto's work, parsing): botocore events on the default session, so
-    every client the service creates afterwards reports here."""
+    """Every AWS call the service makes in this process, by service and operation, with the time
+    spent inside them (serializing, moto's work, parsing): botocore events on the adapters' session,
+    so every client the service creates afterwards reports here."""
 
     def __init__(self) -> None:
-        import boto3
-
         self.calls: Counter[str] = Counter()
         self.units: Counter[str] = Counter()  # items a call writes or asks for (what request units count)
         self.items_read: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
         self.seconds = 0.0
-        boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        events = sdk_events()
         events.register("before-parameter-build.*.*", self._started)
         events.register("after-call.*.*", self._finished)
         events.register("after-call-error.*.*", self._finished)
@@ -240,12 +237,8 @@ class SentMessages:
     from moto's SQS (which takes it half a minute)."""
 
     def __init__(self) -> None:
-        import boto3
-
         self.bodies: list[dict[str, str]] = []
-        boto3.DEFAULT_SESSION.events.register(  # type: ignore[union-attr]
-            "before-parameter-build.sqs.SendMessageBatch", self._sent
-        )
+        sdk_events().register("before-parameter-build.sqs.SendMessageBatch", self._sent)
 
     def _sent(self, params: dict[str, Any], **_: Any) -> None:
         self.bodies += [json.loads(entry["MessageBody"]) for entry in params["Entries"]]
@@ -288,7 +281,7 @@ def fan_out_and_dispatch(webhooks: int, batch: int = BATCH) -> dict[str, Any]:
         from integration_core.services import delivery, events
         from tests.support.aws import create_tables
 
-        aws = AwsCalls()  # inside the mock: it gives boto3 a default session of its own
+        aws = AwsCalls()
         sent = SentMessages()
         create_tables()
         os.environ["WEBHOOK_SECRET_KEY_ID"] = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]

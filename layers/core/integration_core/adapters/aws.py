@@ -19,8 +19,6 @@ _session: Any = None
 def client(service: str, *, connect_timeout: float = 2, read_timeout: float = 5, max_attempts: int = 3) -> Any:
     """A new client for `service` (callers cache theirs). Retries in botocore's standard mode, or
     `max_attempts=1` for none (the health probes)."""
-    global _session
-    import botocore.session
     from botocore.config import Config
 
     retries: dict[str, Any] = (
@@ -29,6 +27,15 @@ def client(service: str, *, connect_timeout: float = 2, read_timeout: float = 5,
     config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries)
     # A botocore session is not safe to create clients from concurrently (the health probes do).
     with _lock:
-        if _session is None:
-            _session = botocore.session.get_session()
-        return _session.create_client(service, config=config)
+        return session().create_client(service, config=config)
+
+
+def session() -> Any:
+    """The process's botocore session, made on first use (its `events` reach every client made
+    from it afterwards: the benchmarks count the service's AWS calls there)."""
+    global _session
+    if _session is None:
+        import botocore.session
+
+        _session = botocore.session.get_session()
+    return _session

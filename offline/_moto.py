@@ -4,7 +4,7 @@ serves it), run by `offline.aws.MotoServer` as a child of the stack.
 It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
 backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
 
-Three things moto's own server cannot do:
+Four things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
   in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
@@ -12,7 +12,10 @@ Three things moto's own server cannot do:
   written twice, as on DynamoDB (moto ignores the token);
 - concurrent DynamoDB requests: moto's DynamoDB backend is not thread-safe (concurrent
   TransactWriteItems fail with "dictionary changed size during iteration"), so DynamoDB requests
-  are served one at a time. Every other service is still served concurrently.
+  are served one at a time. Every other service is still served concurrently;
+- a prompt long poll: a ReceiveMessage waiting for messages wakes when one is sent (moto does
+  that) and also, within RECHECK_SECONDS, when a delay or a visibility timeout ends (moto
+  rechecks only once a second; SQS hands such a message over at once).
 
 python -m offline._moto PORT
 """
@@ -42,6 +45,7 @@ READY_BODY = json.dumps({"aws": "moto", "serving": True, "pid": os.getpid()}).en
 OUTAGE, RESUME = signal.SIGUSR1, signal.SIGUSR2
 SENT_EMAILS_PATH = "/_offline/ses/sent"
 TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
+RECHECK_SECONDS = 0.1
 TOKEN_SECONDS = 600  # how long DynamoDB remembers a ClientRequestToken  # read by offline.aws.MotoServer.sent_emails
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -68,6 +72,16 @@ def sent_emails() -> list[dict[str, Any]]:
                     entry["raw" if name == "raw_data" else name] = getattr(message, name)
             found.append(entry)
     return found
+
+
+def _prompt_long_polls() -> None:
+    from moto.sqs.models import Queue
+
+    def wait_for_messages(queue: Any, timeout: float) -> None:
+        with queue._messages_lock:
+            queue._messages_lock.wait_for(lambda: queue.messages, timeout=min(timeout, RECHECK_SECONDS))
+
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
 def _json(start_response: Callable[..., Any], body: bytes) -> Iterable[bytes]:
@@ -210,6 +224,7 @@ def main(argv: list[str]) -> int:
     # blocked before any thread starts, so the server threads inherit the mask.
     handled = {OUTAGE, RESUME, signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
+    _prompt_long_polls()
     server = _Server(port, LocalAws(DomainDispatcherApplication(create_backend_app)))
     if not server.up():
         return 1

@@ -144,8 +144,12 @@ token: $(VENV_STAMP)
 e2e: $(FUNCTION_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest tests/e2e -q
 
+# Two pytest workers, a test file each at a time (its module-scoped stacks stay with it): the end
+# to end tests spend most of their time waiting on a stack, so one worker leaves a core idle.
+# TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 test: lint typecheck template-check scan $(FUNCTION_STAMP) $(BROWSER_STAMP)
-	$(PY) -m pytest tests -q --durations=25
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # make test fuzzes every operation with 40 requests, the same each run; this runs new ones, more.
 FUZZ_EXAMPLES ?= 400

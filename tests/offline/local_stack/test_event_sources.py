@@ -90,7 +90,8 @@ def test_a_runtime_at_schedule_fires_its_target_once_on_time(fixture_stack):
     items = _wait(fired, 8)
     assert len(items) == 1
     lateness = float(items[0]["SK"]["S"]) - due.timestamp()
-    assert -0.2 <= lateness <= 2.0
+    # The mirror polls every 0.5 s; the rest is the function's cold start (longer on a loaded machine).
+    assert -0.2 <= lateness <= 4.0
     time.sleep(1.5)
     assert len(fired()) == 1  # once only
     names = [s["Name"] for s in scheduler.list_schedules(GroupName="school-integration-reminders")["Schedules"]]
@@ -105,11 +106,9 @@ def test_an_sqs_mapping_runs_up_to_its_maximum_concurrency_batches_at_once(fixtu
     # ParallelQueue's mapping: BatchSize 1, ScalingConfig.MaximumConcurrency 3; each message takes ~1 s.
     sqs = fixture_stack.client("sqs")
     queue = fixture_stack.state["resources"]["ParallelQueue"]["ref"]
-    bodies = [f"p{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
-    sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)])
     ddb = fixture_stack.client("dynamodb")
 
-    def runs():
+    def handled(bodies: list[str]) -> list[dict] | None:
         found = []
         for body in bodies:
             found += ddb.query(
@@ -117,10 +116,16 @@ def test_an_sqs_mapping_runs_up_to_its_maximum_concurrency_batches_at_once(fixtu
                 KeyConditionExpression="PK = :pk",
                 ExpressionAttributeValues={":pk": {"S": f"parallel#{body}"}},
             )["Items"]
-        return found if len(found) == 3 else None
+        return found if len(found) == len(bodies) else None
 
-    done = _wait(runs, 40)  # three cold workers start at once: slow on a busy machine, and not what is tested
-    assert done, "every message was handled"
+    # A first round makes the three environments (the local stack starts cold ones one init per core
+    # at a time, which is not what is tested); the second round runs on them.
+    for round_ in ("warm", "measured"):
+        bodies = [f"{round_}{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
+        entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+        sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+        done = _wait(lambda bodies=bodies: handled(bodies), 40)
+        assert done, f"every message of the {round_} round was handled"
     starts = [float(i["started"]["S"]) for i in done]
     ends = [float(i["ended"]["S"]) for i in done]
     # All three were running at one moment: the last to start started before the first to end ended.

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
 from offline.model import FunctionSpec
 from offline.workers import Workers
 
-SLOW_IMPORT = '''
+SLOW_IMPORT = """
 import json, os, time
 started = time.time()
 time.sleep(0.6)  # an import that takes a while
@@ -21,7 +22,7 @@ with open(os.environ["INIT_LOG"], "a") as log:
 
 def handler(event, context):
     return {"pid": os.getpid()}
-'''
+"""
 
 
 def _spec(code: Path, init_log: Path) -> FunctionSpec:
@@ -65,6 +66,6 @@ def test_a_burst_of_cold_starts_runs_one_init_at_a_time_across_pools(tmp_path, m
         workers.close()
     inits = sorted(json.loads(line) for line in init_log.read_text().splitlines())
     # Never two imports at once, in one function or across two.
-    assert all(later[0] >= earlier[1] for earlier, later in zip(inits, inits[1:], strict=False)), inits
+    assert all(later[0] >= earlier[1] for earlier, later in pairwise(inits)), inits
     # One environment per init, and callers queued behind an init were served warm by the first.
     assert len(inits) == len(set(pids)) < len(pids), (inits, pids)

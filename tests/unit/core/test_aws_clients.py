@@ -16,6 +16,7 @@ from integration_core.adapters import dynamodb, dynamodb_types
 
 ROOT = Path(__file__).resolve().parents[3]
 
+
 def _stable_id(value: object) -> str:
     """repr, with a set's members sorted: test ids must not follow the hash seed (pytest-xdist
     compares the collections of its workers)."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import json
 import multiprocessing
 import os
@@ -43,6 +42,7 @@ from typing import Any
 import httpx
 
 from benchmarks.support import FUNCTION_ENV, ROOT, free_port, sdk_events
+from offline._moto import undo_log_transactions
 
 EVENT_TYPE = "course_started"
 CHUNK = 25  # the sender alone and httpx's AsyncClient post this many at once
@@ -157,40 +157,6 @@ def _items_written_or_asked(params: dict[str, Any]) -> int:
     return 1
 
 
-def _one_rollback_copy_per_table() -> None:
-    """moto's TransactWriteItems deep-copies a table before *each* of its items (to roll back on a
-    failed condition): 100 copies of the whole table for one 100-item transaction. Nothing changes
-    between those copies, so taking one per table and transaction is the same backup."""
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
-
-    class OneCopyPerTable:
-        backups: dict[int, Any] | None = None
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-        def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
-            if self.backups is not None and isinstance(value, Table):
-                if id(value) not in self.backups:
-                    self.backups[id(value)] = copy.deepcopy(value)
-                return self.backups[id(value)]
-            return copy.deepcopy(value, memo)
-
-    shim = OneCopyPerTable()
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        shim.backups = {}
-        try:
-            original(self, transact_items)
-        finally:
-            shim.backups = None
-
-    models.copy = shim  # type: ignore[assignment]
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
-
 # ---------------------------------------------------------------- 1 and 2: fan-out and dispatcher
 def _seed_webhooks(count: int, url: str) -> None:
     """One webhook registered through the service, `count - 1` clones of its items written with
@@ -273,7 +239,9 @@ def fan_out_and_dispatch(webhooks: int, batch: int = BATCH) -> dict[str, Any]:
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(FUNCTION_ENV | {"WEBHOOKS_ALLOW_LOOPBACK": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"})
-    _one_rollback_copy_per_table()
+    # moto copies a whole table per item of a transaction; the local stack's AWS rolls back from the
+    # items touched instead, and so does this process's.
+    undo_log_transactions()
     with receiver() as base, mock_aws():
         import boto3
 

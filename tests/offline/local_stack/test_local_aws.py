@@ -142,3 +142,52 @@ def test_a_transaction_repeated_with_its_token_is_written_once_as_on_dynamodb(fi
     assert count == {"N": "1"}
     with pytest.raises(dynamodb.exceptions.TransactionCanceledException):  # a new token is a new write
         dynamodb.transact_write_items(TransactItems=[put, counter], ClientRequestToken=f"{key}-second")
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(fixture_stack):
+    """The embedded AWS rolls a transaction back from the items it touched (not from copies of the
+    table): a put, an update and a delete before a failing condition are all undone."""
+    ddb = fixture_stack.client("dynamodb")
+    run = uuid.uuid4().hex[:8]
+
+    def key(name: str) -> dict:
+        return {"PK": {"S": f"undo-{run}-{name}"}, "SK": {"S": "record"}}
+
+    ddb.put_item(TableName=TABLE, Item={**key("updated"), "n": {"N": "1"}, "tags": {"SS": ["a", "b"]}})
+    ddb.put_item(TableName=TABLE, Item={**key("deleted"), "blob": {"B": b"\x00\xff"}})
+    before = {name: ddb.get_item(TableName=TABLE, Key=key(name)).get("Item") for name in ("new", "updated", "deleted")}
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**key("new"), "n": {"N": "9"}}}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": key("updated"),
+                        "UpdateExpression": "SET n = :n REMOVE tags",
+                        "ExpressionAttributeValues": {":n": {"N": "2"}},
+                    }
+                },
+                {"Delete": {"TableName": TABLE, "Key": key("deleted")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": key("absent"),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    after = {name: ddb.get_item(TableName=TABLE, Key=key(name)).get("Item") for name in before}
+    assert after == before and before["new"] is None and before["updated"]["n"] == {"N": "1"}
+    # The same transaction without the failing check applies all three.
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {**key("new"), "n": {"N": "9"}}}},
+            {"Delete": {"TableName": TABLE, "Key": key("deleted")}},
+        ]
+    )
+    assert ddb.get_item(TableName=TABLE, Key=key("new"))["Item"]["n"] == {"N": "9"}
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key=key("deleted"))

@@ -9,7 +9,7 @@ data; one that reads a page does not. The items are clones of ones the services 
 created, payments as the ledger writes them, deliveries of a fan-out), written in batches.
 
 moto in this process plays DynamoDB, with its Query made to read a partition's page as DynamoDB
-does (benchmarks.moto_partitions: moto itself sorts the whole table for every Query). The three
+does (offline.moto_partitions: moto itself sorts the whole table for every Query). The three
 tables are built one after the other and kept; the measurement then sends each request to every
 size in turn (swapping which table moto serves as the app table), so a change in the machine's
 load falls on every size alike. Each request's DynamoDB calls and the items they return are counted, and a Scan
@@ -31,8 +31,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from benchmarks import moto_partitions
 from benchmarks.support import FUNCTION_ENV, ROOT, sdk_events, summary
+from offline import moto_partitions
 
 HOT_PARTITIONS = 10  # payers and webhooks the payments and deliveries belong to
 SHARE = {"students": 1 / 3, "payments": 1 / 3, "deliveries": 1 / 3}

@@ -4,7 +4,7 @@ serves it), run by `offline.aws.MotoServer` as a child of the stack.
 It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
 backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
 
-Five things moto's own server cannot do:
+Six things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
   in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
@@ -13,6 +13,8 @@ Five things moto's own server cannot do:
 - concurrent DynamoDB requests: moto's DynamoDB backend is not thread-safe (concurrent
   TransactWriteItems fail with "dictionary changed size during iteration"), so DynamoDB requests
   are served one at a time. Every other service is still served concurrently;
+- a Query whose cost does not grow with the table (offline/moto_partitions.py: moto sorts the
+  whole table for every Query);
 - a transaction whose cost does not grow with the table: moto backs up a TransactWriteItems by
   copying the whole table once per item (a 75-item wave record against the soak's 50,000 items
   took minutes); here the items it touches are kept and written back if it is cancelled;
@@ -39,6 +41,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from offline import moto_partitions
 
 HOST = "127.0.0.1"
 # Answered by this launcher only: the stack polls it to know that its own AWS listens on the port
@@ -288,6 +292,7 @@ def main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     _prompt_long_polls()
     undo_log_transactions()
+    moto_partitions.install()
     server = _Server(port, LocalAws(DomainDispatcherApplication(create_backend_app)))
     if not server.up():
         return 1

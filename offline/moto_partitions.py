@@ -16,7 +16,7 @@ data, and a Scan is untouched (and refused by the benchmark): only moto's own ta
 gone. The sorted lists are built on a partition's first Query and dropped when a write touches the
 partition (put, update, delete, as BatchWriteItem and TransactWriteItems make them).
 
-    from benchmarks import moto_partitions
+    from offline import moto_partitions
     moto_partitions.install()   # before or inside mock_aws(); idempotent
 """
 

@@ -1,6 +1,7 @@
-"""The table-size benchmark's moto shim answers every Query exactly as moto does (items, order,
-LastEvaluatedKey), page after page, on the table and on GSI1, forwards and backwards, with and
-without a sort-key condition or a filter, and after writes that move items between partitions."""
+"""The moto shim of the local stack's embedded AWS and of the benchmarks answers every Query
+exactly as moto does (items, order, LastEvaluatedKey), page after page, on the table and on GSI1,
+forwards and backwards, with and without a sort-key condition or a filter, and after writes that
+move items between partitions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import random
 import boto3
 import pytest
 
-from benchmarks import moto_partitions
+from offline import moto_partitions
 
 TABLE = "app-table"
 

@@ -4,7 +4,7 @@ serves it), run by `offline.aws.MotoServer` as a child of the stack.
 It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
 backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
 
-Six things moto's own server cannot do:
+Seven things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
   in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
@@ -18,6 +18,9 @@ Six things moto's own server cannot do:
 - a transaction whose cost does not grow with the table: moto backs up a TransactWriteItems by
   copying the whole table once per item (a 75-item wave record against the soak's 50,000 items
   took minutes); here the items it touches are kept and written back if it is cancelled;
+- a SendMessage and a ReceiveMessage whose cost does not grow with the queue: moto counts every
+  message of the queue three times whenever any queue attribute is read, which both do for each
+  message; here the counts are made only for a GetQueueAttributes that asks for them;
 - a prompt long poll: a ReceiveMessage waiting for messages wakes when one is sent (moto does
   that) and also, within RECHECK_SECONDS, when a delay or a visibility timeout ends (moto
   rechecks only once a second; SQS hands such a message over at once).
@@ -138,6 +141,33 @@ def undo_log_transactions() -> None:
 
     models.copy = shim  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _queue_counts_when_asked() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    asked = threading.local()
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        count = getattr(Queue, name).fget
+
+        def counted(queue: Any, count: Callable[[Any], int] = count) -> int:
+            return count(queue) if getattr(asked, "counts", False) else 0
+
+        setattr(Queue, name, property(counted))
+    original = SQSBackend.get_queue_attributes
+
+    def get_queue_attributes(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        asked.counts = any(n == "All" or n.startswith("Approximate") for n in attribute_names or [])
+        try:
+            return original(backend, queue_name, attribute_names)
+        finally:
+            asked.counts = False
+
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
 
 
 def _prompt_long_polls() -> None:
@@ -291,6 +321,7 @@ def main(argv: list[str]) -> int:
     handled = {OUTAGE, RESUME, signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     _prompt_long_polls()
+    _queue_counts_when_asked()
     undo_log_transactions()
     moto_partitions.install()
     server = _Server(port, LocalAws(DomainDispatcherApplication(create_backend_app)))

@@ -191,3 +191,26 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(fixture_stack):
     )
     assert ddb.get_item(TableName=TABLE, Key=key("new"))["Item"]["n"] == {"N": "9"}
     assert "Item" not in ddb.get_item(TableName=TABLE, Key=key("deleted"))
+
+
+def test_a_queue_counts_its_messages_when_asked(fixture_stack):
+    sqs = fixture_stack.client("sqs")
+    url = sqs.create_queue(QueueName=f"counts-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "60"})[
+        "QueueUrl"
+    ]
+    sqs.send_message(QueueUrl=url, MessageBody="taken")
+    sqs.send_message(QueueUrl=url, MessageBody="waiting")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]) == 1
+    counts = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    asked = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"]
+    assert asked == dict.fromkeys(counts, "1")
+    every = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert {k: every[k] for k in counts} == asked and every["VisibilityTimeout"] == "60"
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "60"
+    }

@@ -1,9 +1,10 @@
 """A soak of webhook delivery through the local stack: SOAK_EVENTS deliveries (events published with
 `POST /events`, each fanned out to 20 webhooks, one loopback receiver each), 30 % of the receivers'
 answers failing at random (5xx, a timeout, 429 with Retry-After, a connection reset) with the retry
-schedule scaled down to 0, 1, 2 s (three attempts). Once settled, every delivery ended delivered or
-dead-lettered, none is lost, each attempt is recorded, each webhook's statistics equal its
-receiver's own counts, and every dead-lettered delivery is replayed and delivered.
+schedule scaled down to 0, 1, 2 s (three attempts) and the receivers' timeout to 2 s. Once settled,
+every delivery ended delivered or dead-lettered, none is lost, each attempt is recorded, each
+webhook's statistics equal its receiver's own counts, and every dead-lettered delivery is replayed
+and delivered.
 
 `make test` runs 300 deliveries; `make soak` runs 10,000 (`make soak SOAK_EVENTS=...`)."""
 
@@ -35,11 +36,13 @@ EVENTS = max(1, DELIVERIES // RECEIVERS)
 FAILING = 0.30
 SCHEDULE = "0,1,2"
 ATTEMPTS = len(SCHEDULE.split(","))
-# The dispatcher gives a receiver 15 s (WEBHOOK_TOTAL_TIMEOUT_SECONDS' default); a timeout holds longer.
-HOLD = 16.0
+# The receivers' timeout scaled down with the schedule (WebhookReceiverTimeoutSeconds, 15 s by
+# default): a batch waits for its slowest receiver, so at 15 s most batches of 10 would take 15 s.
+RECEIVER_TIMEOUT = 2
+HOLD = RECEIVER_TIMEOUT + 1.0  # a "timeout" answer comes after the dispatcher gave up
 # A message stays hidden longer than a batch with a timed-out receiver takes, so that it comes back
 # only when its retry delay says (ChangeMessageVisibility), never while it is being delivered.
-VISIBILITY = 40
+VISIBILITY = 20
 SETTLE_SECONDS = 120 + DELIVERIES * 0.06  # bounded: a few minutes at 10,000
 KINDS = ("5xx", "timeout", "429", "reset")
 
@@ -128,6 +131,7 @@ def soak_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
         "WebhookRetrySchedule": SCHEDULE,
         "WebhookMaxReceiveCount": str(ATTEMPTS),
         "WebhookQueueVisibilityTimeout": str(VISIBILITY),
+        "WebhookReceiverTimeoutSeconds": str(RECEIVER_TIMEOUT),
     }
     arguments = [arg for k, v in parameters.items() for arg in ("--parameter", f"{k}={v}")]
     stack = start_stack(ROOT / "template.yaml", tmp_path_factory.mktemp("offline-soak"), "--no-seed", *arguments)

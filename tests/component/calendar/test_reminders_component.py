@@ -142,6 +142,44 @@ def test_a_reminder_firing_twice_emails_each_student_once_and_records_one_class_
         assert json.loads(item["data_json"])["studentId"] == student
 
 
+def test_a_reminder_whose_first_invocation_died_before_the_email_is_sent_by_a_retry_past_the_lease(
+    reminders_env, monkeypatch
+):
+    from integration_core.services.reminders import firing
+    from integration_core.stores import reminders as reminder_store
+
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    course, [session], [student] = _course_with_student([starts])
+    invoke("reminders", api_event("POST", f"/google-calendar/sync-reminders/{course}", caller=ADMIN))
+    payload = json.loads(_schedules()[f"reminder-{session}-60m"]["Target"]["Input"])
+    handler = load_function("reminder").handler
+    send_text = firing.ses.send_text
+
+    def dies(*args, **kwargs):
+        raise SystemExit("killed after the claim, before the email")
+
+    monkeypatch.setattr(firing.ses, "send_text", dies)
+    with pytest.raises(SystemExit):
+        handler(payload, LambdaContext())
+    monkeypatch.setattr(firing.ses, "send_text", send_text)
+    # Lambda's first retry comes within the send lease: the claim may be a live invocation's, so
+    # nothing is sent, and the invocation fails so that Lambda tries again (returning would end it).
+    with pytest.raises(firing.ReminderInProgress):
+        handler(payload, LambdaContext())
+    assert _sent() == []
+    # The next retry comes after the lease: it takes the claim over and sends the email once.
+    table = boto3.resource("dynamodb").Table("app-table")
+    marker = reminder_store.SentKey(session, 60, 1, student)
+    table.update_item(
+        Key={"PK": marker.pk, "SK": "SENT"},
+        UpdateExpression="SET claimed_epoch = claimed_epoch - :lease",
+        ExpressionAttributeValues={":lease": reminder_store.SEND_LEASE_SECONDS + 1},
+    )
+    assert handler(payload, LambdaContext())["emailed"] == 1
+    assert handler(payload, LambdaContext())["alreadySent"] == 1
+    assert [m.destinations["ToAddresses"][0] for m in _sent()] == ["ana0@school.example"]
+
+
 def test_a_reminder_for_a_moved_or_cancelled_session_sends_nothing(reminders_env):
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     course, [session], _ = _course_with_student([starts])

@@ -3,7 +3,8 @@ schedule, expiring two days after it fires), and the once-per-student markers of
 
 A marker is written with the reminder's `class_reminder` event in one transaction and records
 when its email went out: a reminder that fires twice finds the marker and sends nothing; one that
-died between the marker and the email takes it over after a lease and sends the email once."""
+died between the marker and the email takes it over after a lease and sends the email once (a
+try within the lease fails, so that Lambda tries the invocation again later)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Claim(StrEnum):
 
     NEW = "new"  # first claim: the marker and its event were written now
     TAKEN_OVER = "taken_over"  # an earlier claim died before its email went out
-    DONE = "done"  # sent already, or being sent by another invocation right now
+    BUSY = "busy"  # claimed within the lease and not sent yet: by a live invocation or a dead one
+    DONE = "done"  # sent already
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ class ReminderStore:
                 values={":now": now, ":epoch": _epoch(now), ":lease_end": lease_end},
             )
         except ConditionFailed:
-            return Claim.DONE
+            marker = self.db.get(key.pk, keys.SENT, consistent=True) or {}
+            return Claim.DONE if marker.get("emailed_at") else Claim.BUSY
         return Claim.TAKEN_OVER
 
     def sent(self, key: SentKey, now: str, message_id: str) -> None:

@@ -42,6 +42,7 @@ class Fired:
     skipped: str | None = None  # why nothing was sent (stale, cancelled, gone)
     emailed: list[str] = field(default_factory=list)  # student ids
     already_sent: list[str] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)  # claimed elsewhere, not sent yet
     events: list[str] = field(default_factory=list)
 
 
@@ -130,6 +131,9 @@ def fire(payload: Any) -> Fired:
         if claim is Claim.DONE:
             result.already_sent.append(student["id"])
             continue
+        if claim is Claim.BUSY:
+            result.in_progress.append(student["id"])
+            continue
         subject, body = email_text(course, session, student, given.offset_minutes)
         message_id = ses.send_text(config.sender, student["email"], subject, body)
         store.sent(key, timeutil.iso_utc(timeutil.utc_now()), message_id)
@@ -148,9 +152,23 @@ def fire(payload: Any) -> Fired:
             "offset_minutes": given.offset_minutes,
             "emailed": len(result.emailed),
             "already_sent": len(result.already_sent),
+            "in_progress": len(result.in_progress),
         },
     )
+    if result.in_progress:
+        # Claimed by an invocation that may have died before its email: failing makes Lambda try
+        # this asynchronous invocation again (after about 1 and 3 minutes), and a try past the
+        # send lease takes the claim over and sends. Returning would end the retries: an email lost.
+        raise ReminderInProgress(given.session_id, len(result.in_progress))
     return result
+
+
+class ReminderInProgress(RuntimeError):
+    def __init__(self, session_id: str, students: int) -> None:
+        super().__init__(
+            f"reminder of session {session_id}: {students} student(s) claimed by another invocation and "
+            "not sent yet; fail so that Lambda tries again after the send lease"
+        )
 
 
 def _skip(given: ReminderInput, why: str) -> Fired:

@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock run test lint typecheck template-check scan unit component e2e fuzz soak crash token bench openapi clean
+.PHONY: help install lock run test lint typecheck template-check scan unit component e2e fuzz soak crash token bench screenshots openapi clean
 
 help:
 	@echo "make run     start the whole system offline (local AWS, local API, provider sandbox)"
@@ -25,6 +25,7 @@ help:
 	@echo "make soak    10,000 webhook deliveries to 20 receivers failing 30 % at random (SOAK_EVENTS=10000)"
 	@echo "make crash   every event consumer SIGKILLed at every point of a batch (make test: one point each)"
 	@echo "make bench   one table of every benchmark figure (README, Performance); BENCH_QUICK=1 for a short check"
+	@echo "make screenshots  the console tests, renewing the screenshots in docs/images"
 	@echo "make scan    checkov over template.yaml (make test runs it; exceptions are written in the template)"
 	@echo "make lock    resolve every requirements pin again (after changing a .in file or dev.txt)"
 
@@ -163,6 +164,10 @@ soak: $(FUNCTION_STAMP)
 
 crash: $(FUNCTION_STAMP)
 	CRASH_POINTS=all $(PY) -m pytest tests/e2e/faults/test_crash_points.py -q
+
+# The console tests' screenshots, renewed in docs/images (a normal run writes them to a temporary folder).
+screenshots: $(FUNCTION_STAMP) $(BROWSER_STAMP)
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/images $(PY) -m pytest tests/e2e/console -q
 
 openapi: $(VENV_STAMP)
 	$(PY) scripts/build_openapi.py

@@ -259,11 +259,16 @@ async function renderEndpoint(box, ctx, webhookId) {
 
   let polls = 0;
   let timer = null;
+  let latest = 0;
   async function refresh() {
+    const mine = ++latest;
     const [page, numbers] = await Promise.all([
       api.get(`/webhooks/${webhookId}/deliveries`, { limit: 100 }),
       api.get(`/webhooks/${webhookId}/statistics`),
     ]);
+    // An older refresh answering late (a slow request) must not overwrite a newer one's page, nor
+    // cancel the watch the newer one started.
+    if (mine !== latest) return;
     fillStats(stats, numbers, page.items);
     fillDeliveries(deliveries, page.items, webhookId, attempts, refresh);
     const open = attempts.dataset.deliveryId;

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import icalendar
-import vobject
 
 from offline.testing import RunningStack
 from tests.e2e.calendar.test_reminders_e2e import ZONE, School
+from tests.support.ical import read_feed
 
 
 def _uids(body: bytes) -> dict[str, icalendar.Event]:
@@ -53,7 +53,7 @@ def test_a_students_feed_serves_their_classes_with_stable_uids_and_honours_etag(
         assert str(start.tzinfo) == ZONE and (start.hour, start.minute) == (18, 0)
         assert event["DTSTART"].params["TZID"] == ZONE
         assert int(event["SEQUENCE"]) == 1 and str(event["STATUS"]) == "CONFIRMED"
-    parsed = vobject.readOne(first.text)
+    parsed = read_feed(first.text)
     starts = sorted(v.dtstart.value for v in parsed.vevent_list)
     assert [s.astimezone(UTC).hour for s in starts] == [23, 22]  # the same 18:00 across the change
     assert sorted(v.uid.value for v in parsed.vevent_list) == sorted(events)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import icalendar
-import vobject
 
 from integration_core import timeutil
 from integration_core.domain.ics import FeedEntry, last_modified, render, uid
+from tests.support.ical import read_feed
 
 NY = {"id": "crs_ny000001", "title": "Evening English", "time_zone": "America/New_York", "description": "B2 group"}
 TOKYO = {"id": "crs_tk000001", "title": "Business Japanese", "time_zone": "Asia/Tokyo"}
@@ -57,7 +57,7 @@ def test_the_feed_parses_with_two_independent_parsers_and_keeps_local_times_acro
     assert str(before["URL"]) == "https://meet.example/abc" and "https://meet.example/abc" in str(before["DESCRIPTION"])
     assert str(before["SUMMARY"]) == "Evening English"
     # vobject reads the same instants and UIDs.
-    parsed = vobject.readOne(body.decode())
+    parsed = read_feed(body.decode())
     instants = {v.uid.value: v.dtstart.value for v in parsed.vevent_list}
     assert {k: timeutil.iso_utc(v) for k, v in instants.items()} == {
         uid("ses_mar00001"): "2026-03-02T23:00:00+00:00",

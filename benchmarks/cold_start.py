@@ -185,6 +185,9 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
                     common
                     | functions[logical_id]["env"]
                     | {
+                        # What Lambda sets in every environment (the core pauses its collector there).
+                        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
                         "PROBE_KIND": "function",
                         "PROBE_CODE_DIR": str(dirs[logical_id]),
                         "PROBE_EVENT": json.dumps(event),

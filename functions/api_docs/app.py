@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integration_core.config import API_PREFIX, settings
 from integration_core.errors import NotFound
 from integration_core.http import make_resolver
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 
 HERE = Path(__file__).parent
 SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
@@ -103,6 +105,6 @@ def jwks():  # type: ignore[no-untyped-def]  # a Response: see the note above
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

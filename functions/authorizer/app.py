@@ -7,15 +7,17 @@ answers 401 itself). Results are cached by API Gateway on the Authorization head
 
 from __future__ import annotations
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core import tokens
 from integration_core.adapters.secrets import secret_text
 from integration_core.config import settings
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler, logger
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     config = settings()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,7 +29,7 @@ from integration_core.domain.calendar import (
 )
 from integration_core.http import caller, make_resolver
 from integration_core.ids import id_pattern
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services.calendar import connection, events, status, sync
 
 app = make_resolver()
@@ -115,6 +117,6 @@ def sync_status(userId: UserIdQuery = None) -> SyncStatus:
     return SyncStatus(**status.status(caller(app), userId))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

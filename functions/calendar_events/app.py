@@ -4,14 +4,16 @@ integration_core.services.calendar.reactions, the delivery rules in integration_
 
 from __future__ import annotations
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core import internal_events
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services.calendar import deps, reactions
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     markers = internal_events.TableMarkers(deps.store().db)
     return internal_events.run(reactions.CALENDAR, event, markers)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,7 +16,7 @@ from pydantic import Field
 from integration_core.errors import NotFound
 from integration_core.http import caller, make_resolver
 from integration_core.models import ApiModel
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services import calendar_feed
 
 app = make_resolver()
@@ -87,6 +89,6 @@ def read_feed(feedFile: FeedFile):  # type: ignore[no-untyped-def]  # a Response
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

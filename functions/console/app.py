@@ -16,11 +16,13 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core.http import make_resolver
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
@@ -103,6 +105,6 @@ def console_file():  # type: ignore[no-untyped-def]
     return serve(app.current_event.path.removeprefix(PREFIX))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,7 +32,7 @@ from integration_core.domain.directory import (
 from integration_core.http import caller, make_resolver
 from integration_core.ids import id_pattern
 from integration_core.models import PageOf
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services import directory
 
 app = make_resolver()
@@ -210,6 +212,6 @@ def delete_enrollment(courseId: CourseId, studentId: StudentId):  # type: ignore
     return no_content()
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from functools import partial
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,7 +17,7 @@ from integration_core.adapters.probes import fast_client
 from integration_core.config import health_queue_urls, settings
 from integration_core.http import make_resolver
 from integration_core.models import ApiModel
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler, logger
 
 CHECK_TIMEOUT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 5  # an unhealthy answer says when to ask again, as every 503 of the API does
@@ -91,6 +93,6 @@ def health() -> Response[Health]:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

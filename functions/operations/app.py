@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,7 +19,7 @@ from integration_core.domain.operations import (
     ReplayedDeadLetters,
 )
 from integration_core.http import caller, make_resolver
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services import operations
 
 app = make_resolver()
@@ -52,6 +54,6 @@ def replay(body: ReplayDeadLetters) -> ReplayedDeadLetters:
     return operations.replay(caller(app), body)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -13,13 +13,15 @@ import base64
 import json
 from typing import Any
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core.domain.payments import Provider
 
 # PROBLEM_JSON from errors, not http: that would load Powertools' API resolver, which this function does not use.
 from integration_core.errors import PROBLEM_JSON, DomainError, NotFound
-from integration_core.observability import logger, metrics
+from integration_core.observability import lambda_handler, logger, metrics
 from integration_core.services.payments import callbacks
 
 MAX_BODY = 512 * 1024
@@ -35,7 +37,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     http = event.get("requestContext", {}).get("http", {})

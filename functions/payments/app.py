@@ -15,6 +15,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -49,7 +51,7 @@ from integration_core.errors import Conflict, invalid
 from integration_core.http import caller, make_resolver
 from integration_core.idempotency_keys import IDEMPOTENCY_KEY
 from integration_core.models import PageOf
-from integration_core.observability import logger, metrics
+from integration_core.observability import lambda_handler, metrics
 from integration_core.principal import Principal
 from integration_core.services import payments
 
@@ -261,7 +263,7 @@ def get_plan(planId: Annotated[str, Path(pattern=PLAN_ID)]) -> Plan:
     return payments.get_plan(caller(app), planId)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services.reminders import firing
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     fired = firing.fire(event)
     return {

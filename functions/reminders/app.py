@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
@@ -13,7 +15,7 @@ from integration_core.domain.reminders import Reminder
 from integration_core.http import caller, make_resolver
 from integration_core.ids import id_pattern
 from integration_core.models import ApiModel
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services import reminders
 
 app = make_resolver()
@@ -83,6 +85,6 @@ def list_reminders(courseId: CourseId) -> CourseReminders:
     return CourseReminders(course_id=courseId, items=[_out(r) for r in reminders.list_reminders(caller(app), courseId)])
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

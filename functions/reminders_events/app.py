@@ -4,15 +4,17 @@ integration_core.services.reminders.reactions, the delivery rules in integration
 
 from __future__ import annotations
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core import internal_events
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services import reminders
 from integration_core.services.reminders import reactions
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     markers = internal_events.TableMarkers(reminders._store().db)
     return internal_events.run(reactions.REMINDERS, event, markers)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,7 +31,7 @@ from integration_core.domain.signin import (
 )
 from integration_core.http import caller, make_resolver
 from integration_core.ids import id_pattern
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services.signin import accounts, links, sessions, start
 
 app = make_resolver()
@@ -169,6 +171,6 @@ def sign_out(body: SignInRefresh):  # type: ignore[no-untyped-def]
     return no_content()
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +17,7 @@ from pydantic import Field
 from integration_core.http import caller, make_resolver
 from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services.video import meetings
 
 app = make_resolver()
@@ -283,6 +285,6 @@ def teams_analytics(meetingId: TeamsMeetingId) -> Analytics:
     return Analytics(**meetings.analytics(caller(app), TEAMS, meetingId))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

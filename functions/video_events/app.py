@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integration_core import internal_events
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler, logger
 from integration_core.services.video import maintenance, meetings, reactions
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict[str, Any]:
     if event.get("task") == "maintenance":
         done = maintenance.run()

@@ -4,12 +4,14 @@ Thin: the delivery rules live in integration_core.services.delivery."""
 
 from __future__ import annotations
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from integration_core.domain.webhooks import DeliveryMessage
-from integration_core.observability import logger, metrics
+from integration_core.observability import lambda_handler, logger, metrics
 from integration_core.services.delivery import QueuedDelivery, process_batch
 
 
@@ -29,7 +31,7 @@ def _queued(record: dict) -> QueuedDelivery | None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     raw = event.get("Records", [])

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 
 
 class Task(BaseModel):
@@ -17,7 +19,7 @@ class Task(BaseModel):
     task: Literal["sweep", "auto_disable"]
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     task = Task.model_validate(event).task
     # Each schedule runs one task: its service loads on first use, not the other's too.

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
+import integration_core.startup  # noqa: F401  # before Powertools: see its docstring
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,7 +47,7 @@ from integration_core.domain.webhooks import (
 from integration_core.http import caller, make_resolver
 from integration_core.ids import has_prefix
 from integration_core.models import ApiModel, PageOf
-from integration_core.observability import logger
+from integration_core.observability import lambda_handler
 from integration_core.services import events, webhooks
 
 if TYPE_CHECKING:
@@ -220,6 +222,6 @@ def publish(body: PublishEvent) -> Response[PublishedEvent]:
     return _json(202, PublishedEvent(event_id=event_id, event_type=body.event_type, duplicate=duplicate))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

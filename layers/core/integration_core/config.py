@@ -52,3 +52,9 @@ def health_queue_urls() -> dict[str, str]:
         for name, url in sorted(os.environ.items())
         if name.startswith(HEALTH_QUEUE_PREFIX)
     }
+
+
+def in_lambda() -> bool:
+    """In a Lambda execution environment (or a local stack worker: both set AWS_EXECUTION_ENV), not
+    in a test or tool that merely imports a handler."""
+    return os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")

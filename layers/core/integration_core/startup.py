@@ -24,7 +24,6 @@ import gc
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 from typing import Any
@@ -57,7 +56,9 @@ def _reexports(source: str, package: str) -> tuple[dict[str, tuple[str, str]], l
     return names, dunders
 
 
-class _ReexportingPackage(Loader):
+# Plain classes, as the import system only calls their methods: importlib.abc would import
+# importlib.resources (pathlib, tempfile, shutil, ...), a few per cent of a cold start.
+class _ReexportingPackage:
     def __init__(self, names: dict[str, tuple[str, str]], dunders: list[ast.stmt]) -> None:
         self.names, self.dunders = names, dunders
 
@@ -83,7 +84,7 @@ class _ReexportingPackage(Loader):
         exec(compile(ast.Module(body=self.dunders, type_ignores=[]), module.__file__ or "", "exec"), vars(module))  # noqa: S102  # the package's own `__all__ = [...]`
 
 
-class _Finder(MetaPathFinder):
+class _Finder:
     def find_spec(
         self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
@@ -96,7 +97,8 @@ class _Finder(MetaPathFinder):
             found = _reexports(init.read(), name)
         if found is None:
             return spec
-        lazy = ModuleSpec(name, _ReexportingPackage(*found), origin=spec.origin, is_package=True)
+        loader = _ReexportingPackage(*found)
+        lazy = ModuleSpec(name, loader, origin=spec.origin, is_package=True)  # type: ignore[arg-type]  # a Loader in all but name
         lazy.submodule_search_locations = spec.submodule_search_locations
         lazy.has_location = True
         return lazy

@@ -1,6 +1,8 @@
 """The admins' operations API (/admin): every integration's health at a glance, and the dead
 letters of the webhook deliveries and of the internal event handlers, listed and replayed. Thin:
-routes and models here, rules in integration_core.services.operations."""
+routes and models here, rules in integration_core.services.operations (health) and
+integration_core.services.dead_letters, which the dead-letter routes import on first use: the
+health page, the admins' landing, does not load the webhook deliveries' models or the outbox."""
 
 from __future__ import annotations
 
@@ -42,7 +44,9 @@ def integrations() -> IntegrationHealth:
     summary="Dead-lettered deliveries (queue=webhooks) or internal events (queue=<consumer>), up to 50 (admin)",
 )
 def dead_letters(queue: QueueQuery = "webhooks") -> DeadLetters:
-    return operations.dead_letters(caller(app), queue)
+    from integration_core.services import dead_letters  # on first use: see the module's docstring
+
+    return dead_letters.dead_letters(caller(app), queue)
 
 
 @app.post(
@@ -51,7 +55,9 @@ def dead_letters(queue: QueueQuery = "webhooks") -> DeadLetters:
     summary="Replay dead letters: the ones named, or all (20 a call; call again while remaining > 0) (admin)",
 )
 def replay(body: ReplayDeadLetters) -> ReplayedDeadLetters:
-    return operations.replay(caller(app), body)
+    from integration_core.services import dead_letters
+
+    return dead_letters.replay(caller(app), body)
 
 
 @lambda_handler

@@ -13,6 +13,8 @@ QUEUE_NAME = r"^[a-z][a-z0-9_]{1,40}$"
 MESSAGE_ID = r"^[A-Za-z0-9-]{1,100}$"
 MessageId = Annotated[str, StringConstraints(pattern=MESSAGE_ID)]
 REPLAY_BATCH = 20  # messages one replay call takes from a dead letter queue
+LISTED = 50  # items a part of the health, or a listing of dead letters, shows at most
+DELIVERIES, EVENTS = "deliveries", "events"  # what a queue carries
 
 
 class ProviderHealth(ApiModel):

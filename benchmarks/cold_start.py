@@ -6,10 +6,11 @@ boto3, makes one DynamoDB client and serves one GetItem. The target is 1.5x that
 Each probe sees only the packages its deployment has: the core layer's requirements, the
 function's own, and what the Lambda runtime provides (boto3 and its dependencies); a package that
 is in the development environment only (rich, click and pygments for schemathesis, which make
-`import httpx` load its command line too) cannot be imported, as in Lambda. The runs alternate
-between the cases (baseline, every function, baseline, ...), so that a machine whose load changes
-during the run slows them all alike; each figure is the median, and `cpu_ms` is the process's own
-CPU time (user + system), which another process's load moves less than the wall clock.
+`import httpx` load its command line too) cannot be imported, as in Lambda. Each function's run comes
+right after a baseline run of its own (baseline, A, baseline, B, ...), and its ratio is the median
+over the rounds of the ratio within each pair, so that a machine whose load changes during the run
+moves both sides of a ratio alike; each other figure is the median, and `cpu_ms` is the process's
+own CPU time (user + system), which another process's load moves less than the wall clock.
 
     .venv/bin/python -m benchmarks.cold_start [--runs 7] [--only Fn1,Fn2]
 """
@@ -148,7 +149,7 @@ def probe(env: dict[str, str]) -> dict[str, float]:
 
 
 def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+    return {k: round(statistics.median(r[k] for r in runs), 3 if k.endswith("ratio") else 1) for k in runs[0]}
 
 
 def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
@@ -194,12 +195,20 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
                         "PROBE_UNSHIPPED": ",".join(unshipped_modules(dirs[logical_id])),
                     }
                 )
-            # Cases alternate within each round, so a change in the machine's load hits them alike.
+            # Each function's probe comes right after a baseline probe of its own, and its ratio is the
+            # median of those pairs' ratios: a load that changes during the run (a round takes some
+            # 20 s) then moves both sides of a ratio alike.
             probes: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
             for _ in range(runs):
                 for name, env in cases.items():
-                    probes[name].append(probe(env))
+                    if name == "baseline":
+                        continue
+                    base, measured = probe(cases["baseline"]), probe(env)
+                    probes["baseline"].append(base)
+                    ratios = {"ratio": measured["total_ms"] / base["total_ms"]}
+                    probes[name].append(measured | ratios | {"cpu_ratio": measured["cpu_ms"] / base["cpu_ms"]})
             results = {name: _medians(case) for name, case in probes.items()}
+            results["baseline"] |= {"ratio": 1.0, "cpu_ratio": 1.0}
         finally:
             stack.stop()
     return results
@@ -213,13 +222,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     results = run(args.runs, {name for name in args.only.split(",") if name})
-    base, base_cpu = results["baseline"]["total_ms"], results["baseline"]["cpu_ms"]
     print("| function | import ms | first request ms | process total ms | vs baseline | CPU ms | CPU vs baseline |")
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(
-            f"| {name} | {r['import_ms']} | {r['request_ms']} | {r['total_ms']} | {r['total_ms'] / base:.2f}x"
-            f" | {r['cpu_ms']} | {r['cpu_ms'] / base_cpu:.2f}x |"
+            f"| {name} | {r['import_ms']} | {r['request_ms']} | {r['total_ms']} | {r['ratio']:.2f}x"
+            f" | {r['cpu_ms']} | {r['cpu_ratio']:.2f}x |"
         )
     if not args.only:
         (ROOT / "benchmarks" / "results" / "cold_start.json").write_text(json.dumps(results, indent=2) + "\n")

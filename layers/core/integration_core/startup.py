@@ -81,7 +81,8 @@ class _ReexportingPackage:
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
         module.__dir__ = __dir__  # type: ignore[method-assign]
-        exec(compile(ast.Module(body=self.dunders, type_ignores=[]), module.__file__ or "", "exec"), vars(module))  # noqa: S102  # the package's own `__all__ = [...]`
+        own_dunders = compile(ast.Module(body=self.dunders, type_ignores=[]), module.__file__ or "", "exec")
+        exec(own_dunders, vars(module))  # noqa: S102  # the package's own `__all__ = [...]`
 
 
 class _Finder:
@@ -97,8 +98,8 @@ class _Finder:
             found = _reexports(init.read(), name)
         if found is None:
             return spec
-        loader = _ReexportingPackage(*found)
-        lazy = ModuleSpec(name, loader, origin=spec.origin, is_package=True)  # type: ignore[arg-type]  # a Loader in all but name
+        loader: Any = _ReexportingPackage(*found)  # a Loader in all but name
+        lazy = ModuleSpec(name, loader, origin=spec.origin, is_package=True)
         lazy.submodule_search_locations = spec.submodule_search_locations
         lazy.has_location = True
         return lazy

@@ -146,8 +146,7 @@ def health(principal: Principal) -> IntegrationHealth:
     queues = watched_queues()
     urls = [url for q in queues for url in (q.queue_url, q.dlq_url) if url]
     # Some fifteen independent reads (a round trip each): made at once, the page waits for the slowest.
-    # Their three clients first, here: made in the threads, they wait on each other (a botocore
-    # session makes one at a time) and on the import lock, which costs a cold start more than it saves.
+    # Their clients first: made in the threads, they would queue on the botocore session's lock.
     for client in (dynamodb.client, sqs.client, cloudwatch.client):
         client()
     with ThreadPoolExecutor(max_workers=READS_AT_ONCE) as pool:

@@ -393,6 +393,17 @@ def test_https_connects_to_the_vetted_address_with_the_host_name_for_sni_and_the
     assert impostor.error_class is ErrorClass.TLS and impostor.status_code is None
 
 
+def test_by_default_a_certificate_from_a_root_outside_mozillas_bundle_is_refused(tmp_path):
+    with _tls_receiver(tmp_path, "hooks.example.test") as (port, _trusted, _names):
+        loopback = lambda host, port: ["127.0.0.1"]  # noqa: E731
+        sender = WebhookSender(connect_timeout=1, total_timeout=3, allow_loopback=True, resolver=loopback)
+        try:
+            refused = sender.post(f"https://hooks.example.test:{port}/hook", b"{}", {})
+        finally:
+            sender.close()
+    assert refused.error_class is ErrorClass.TLS and refused.status_code is None
+
+
 # ---------------------------------------------------------------- retry schedule
 SCHEDULE = (0, 5, 30, 300, 900)
 

@@ -205,8 +205,8 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
                         continue
                     base, measured = probe(cases["baseline"]), probe(env)
                     probes["baseline"].append(base)
-                    ratios = {"ratio": measured["total_ms"] / base["total_ms"]}
-                    probes[name].append(measured | ratios | {"cpu_ratio": measured["cpu_ms"] / base["cpu_ms"]})
+                    ratio, cpu_ratio = measured["total_ms"] / base["total_ms"], measured["cpu_ms"] / base["cpu_ms"]
+                    probes[name].append(measured | {"ratio": ratio, "cpu_ratio": cpu_ratio})
             results = {name: _medians(case) for name, case in probes.items()}
             results["baseline"] |= {"ratio": 1.0, "cpu_ratio": 1.0}
         finally:

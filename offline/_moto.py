@@ -4,15 +4,17 @@ serves it), run by `offline.aws.MotoServer` as a child of the stack.
 It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
 backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
 
-Seven things moto's own server cannot do:
+Nine things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
   in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
 - a TransactWriteItems retried with its ClientRequestToken (after a timeout, say) is not
   written twice, as on DynamoDB (moto ignores the token);
-- concurrent DynamoDB requests: moto's DynamoDB backend is not thread-safe (concurrent
-  TransactWriteItems fail with "dictionary changed size during iteration"), so DynamoDB requests
-  are served one at a time. Every other service is still served concurrently;
+- concurrent DynamoDB and SQS requests: neither of moto's backends is thread-safe (concurrent
+  TransactWriteItems fail with "dictionary changed size during iteration"; two concurrent
+  ReceiveMessage calls can hand one message to both consumers, which SQS never does within the
+  visibility timeout), so each service's requests are served one at a time, a long poll giving
+  SQS's turn up while it waits. Every other service is still served concurrently;
 - a Query whose cost does not grow with the table (offline/moto_partitions.py: moto sorts the
   whole table for every Query);
 - a transaction whose cost does not grow with the table: moto backs up a TransactWriteItems by
@@ -23,7 +25,15 @@ Seven things moto's own server cannot do:
   message; here the counts are made only for a GetQueueAttributes that asks for them;
 - a prompt long poll: a ReceiveMessage waiting for messages wakes when one is sent (moto does
   that) and also, within RECHECK_SECONDS, when a delay or a visibility timeout ends (moto
-  rechecks only once a second; SQS hands such a message over at once).
+  rechecks only once a second; SQS hands such a message over at once);
+- a request whose routing costs nothing: moto works out a host's service again for every request,
+  under a lock all requests share, by listing its own package (some 200 folders, each asked
+  whether it is one) and then matching every service's URL patterns, about a quarter of the CPU
+  of a GetQueueAttributes; here each host's answer is remembered;
+- DynamoDB answers whose cost is the items': moto walks every attribute value of every item it
+  returns through the service's shape model (two thirds of a 40-item BatchGetItem), and the local
+  stack serves DynamoDB one request at a time; here an attribute value already in DynamoDB's JSON
+  form (no binary) is written as it is.
 
 python -m offline._moto PORT
 """
@@ -39,7 +49,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -170,14 +180,97 @@ def _queue_counts_when_asked() -> None:
     SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
 
 
+# An attribute value in DynamoDB's JSON form, by its one key: what its content must be to be
+# written as it is (the shape walk would write the same; binaries are encoded by it).
+_PLAIN_VALUE: dict[str, Callable[[Any], bool]] = {
+    "S": lambda v: isinstance(v, str),
+    "N": lambda v: isinstance(v, str),
+    "BOOL": lambda v: isinstance(v, bool),
+    "NULL": lambda v: v is True,
+    "SS": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "NS": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "M": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _plain(x) for k, x in v.items()),
+    "L": lambda v: isinstance(v, list) and all(_plain(x) for x in v),
+}
+
+
+def _plain(value: Any) -> bool:
+    if type(value) is not dict or len(value) != 1:
+        return False
+    ((kind, content),) = value.items()
+    check = _PLAIN_VALUE.get(kind)
+    return check is not None and check(content)
+
+
+def _attribute_values_as_they_are() -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    walk = BaseJSONSerializer._serialize_type_structure
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and self.service_model.service_name == "dynamodb" and _plain(value):
+            serialized[key] = value
+            return
+        walk(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+
+
+class _Turn:
+    """One request at a time, with a way for the request holding the turn to give it up while it
+    waits (a long poll); giving it up outside a request (moto in-process, in tests) does nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._here = threading.local()
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[None]:
+        with self._lock:
+            self._here.holds = True
+            try:
+                yield
+            finally:
+                self._here.holds = False
+
+    @contextlib.contextmanager
+    def given_up(self) -> Iterator[None]:
+        if not getattr(self._here, "holds", False):
+            yield
+            return
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+
+
+SQS_TURN = _Turn()
+
+
 def _prompt_long_polls() -> None:
     from moto.sqs.models import Queue
 
     def wait_for_messages(queue: Any, timeout: float) -> None:
-        with queue._messages_lock:
+        # Without the turn, then the queue's own lock: a sender takes them in that order.
+        with SQS_TURN.given_up(), queue._messages_lock:
             queue._messages_lock.wait_for(lambda: queue.messages, timeout=min(timeout, RECHECK_SECONDS))
 
     Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+
+
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, each host's backend remembered (a pure function of the host: moto's
+    package and its URL patterns do not change while it runs)."""
+
+    def __init__(self, create_app: Callable[[Any], Any]) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:  # called under the dispatcher's own lock
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
 
 
 def _json(start_response: Callable[..., Any], body: bytes) -> Iterable[bytes]:
@@ -186,7 +279,7 @@ def _json(start_response: Callable[..., Any], body: bytes) -> Iterable[bytes]:
 
 
 class LocalAws:
-    """moto's application, DynamoDB serialised, plus the ready probe."""
+    """moto's application, DynamoDB and SQS serialised, plus the ready probe."""
 
     def __init__(self, app: Wsgi) -> None:
         self.app = app
@@ -204,6 +297,9 @@ class LocalAws:
             with self._dynamodb:
                 if target == TRANSACT_WRITE:
                     return self._transact_write(environ, start_response)
+                return self._whole(environ, start_response)
+        if target.startswith("AmazonSQS."):
+            with SQS_TURN.taken():
                 return self._whole(environ, start_response)
         return self.app(environ, start_response)
 
@@ -322,9 +418,10 @@ def main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     _prompt_long_polls()
     _queue_counts_when_asked()
+    _attribute_values_as_they_are()
     undo_log_transactions()
     moto_partitions.install()
-    server = _Server(port, LocalAws(DomainDispatcherApplication(create_backend_app)))
+    server = _Server(port, LocalAws(_Dispatcher(create_backend_app)))
     if not server.up():
         return 1
     while True:

@@ -214,3 +214,31 @@ def test_a_queue_counts_its_messages_when_asked(fixture_stack):
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
         "VisibilityTimeout": "60"
     }
+
+
+def test_concurrent_receives_never_hand_one_message_to_two_consumers(fixture_stack):
+    """As on SQS: a received message stays hidden from every other consumer for its visibility timeout."""
+    sqs = fixture_stack.client("sqs")
+    url = sqs.create_queue(QueueName=f"consumers-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "60"})[
+        "QueueUrl"
+    ]
+    sent = [str(n) for n in range(300)]
+    for start in range(0, len(sent), 10):
+        entries = [{"Id": body, "MessageBody": body} for body in sent[start : start + 10]]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    received: list[str] = []
+
+    def consume() -> None:
+        client = fixture_stack.client("sqs")
+        while True:
+            messages = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return
+            received.extend(m["Body"] for m in messages)
+
+    consumers = [threading.Thread(target=consume) for _ in range(12)]
+    for consumer in consumers:
+        consumer.start()
+    for consumer in consumers:
+        consumer.join()
+    assert sorted(received, key=int) == sent

@@ -1,5 +1,6 @@
-"""The embedded AWS of the local stack: an outage keeps the data, a reset starts afresh, and
-concurrent DynamoDB requests (TransactWriteItems among them) all succeed."""
+"""The embedded AWS of the local stack: an outage keeps the data, a reset starts afresh,
+concurrent DynamoDB requests (TransactWriteItems among them) all succeed, and concurrent receives
+never hand one SQS message to two consumers."""
 
 from __future__ import annotations
 

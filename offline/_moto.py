@@ -4,7 +4,7 @@ serves it), run by `offline.aws.MotoServer` as a child of the stack.
 It also answers SENT_EMAILS_PATH with the emails SES was asked to send (moto keeps them in its
 backend and has no API for them), so the local stack can show its mailbox (GET /_local/aws/emails).
 
-Nine things moto's own server cannot do:
+Ten things moto's own server cannot do:
 - an outage that keeps the data: on SIGUSR1 the listening socket is closed and every open
   connection is cut (a client gets "connection refused", as when AWS is unreachable) while the
   in-memory backends stay; on SIGUSR2 the same port is bound again and serves the same data;
@@ -33,7 +33,8 @@ Nine things moto's own server cannot do:
 - DynamoDB answers whose cost is the items': moto walks every attribute value of every item it
   returns through the service's shape model (two thirds of a 40-item BatchGetItem), and the local
   stack serves DynamoDB one request at a time; here an attribute value already in DynamoDB's JSON
-  form (no binary) is written as it is.
+  form (no binary) is written as it is;
+- connections kept for the client's next request (werkzeug's server closes each one): _Handler.
 
 python -m offline._moto PORT
 """
@@ -346,11 +347,46 @@ class LocalAws:
 
 
 class _Handler(MotoRequestHandler):
-    """Registers its connection with the launcher, so that an outage cuts the keep-alive ones too."""
+    """Registers its connection with the launcher, so that an outage cuts the keep-alive ones too.
+
+    And keeps each connection for the client's next request (HTTP/1.1 keep-alive, as AWS does):
+    werkzeug's server closes every one, so each AWS call paid a new TCP connection and a new
+    thread. It closes them because, after each answer, it discards whatever the client sent that
+    the application did not read, which would be the next request. Here the body is read whole
+    before moto sees it, and that discarding reads from an empty file; a chunked body (which
+    botocore does not send) is left to werkzeug, and closes."""
+
+    keep_alive = False
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        self.keep_alive = False
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if environ.get("wsgi.input_terminated") or not length.isdigit():
+            return environ
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+        self.keep_alive = True
+        self.connection_file, self.rfile = self.rfile, io.BufferedReader(io.BytesIO())
+        return environ
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            if self.keep_alive:
+                self.rfile = self.connection_file
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self.keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+            return  # open unless the client asked to close (HTTP/1.1)
+        super().send_header(keyword, value)
 
     def handle(self) -> None:
         connections: _Connections = self.server.connections  # type: ignore[attr-defined]
         connections.add(self.connection)
+        # An answer is written in two parts (headers, body): without this, on a kept connection
+        # the second waits for the client's delayed acknowledgement of the first (some 40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             super().handle()
         finally:

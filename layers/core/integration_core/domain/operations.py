@@ -50,7 +50,7 @@ class QueueHealth(ApiModel):
     backlog: int = Field(description="Messages waiting (visible and delayed)")
     in_flight: int
     oldest_message_age_seconds: int | None = Field(
-        description="CloudWatch's ApproximateAgeOfOldestMessage (last 5 min); null when unknown"
+        description="CloudWatch's ApproximateAgeOfOldestMessage (last 5 min); null when unknown or empty"
     )
     dead_letters: int = Field(description="Approximate count of its dead letter queue")
     behind: bool = Field(description="Waiting messages older than a minute, or dead letters present")

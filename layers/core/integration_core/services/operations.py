@@ -8,7 +8,7 @@ Where each part comes from (all GetItem, Query, BatchGetItem or queue attributes
 - webhooks failing (the index auto-disable reads) or disabled for failing (an index of their own),
   with their webhooks in one BatchGetItem;
 - queues: GetQueueAttributes of each watched queue and its dead letter queue (operations_config),
-  the oldest message's age from CloudWatch."""
+  and for those that hold messages, the oldest message's age from CloudWatch."""
 
 from __future__ import annotations
 
@@ -118,9 +118,11 @@ def _webhooks() -> list[TroubledWebhook]:
     return shown
 
 
-def _queues(
-    queues: tuple[WatchedQueue, ...], counts: dict[str, dict[str, int]], ages: dict[str, int | None]
-) -> list[QueueHealth]:
+def _queues(queues: tuple[WatchedQueue, ...], counts: dict[str, dict[str, int]]) -> list[QueueHealth]:
+    # Ages only of the queues that hold messages: CloudWatch's figure lags by minutes, so for a queue
+    # empty now it would be a past one (and the page would pay a client and a call for it).
+    holding = {q.name: _queue_name(q.queue_url) for q in queues if any(counts[q.queue_url].values())}
+    ages = cloudwatch.oldest_message_ages(holding)
     shown = []
     for queue in queues:
         waiting, dead = counts[queue.queue_url], counts.get(queue.dlq_url, {})
@@ -146,14 +148,14 @@ def health(principal: Principal) -> IntegrationHealth:
     queues = watched_queues()
     urls = [url for q in queues for url in (q.queue_url, q.dlq_url) if url]
     # Some fifteen independent reads (a round trip each): made at once, the page waits for the slowest.
-    # Their clients first: made in the threads, they would queue on the botocore session's lock.
-    for client in (dynamodb.client, sqs.client, cloudwatch.client):
-        client()
+    # Each service's client is made here, not in the threads (there they would queue on the botocore
+    # session's lock), and just before its reads: the reads already sent are answered meanwhile.
     with ThreadPoolExecutor(max_workers=READS_AT_ONCE) as pool:
-        ages = pool.submit(cloudwatch.oldest_message_ages, {q.name: _queue_name(q.queue_url) for q in queues})
+        dynamodb.client()
         providers, calendars, webhooks = pool.submit(_providers), pool.submit(_broken_calendars), pool.submit(_webhooks)
+        sqs.client()
         counts = dict(zip(urls, pool.map(sqs.counts, urls), strict=True))
-        shown = _queues(queues, counts, ages.result())
+        shown = _queues(queues, counts)
         return IntegrationHealth(
             checked_at=_now(),
             providers=providers.result(),

@@ -68,7 +68,7 @@ def delivery_record(delivery_id: str, webhook_id: str, event: dict[str, Any], no
     }
 
 
-def _delivery_item(delivery: dict[str, Any]) -> dict[str, Any]:
+def stored_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
     return {
         "PK": keys.delivery_pk(delivery["delivery_id"]),
         "SK": keys.DELIVERY,
@@ -86,7 +86,7 @@ def record_test(event: dict[str, Any], delivery: dict[str, Any]) -> None:
     store.transact(
         [
             store.put_op(item, "attribute_not_exists(PK)"),
-            store.put_op(_delivery_item(delivery), "attribute_not_exists(PK)"),
+            store.put_op(stored_delivery(delivery), "attribute_not_exists(PK)"),
         ]
     )
 
@@ -121,7 +121,7 @@ def subscriber_ids(store: Table, event_type: str, count: Callable[[str], None] |
 def create_deliveries(store: Table, deliveries: list[dict[str, Any]], count: Callable[[str], None]) -> None:
     """Conditional puts, 100 per transaction; a chunk that meets an existing delivery (a repeated
     dispatch) is written item by item so the existing ones keep their state."""
-    items = [_delivery_item(d) for d in deliveries]
+    items = [stored_delivery(d) for d in deliveries]
     for start in range(0, len(items), TRANSACTION_LIMIT):
         chunk = items[start : start + TRANSACTION_LIMIT]
         try:

@@ -21,12 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
-from integration_core.adapters.provider_http import ClientCredentials, ProviderHttp, QuotaExceeded
 from integration_core.adapters.secrets import secret_json
 from integration_core.errors import Conflict, NotFound, ProviderRejected, QuotaExhausted
 from integration_core.observability import logger
@@ -44,6 +41,11 @@ from integration_core.ports.video import (
     Subscription,
 )
 from integration_core.video_config import video_settings
+
+if TYPE_CHECKING:  # httpx loads with the first call to Zoom: its callbacks (signed, verified here) never make one
+    import httpx
+
+    from integration_core.adapters.provider_http import ProviderHttp
 
 OAUTH_URL = "https://zoom.us/oauth/token"
 API_URL = "https://api.zoom.us/v2"
@@ -89,6 +91,8 @@ def is_daily_quota(answer: httpx.Response) -> bool:
 
 @lru_cache(maxsize=4)
 def _http(creds: _Credentials, timeout: float) -> ProviderHttp:
+    from integration_core.adapters.provider_http import ClientCredentials, ProviderHttp
+
     return ProviderHttp(
         "zoom",
         title="Zoom",
@@ -109,6 +113,8 @@ def next_utc_midnight(now: datetime) -> datetime:
 
 
 def _call(method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+    from integration_core.adapters.provider_http import QuotaExceeded
+
     creds = _credentials()
     http = _http(creds, video_settings().timeout_seconds)
     try:

@@ -17,7 +17,7 @@ over the rounds of the ratio within each pair, so that a machine whose load chan
 moves both sides of a ratio alike; each other figure is the median, and `cpu_ms` is the process's
 own CPU time (user + system), which another process's load moves less than the wall clock.
 
-    .venv/bin/python -m benchmarks.cold_start [--runs 7] [--only Fn1,Fn2]
+    .venv/bin/python -m benchmarks.cold_start [--runs 11] [--only Fn1,Fn2]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from typing import Any
 
 from benchmarks.cold_start_work import ProbeWork
 from benchmarks.support import ROOT
@@ -92,7 +93,7 @@ if os.environ["PROBE_KIND"] == "baseline":
     client = boto3.client("dynamodb")
     t1 = time.perf_counter()
     key = {"PK": {"S": "STUDENT#stu_ana00001"}, "SK": {"S": "PROFILE"}}
-    client.get_item(TableName=os.environ["TABLE_NAME"], Key=key)
+    answer = client.get_item(TableName=os.environ["TABLE_NAME"], Key=key)
 else:
     import app
     t1 = time.perf_counter()
@@ -105,18 +106,19 @@ else:
         def get_remaining_time_in_millis(self):
             return 10000
 
-    app.handler(json.loads(os.environ["PROBE_EVENT"]), Context())
+    answer = app.handler(json.loads(os.environ["PROBE_EVENT"]), Context())
 t2 = time.perf_counter()
 # The parent times the cold start to this line (interpreter shutdown is not part of one).
-print("PROBE", json.dumps({"import_ms": (t1 - t0) * 1000, "request_ms": (t2 - t1) * 1000}), flush=True)
+cold = {"import_ms": (t1 - t0) * 1000, "request_ms": (t2 - t1) * 1000}
+print("PROBE", json.dumps(cold | {"answers": [answer]}, default=str), flush=True)
 # The same request again, warm: the function's own work, which the cold start's penalty is not.
 cpu = time.process_time()
 if os.environ["PROBE_KIND"] == "baseline":
-    client.get_item(TableName=os.environ["TABLE_NAME"], Key=key)
+    answer = client.get_item(TableName=os.environ["TABLE_NAME"], Key=key)
 else:
-    app.handler(json.loads(os.environ["PROBE_WARM_EVENT"]), Context())
+    answer = app.handler(json.loads(os.environ["PROBE_WARM_EVENT"]), Context())
 warm = {"warm_ms": (time.perf_counter() - t2) * 1000, "warm_cpu_ms": (time.process_time() - cpu) * 1000}
-print("PROBE", json.dumps(warm), flush=True)
+print("PROBE", json.dumps(warm | {"answers": [answer]}, default=str), flush=True)
 os._exit(0)
 """
 
@@ -155,7 +157,7 @@ def _cpu_ms() -> float:
     return (usage.ru_utime + usage.ru_stime) * 1000
 
 
-def _figures(lines: Iterator[str]) -> dict[str, float]:
+def _figures(lines: Iterator[str]) -> dict[str, Any]:
     """The next line the probe printed its figures on (the function's own logs go to stdout too)."""
     for line in lines:
         if line.startswith("PROBE "):
@@ -163,9 +165,9 @@ def _figures(lines: Iterator[str]) -> dict[str, float]:
     return {}
 
 
-def probe(env: dict[str, str]) -> dict[str, float]:
+def probe(env: dict[str, str]) -> dict[str, Any]:
     """The cold start (`total_ms`: the process started to its first answer, `cpu_ms`) and a warm
-    request after it (`warm_ms`)."""
+    request after it (`warm_ms`), with the function's two `answers`."""
     cpu, started = _cpu_ms(), time.perf_counter()
     command = [sys.executable, "-c", PROBE]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
@@ -177,7 +179,8 @@ def probe(env: dict[str, str]) -> dict[str, float]:
         problem = process.stderr.read()
     if process.returncode or not warm:
         raise RuntimeError(problem[-2000:])
-    return cold | warm | {"total_ms": total, "cpu_ms": _cpu_ms() - cpu - warm["warm_cpu_ms"]}
+    answers = cold.pop("answers") + warm.pop("answers")
+    return cold | warm | {"total_ms": total, "cpu_ms": _cpu_ms() - cpu - warm["warm_cpu_ms"], "answers": answers}
 
 
 def _ratios(measured: dict[str, float], base: dict[str, float]) -> dict[str, float]:
@@ -194,7 +197,7 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(statistics.median(r[k] for r in runs), 3 if k.endswith("ratio") else 1) for k in runs[0]}
 
 
-def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
+def run(runs: int = 11, only: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
     """Medians of `runs` probes per function (all of SAMPLES, or `only`) and of the baseline."""
     dirs = code_dirs()
     with tempfile.TemporaryDirectory() as state_dir:
@@ -254,8 +257,8 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
                         cold, warm = (json.dumps(work.event(name, samples[name])) for _ in range(2))
                         env = env | {"PROBE_EVENT": cold, "PROBE_WARM_EVENT": warm}
                         base, measured = probe(cases["baseline"]), probe(env)
-                        if name in work.inputs:
-                            work.quiet()  # what it caused, handled before the next probe
+                        del base["answers"]
+                        work.check(name, measured.pop("answers"))
                         probes["baseline"].append(base)
                         probes[name].append(measured | _ratios(measured, base))
             results = {name: _medians(case) for name, case in probes.items()}
@@ -267,7 +270,7 @@ def run(runs: int = 7, only: set[str] | frozenset[str] = frozenset()) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=11)
     parser.add_argument(
         "--only", default="", help="comma-separated functions to measure (with the baseline); printed, not saved"
     )

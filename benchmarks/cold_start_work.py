@@ -37,8 +37,8 @@ COUNTS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"
 
 
 class ProbeWork:
-    """`prepare(names, rounds)` once, then `event(name, sample)` before each probe of a name and
-    `quiet()` after it."""
+    """`prepare(names, count)` once, then `event(name, sample)` for each request of a probe and
+    `check(name, answers)` after it."""
 
     def __init__(self, stack: RunningStack) -> None:
         self.stack = stack
@@ -46,6 +46,8 @@ class ProbeWork:
         self.admin = {"Authorization": "Bearer " + stack.token("admin", "adm_office")}
         self.inputs: dict[str, list[Any]] = {}
         self.closing = ExitStack()
+        self.receiver = Receiver()  # the dispatcher's probes' (started when their deliveries are made)
+        self.served: list[Any] = []  # the inputs given since the last check
 
     def __enter__(self) -> ProbeWork:
         return self
@@ -124,10 +126,36 @@ class ProbeWork:
                 self.inputs[name] = makers[name](rounds)
         self.quiet()
 
+    def check(self, name: str, answers: list[Any]) -> None:
+        """That the probe's two requests did the work their inputs were made for (a refusal or a
+        skip would be a shortcut measured as a cold start); then, what they caused is handled."""
+        if name not in self.inputs:
+            return
+        done = {
+            "PaymentCallbacksFunction": lambda a: '"applied": true' in a.get("body", ""),
+            "VideoCallbacksFunction": lambda a: '"applied": true' in a.get("body", ""),
+            "WebhookDispatcherFunction": lambda a: a == {"batchItemFailures": []},
+            "ReminderFunction": lambda a: a.get("emailed") == 1,
+        }[name]
+        if not all(map(done, answers)):
+            raise RuntimeError(f"{name}'s probe did not do its work: {answers}")
+        if name == "WebhookDispatcherFunction":
+            wanted, deadline = {m["deliveryId"] for m in self.served}, time.monotonic() + 15
+            while not wanted <= (got := self._delivered()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not wanted <= got:
+                raise RuntimeError(f"{name}'s probe did not deliver {sorted(wanted - got)}")
+        self.served.clear()
+        self.quiet()
+
+    def _delivered(self) -> set[str]:
+        return {{k.lower(): v for k, v in r.headers.items()}.get("webhook-id", "") for r in self.receiver.at("/bench")}
+
     def event(self, name: str, sample: dict[str, Any]) -> dict[str, Any]:
         if name not in self.inputs:
             return sample
         made = self.inputs[name].pop(0)
+        self.served.append(made)
         if name == "PaymentCallbacksFunction":
             secret = self._secret(name, "STRIPE_SECRET_NAME")["webhookSecret"]
             return _function_url_event(sample, made, {"stripe-signature": stripe_signature(secret, made)})
@@ -192,7 +220,7 @@ class ProbeWork:
         from integration_core.services.events import delivery_id_for, delivery_item, event_item
         from integration_core.stores.outbox import stored_delivery
 
-        receiver = self.closing.enter_context(Receiver())
+        receiver = self.receiver = self.closing.enter_context(Receiver())
         # Closed after each answer: a probe's process ends without closing its connection.
         receiver.default = Answer(headers={"Connection": "close"})
         owner = {"Authorization": "Bearer " + self.stack.token("service", f"svc_bench{uuid.uuid4().hex[:8]}")}

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from integration_core.domain.webhooks import DeliveryMessage
+from integration_core.domain.deliveries import DeliveryMessage
 from integration_core.observability import lambda_handler, logger, metrics
 from integration_core.services.delivery import QueuedDelivery, process_batch
 

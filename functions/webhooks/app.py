@@ -22,11 +22,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integration_core import idempotency_keys
 from integration_core.adapters import dynamodb
 from integration_core.config import settings
+from integration_core.domain.deliveries import DELIVERY_ID_PATTERN, WEBHOOK_ID_PATTERN
 from integration_core.domain.webhooks import (
-    DELIVERY_ID_PATTERN,
     OWNER_ID_PATTERN,
     USER_ID_PATTERN,
-    WEBHOOK_ID_PATTERN,
     Delivery,
     DeliveryDetail,
     EventCatalog,

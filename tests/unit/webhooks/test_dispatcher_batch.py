@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from integration_core.domain.webhooks import DeliveryMessage
+from integration_core.domain.deliveries import DeliveryMessage
 from integration_core.services import delivery
 from tests.support.lambdas import LambdaContext, load_function
 

@@ -25,8 +25,8 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from integration_core.adapters.webhook_http import WebhookSender
 from integration_core.domain import signatures
+from integration_core.domain.deliveries import ErrorClass, next_delay
 from integration_core.domain.ssrf import UnsafeUrl, vet_url
-from integration_core.domain.webhooks import ErrorClass, next_delay
 from integration_core.timeutil import parse_retry_after
 from tests.support.receiver import Answer, Receiver
 

@@ -42,8 +42,8 @@ from urllib.parse import quote, urlsplit
 import certifi
 import httpcore
 
+from integration_core.domain.deliveries import RESPONSE_EXCERPT_BYTES, ErrorClass
 from integration_core.domain.ssrf import Target, UnsafeUrl, vet_address, vet_url
-from integration_core.domain.webhooks import RESPONSE_EXCERPT_BYTES, ErrorClass
 
 Resolver = Callable[[str, int], list[str]]
 USER_AGENT = "school-integration-webhooks/1.0"

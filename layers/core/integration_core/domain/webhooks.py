@@ -1,59 +1,31 @@
-"""Webhooks: the API's models (subscriptions, deliveries, attempts, statistics, verification) and
-the pure delivery rules (what counts as success, when the next attempt is due)."""
+"""Webhooks: the API's models (subscriptions, deliveries, attempts, statistics, verification). The
+queue message and the delivery rules, which the dispatcher and every publisher of events need
+without these models, are domain.deliveries."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from integration_core.domain.deliveries import (
+    EVENT_ID_PATTERN,
+    RESPONSE_EXCERPT_BYTES,
+    DeliveryStatus,
+    ErrorClass,
+)
 from integration_core.ids import id_pattern
 from integration_core.models import ApiModel, RequestModel, unchanged_if_absent
 
-WEBHOOK_ID_PATTERN = id_pattern("webhook")
-DELIVERY_ID_PATTERN = id_pattern("delivery")
-EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 # Webhooks belong to admins and services: an owner is a caller's id (adm_..., svc_...).
 OWNER_ID_PATTERN = id_pattern("admin", "service")
 # GET /webhooks/{userId} shares its path with reading one webhook (whk_...); any caller's id is
 # taken there, so that a student or teacher asking is refused for their role (403), not their id.
 USER_ID_PATTERN = id_pattern("student", "teacher", "admin", "service", "webhook")
 MAX_EVENTS_PER_WEBHOOK = 50
-RESPONSE_EXCERPT_BYTES = 2048
 
 EventName = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class DeliveryMessage(BaseModel):
-    """The one message on the delivery queue (and its DLQ): which delivery of which webhook and
-    event to attempt. Fan-out, retry, replay and the dispatcher's re-sends build it; the
-    dispatcher parses it. Built on first use, as the API models are (models.py says why)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
-    delivery_id: str = Field(alias="deliveryId", pattern=DELIVERY_ID_PATTERN)
-    webhook_id: str = Field(alias="webhookId", pattern=WEBHOOK_ID_PATTERN)
-    event_id: str = Field(alias="eventId", pattern=EVENT_ID_PATTERN)
-
-    def body(self) -> dict[str, str]:
-        return self.model_dump(by_alias=True)
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class ErrorClass(StrEnum):
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    DNS = "dns"
-    TLS = "tls"
-    HTTP = "http"
-    SSRF = "ssrf"
-    DISABLED = "disabled"
 
 
 def _original_active(model: Any) -> Any:
@@ -354,19 +326,3 @@ class VerifyResult(ApiModel):
     valid: bool
     scheme: str | None = None
     reason: str | None = None
-
-
-# ---------------------------------------------------------------- the delivery rules
-def is_success(status_code: int) -> bool:
-    return 200 <= status_code < 300
-
-
-def next_delay(schedule: tuple[int, ...], attempts_made: int, retry_after: int | None, cap: int) -> int | None:
-    """Seconds until the next attempt after `attempts_made` failed ones, or None when that was the
-    last. A Retry-After wins when it is longer than the schedule, up to `cap`."""
-    if attempts_made >= len(schedule):
-        return None
-    delay = schedule[attempts_made]
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from integration_core import timeutil
 from integration_core.adapters import sqs
+from integration_core.domain.deliveries import DeliveryMessage, DeliveryStatus
 from integration_core.domain.operations import (
     DELIVERIES,
     EVENTS,
@@ -32,7 +33,6 @@ from integration_core.domain.operations import (
     ReplayDeadLetters,
     ReplayedDeadLetters,
 )
-from integration_core.domain.webhooks import DeliveryMessage, DeliveryStatus
 from integration_core.errors import NotFound
 from integration_core.observability import logger
 from integration_core.operations_config import WatchedQueue, watched_queues

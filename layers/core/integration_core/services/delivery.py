@@ -34,14 +34,14 @@ from integration_core import timeutil
 from integration_core.adapters import sqs
 from integration_core.adapters.dynamodb import Table
 from integration_core.adapters.webhook_http import HttpOutcome, WebhookSender
-from integration_core.domain.signatures import signature_headers
-from integration_core.domain.webhooks import (
+from integration_core.domain.deliveries import (
     RESPONSE_EXCERPT_BYTES,
     DeliveryMessage,
     DeliveryStatus,
     ErrorClass,
     next_delay,
 )
+from integration_core.domain.signatures import signature_headers
 from integration_core.errors import ProviderUnavailable
 from integration_core.ids import stable_id
 from integration_core.observability import logger

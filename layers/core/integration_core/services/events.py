@@ -21,9 +21,9 @@ from integration_core import idempotency_keys, timeutil
 from integration_core.adapters import eventbridge, sqs
 from integration_core.adapters.dynamodb import Table, table
 from integration_core.config import settings
+from integration_core.domain.deliveries import DeliveryMessage
 from integration_core.domain.events import TEST_EVENT, validate_data
 from integration_core.domain.events import event_type as catalog_entry
-from integration_core.domain.webhooks import DeliveryMessage
 from integration_core.errors import Conflict, Unprocessable, field_error, invalid
 from integration_core.ids import new_id, stable_id
 from integration_core.observability import logger

@@ -13,13 +13,12 @@ from typing import Any
 from integration_core import timeutil
 from integration_core.adapters import sqs
 from integration_core.domain import signatures
+from integration_core.domain.deliveries import RESPONSE_EXCERPT_BYTES, DeliveryStatus
 from integration_core.domain.events import CATALOG, TEST_EVENT
 from integration_core.domain.ssrf import UnsafeUrl
 from integration_core.domain.webhooks import (
-    RESPONSE_EXCERPT_BYTES,
     Delivery,
     DeliveryDetail,
-    DeliveryStatus,
     EventCatalog,
     EventTypeInfo,
     ReplayRequest,

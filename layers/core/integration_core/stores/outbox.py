@@ -12,7 +12,7 @@ from typing import Any
 from integration_core import keys
 from integration_core.adapters.dynamodb import ConditionFailed, Table, table
 from integration_core.config import settings
-from integration_core.domain.webhooks import DeliveryStatus
+from integration_core.domain.deliveries import DeliveryStatus
 from integration_core.ids import stable_id
 from integration_core.stores.common import Outcome, public
 

@@ -41,7 +41,15 @@ import botocore.client  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from tests.support.aws import CURSOR_SECRET_NAME, SIGNING_SECRET_NAME, create_event_bus, create_tables  # noqa: E402
+from tests.support.aws import (  # noqa: E402
+    CURSOR_SECRET_NAME,
+    SIGNING_SECRET_NAME,
+    create_event_bus,
+    create_tables,
+    serve_dynamodb_one_request_at_a_time,
+)
+
+serve_dynamodb_one_request_at_a_time()
 
 _real_api_call = botocore.client.BaseClient._make_api_call
 

@@ -4,11 +4,13 @@ tests: boto3 talks to moto, and the resources come from template.yaml itself."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.client
+from moto.dynamodb.responses import DynamoHandler
 
 from offline.template import load_template
 
@@ -20,6 +22,24 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLE_NAMES = {"AppTable": "app-table", "IdempotencyTable": "idempotency-table"}
 SIGNING_SECRET_NAME = "school-integration/token-signing-key"
 CURSOR_SECRET_NAME = "school-integration/cursor-key"
+
+
+def serve_dynamodb_one_request_at_a_time() -> None:
+    """DynamoDB applies each request atomically; moto in-process does not when threads call it at
+    once: a conditional write's check and its write interleave, so two concurrent transactions
+    with the same conditions were both applied (a payment completed twice in about one run in
+    three of the ten-repeats race test). Its requests are served one at a time here, as the local
+    stack's embedded AWS serves them (offline/_moto.py)."""
+    if getattr(DynamoHandler.call_action, "one_at_a_time", False):
+        return
+    turn, original = threading.Lock(), DynamoHandler.call_action
+
+    def call_action(handler: DynamoHandler) -> Any:
+        with turn:
+            return original(handler)
+
+    call_action.one_at_a_time = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def table_definitions() -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ import copy
 import importlib.util
 import json
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +21,27 @@ EVENTS = ROOT / "events"
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
 
+_loading = threading.RLock()
+
+
 def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as a module of its own (every function's module is called app)."""
+    """functions/<name>/app.py as a module of its own (every function's module is called app).
+    One thread loads it while the others wait: a module is in sys.modules before its code has run,
+    and a concurrent test's thread took it half made ("has no attribute 'handler'")."""
     module_name = f"function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    with _loading:
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS / name / "app.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
 
 
 def sample_event(path: str) -> dict[str, Any]:

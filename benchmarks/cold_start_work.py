@@ -10,7 +10,7 @@ Stripe emulator, its `payment_intent.succeeded` held there; a Zoom meeting made 
 and started at the emulator, its `meeting.started` held there (both signed when the probe runs,
 as the provider signs when it sends); a pending delivery of a recorded event to a webhook of a
 loopback receiver (written as the fan-out writes it, without its queue message: the stack's own
-dispatcher would send it first); a class an hour away with an enrolled student. What a probe
+dispatcher would send it first); a class two hours away with an enrolled student. What a probe
 causes (events, enrollments, emails) is handled by the stack's workers before the next probe
 starts (`quiet`), so that it does not slow the probes after it."""
 
@@ -46,7 +46,7 @@ class ProbeWork:
         self.admin = {"Authorization": "Bearer " + stack.token("admin", "adm_office")}
         self.inputs: dict[str, list[Any]] = {}
         self.closing = ExitStack()
-        self.receiver = Receiver()  # the dispatcher's probes' (started when their deliveries are made)
+        self.receiver: Receiver | None = None  # the dispatcher's probes' (started with their deliveries)
         self.served: list[Any] = []  # the inputs given since the last check
 
     def __enter__(self) -> ProbeWork:
@@ -149,6 +149,7 @@ class ProbeWork:
         self.quiet()
 
     def _delivered(self) -> set[str]:
+        assert self.receiver is not None
         return {{k.lower(): v for k, v in r.headers.items()}.get("webhook-id", "") for r in self.receiver.at("/bench")}
 
     def event(self, name: str, sample: dict[str, Any]) -> dict[str, Any]:

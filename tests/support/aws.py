@@ -25,11 +25,10 @@ CURSOR_SECRET_NAME = "school-integration/cursor-key"
 
 
 def serve_dynamodb_one_request_at_a_time() -> None:
-    """DynamoDB applies each request atomically; moto in-process does not when threads call it at
-    once: a conditional write's check and its write interleave, so two concurrent transactions
-    with the same conditions were both applied (a payment completed twice in about one run in
-    three of the ten-repeats race test). Its requests are served one at a time here, as the local
-    stack's embedded AWS serves them (offline/_moto.py)."""
+    """DynamoDB applies each request atomically; moto's backend is not safe for threads calling it at
+    once (a conditional write's check and its write can interleave; concurrent transactions fail
+    with "dictionary changed size during iteration"), which the race tests do. Its requests are
+    served one at a time here, as the local stack's embedded AWS serves them (offline/_moto.py)."""
     if getattr(DynamoHandler.call_action, "one_at_a_time", False):
         return
     turn, original = threading.Lock(), DynamoHandler.call_action

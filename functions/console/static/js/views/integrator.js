@@ -273,9 +273,11 @@ async function renderEndpoint(box, ctx, webhookId) {
     fillDeliveries(deliveries, page.items, webhookId, attempts, refresh);
     const open = attempts.dataset.deliveryId;
     if (open) await showAttempts(attempts, webhookId, open, refresh);
-    // Watch while anything is still being tried (bounded), so retries appear as they happen.
+    // Watch while anything is still being tried (bounded), so retries appear as they happen; by the
+    // statistics too: read at once with the list, they may come from just before its last record.
     clearTimeout(timer);
-    if (page.items.some((d) => d.status === "pending") && polls < POLL_LIMIT && box.isConnected) {
+    const trying = page.items.some((d) => d.status === "pending") || numbers.pending > 0;
+    if (trying && polls < POLL_LIMIT && box.isConnected) {
       polls += 1;
       timer = setTimeout(() => refresh().catch(() => {}), POLL_MS);
     } else polls = 0;

@@ -154,7 +154,7 @@ def apply_payment_update(
     provider: Provider, event_id: str, event_type: str, item: dict[str, Any], update: ProviderPayment
 ) -> bool:
     extras = [store().provider_event_write(provider, event_id, event_type), *capture_refs(item, update)]
-    _, changed = advance(item, update, cause=f"{provider.value}:{event_id}", extras=extras)
+    _, changed = advance(item, update, cause=f"{provider.value}:{event_id}", extras=extras, reread=False)
     return changed
 
 

@@ -149,9 +149,16 @@ class PaymentSuccess:
 
 # ---------------------------------------------------------------- moving a payment forward
 def advance(
-    item: dict[str, Any], update: ProviderPayment, *, cause: str, extras: list[Write] | None = None
+    item: dict[str, Any],
+    update: ProviderPayment,
+    *,
+    cause: str,
+    extras: list[Write] | None = None,
+    reread: bool = True,
 ) -> tuple[dict[str, Any], bool]:
-    """Apply what the provider says, only forwards. (record as it now stands, whether it changed)."""
+    """Apply what the provider says, only forwards. (record as it now stands, whether it changed);
+    `reread=False`: a caller that needs only whether it changed (a callback) spares the re-read,
+    and gets the record as it was passed."""
     payments = store()
     current = PaymentStatus(item["status"])
     extras = extras or []
@@ -165,7 +172,8 @@ def advance(
             publish(success.event_ids)
             logger.info("payment succeeded", extra={"payment_id": item["payment_id"], "cause": cause})
             metrics.add_metric(name="PaymentSucceeded", unit=MetricUnit.Count, value=1)
-        item = reload(item)
+        if reread or success.duplicate_of:
+            item = reload(item)
         if success.duplicate_of:
             logger.warning(
                 "a second payment for one enrollment; refunding it",
@@ -187,7 +195,7 @@ def advance(
         payments.write_quietly(extras)
         return item, False
     outcome = payments.commit([payments.status_write(item, update.status, update.failure_code, message), *extras])
-    return reload(item), outcome is Outcome.APPLIED
+    return reload(item) if reread else item, outcome is Outcome.APPLIED
 
 
 def declined(item: dict[str, Any], update: ProviderPayment) -> PaymentRequired:

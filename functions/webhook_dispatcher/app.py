@@ -8,17 +8,16 @@ import integration_core.startup  # noqa: F401  # before Powertools: see its docs
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from integration_core.domain.deliveries import DeliveryMessage
+from integration_core.domain.deliveries import DeliveryMessage, MalformedMessage
 from integration_core.observability import lambda_handler, logger, metrics
 from integration_core.services.delivery import QueuedDelivery, process_batch
 
 
 def _queued(record: dict) -> QueuedDelivery | None:
     try:
-        message = DeliveryMessage.model_validate_json(record["body"])
-    except ValidationError:
+        message = DeliveryMessage.parse(record["body"])
+    except MalformedMessage:
         logger.error("malformed delivery message; leaving it to the DLQ", extra={"message_id": record["messageId"]})
         return None
     return QueuedDelivery(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from integration_core.domain.deliveries import DeliveryMessage
+from integration_core.domain.deliveries import DeliveryMessage, MalformedMessage
 from integration_core.services import delivery
 from tests.support.lambdas import LambdaContext, load_function
 
@@ -77,11 +77,30 @@ def test_a_batch_that_all_fails_is_reported_item_by_item_not_raised(batches):
 
 
 def test_the_queue_message_round_trips_and_refuses_foreign_ids():
-    message = DeliveryMessage.model_validate_json(json.dumps({**GOOD, "extra": 1}))
+    message = DeliveryMessage.parse(json.dumps({**GOOD, "extra": 1}))
     assert message.body() == GOOD
-    assert DeliveryMessage(deliveryId="dlv_aaaa1111", webhookId="whk_bbbb2222", eventId="evt_cccc3333") == message
-    with pytest.raises(ValueError):
-        DeliveryMessage.model_validate({**GOOD, "deliveryId": "whk_aaaa1111"})
+    assert DeliveryMessage(delivery_id="dlv_aaaa1111", webhook_id="whk_bbbb2222", event_id="evt_cccc3333") == message
+    with pytest.raises(MalformedMessage, match="deliveryId"):
+        DeliveryMessage.parse(json.dumps({**GOOD, "deliveryId": "whk_aaaa1111"}))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        "null",
+        json.dumps({k: v for k, v in GOOD.items() if k != "eventId"}),
+        json.dumps({**GOOD, "webhookId": 12345678}),
+        json.dumps({**GOOD, "webhookId": None}),
+        json.dumps({**GOOD, "deliveryId": "dlv_aaaa1111\n"}),  # a pattern's $ would take the newline
+        json.dumps({**GOOD, "eventId": "evt " + "x" * 10}),
+        json.dumps({**GOOD, "eventId": "e" * 101}),
+    ],
+)
+def test_a_body_that_is_not_a_delivery_message_is_refused(body):
+    with pytest.raises(MalformedMessage):
+        DeliveryMessage.parse(body)
 
 
 def test_a_retry_sent_again_carries_the_same_message():

@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
 from integration_core import timeutil
 from integration_core.adapters import sqs
-from integration_core.domain.deliveries import DeliveryMessage, DeliveryStatus
+from integration_core.domain.deliveries import DeliveryMessage, DeliveryStatus, MalformedMessage
 from integration_core.domain.operations import (
     DELIVERIES,
     EVENTS,
@@ -58,8 +56,8 @@ def _queue(name: str) -> WatchedQueue:
 
 def _delivery_message(body: str) -> DeliveryMessage | None:
     try:
-        return DeliveryMessage.model_validate_json(body)
-    except ValidationError:
+        return DeliveryMessage.parse(body)
+    except MalformedMessage:
         return None
 
 

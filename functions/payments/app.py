@@ -25,11 +25,7 @@ from pydantic import BaseModel
 from integration_core import idempotency_keys
 from integration_core.adapters import dynamodb
 from integration_core.config import settings
-from integration_core.domain.payments import (
-    PLAN_ID,
-    STUDENT_ID,
-    SUBSCRIPTION_ID,
-    TRANSACTION_ID,
+from integration_core.domain.payment_models import (
     ConfirmPayment,
     Payment,
     PayPalProcess,
@@ -37,7 +33,6 @@ from integration_core.domain.payments import (
     PayPalTransaction,
     Plan,
     PlanCreate,
-    Provider,
     Refund,
     RefundPayment,
     StripeInitialize,
@@ -47,13 +42,15 @@ from integration_core.domain.payments import (
     SubscriptionCancel,
     SubscriptionCreate,
 )
+from integration_core.domain.payments import PLAN_ID, STUDENT_ID, SUBSCRIPTION_ID, TRANSACTION_ID, Provider
 from integration_core.errors import Conflict, invalid
 from integration_core.http import caller, make_resolver
 from integration_core.idempotency_keys import IDEMPOTENCY_KEY
 from integration_core.models import PageOf
 from integration_core.observability import lambda_handler, metrics
 from integration_core.principal import Principal
-from integration_core.services import payments
+from integration_core.services.payments import checkout, plans, refunds, subscriptions
+from integration_core.services.payments.common import Attempt
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -110,7 +107,7 @@ def _once(
     body: BaseModel,
     header_key: str | None,
     model: type[Answer],
-    run: Callable[[Principal, payments.Attempt], Answer],
+    run: Callable[[Principal, Attempt], Answer],
 ) -> Answer:
     """Run `run` once per (caller, operation, key): repeats get the stored answer, charge nothing.
     The idempotency record stores the answer as JSON by field name, and a repeat reads it back
@@ -123,7 +120,7 @@ def _once(
         "key": key,
         "request": body.model_dump(mode="json", exclude={"idempotency_key"}),
     }
-    attempt = payments.Attempt(principal, operation, key)
+    attempt = Attempt(principal, operation, key)
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -166,7 +163,7 @@ def stripe_initialize(
             body,
             idempotency_key,
             StripeInitialized,
-            lambda p, a: payments.stripe_initialize(p, body, a),
+            lambda p, a: checkout.stripe_initialize(p, body, a),
         )
     )
 
@@ -177,7 +174,7 @@ def stripe_initialize(
     summary="A card payment as Stripe sees it now (the ledger follows)",
 )
 def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_]{3,120}$")]) -> StripePaymentStatus:
-    return payments.stripe_status(caller(app), paymentIntentId)
+    return checkout.stripe_status(caller(app), paymentIntentId)
 
 
 # ---------------------------------------------------------------- PayPal
@@ -185,14 +182,14 @@ def stripe_status(paymentIntentId: Annotated[str, Path(pattern=r"^pi_[A-Za-z0-9_
 def paypal_process(body: PayPalProcess, idempotency_key: IdempotencyKeyHeader = None) -> Response[PayPalProcessed]:
     return created(
         _once(
-            "paypal-process", body, idempotency_key, PayPalProcessed, lambda p, a: payments.paypal_process(p, body, a)
+            "paypal-process", body, idempotency_key, PayPalProcessed, lambda p, a: checkout.paypal_process(p, body, a)
         )
     )
 
 
 @app.get("/payments/paypal/transaction/<transactionId>", tags=["payments"], summary="A PayPal order and its capture")
 def paypal_transaction(transactionId: Annotated[str, Path(pattern=TRANSACTION_ID)]) -> PayPalTransaction:
-    return payments.paypal_transaction(caller(app), transactionId)
+    return checkout.paypal_transaction(caller(app), transactionId)
 
 
 # ---------------------------------------------------------------- both providers
@@ -202,12 +199,12 @@ def paypal_transaction(transactionId: Annotated[str, Path(pattern=TRANSACTION_ID
     summary="Confirm a payment: Stripe confirms the intent, PayPal captures the approved order",
 )
 def confirm(body: ConfirmPayment, idempotency_key: IdempotencyKeyHeader = None) -> Payment:
-    return _once("confirm", body, idempotency_key, Payment, lambda p, a: payments.confirm(p, body, a))
+    return _once("confirm", body, idempotency_key, Payment, lambda p, a: checkout.confirm(p, body, a))
 
 
 @app.post("/payments/refund", tags=["payments"], summary="Refund a payment, fully or partly (admin, service)")
 def refund(body: RefundPayment, idempotency_key: IdempotencyKeyHeader = None) -> Response[Refund]:
-    return created(_once("refund", body, idempotency_key, Refund, lambda p, a: payments.refund(p, body, a)))
+    return created(_once("refund", body, idempotency_key, Refund, lambda p, a: refunds.refund(p, body, a)))
 
 
 @app.get("/payments/history/<studentId>", tags=["payments"], summary="A student's payments, newest first")
@@ -217,20 +214,22 @@ def history(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> PageOf[Payment]:
-    return payments.history(caller(app), studentId, provider, limit, cursor)
+    return checkout.history(caller(app), studentId, provider, limit, cursor)
 
 
 # ---------------------------------------------------------------- subscriptions and plans
 @app.post("/payments/subscription", tags=["payments"], summary="Subscribe a student to a plan")
 def subscribe(body: SubscriptionCreate, idempotency_key: IdempotencyKeyHeader = None) -> Response[Subscription]:
     return created(
-        _once("subscribe", body, idempotency_key, Subscription, lambda p, a: payments.create_subscription(p, body, a))
+        _once(
+            "subscribe", body, idempotency_key, Subscription, lambda p, a: subscriptions.create_subscription(p, body, a)
+        )
     )
 
 
 @app.get("/payments/subscription/<subscriptionId>", tags=["payments"], summary="A subscription, synced")
 def get_subscription(subscriptionId: Annotated[str, Path(pattern=SUBSCRIPTION_ID)]) -> Subscription:
-    return payments.get_subscription(caller(app), subscriptionId)
+    return subscriptions.get_subscription(caller(app), subscriptionId)
 
 
 @app.post("/payments/subscription/<subscriptionId>/cancel", tags=["payments"], summary="Cancel a subscription")
@@ -244,23 +243,23 @@ def cancel_subscription(
         body,
         idempotency_key,
         Subscription,
-        lambda p, a: payments.cancel_subscription(p, subscriptionId, body, a),
+        lambda p, a: subscriptions.cancel_subscription(p, subscriptionId, body, a),
     )
 
 
 @app.post("/payments/plans", tags=["payments"], summary="Create a subscription plan (admin)")
 def create_plan(body: PlanCreate) -> Response[Plan]:
-    return created(payments.create_plan(caller(app), body))
+    return created(plans.create_plan(caller(app), body))
 
 
 @app.get("/payments/plans", tags=["payments"], summary="Subscription plans")
 def list_plans(limit: Limit = 25, cursor: Cursor = None) -> PageOf[Plan]:
-    return payments.list_plans(caller(app), limit, cursor)
+    return plans.list_plans(caller(app), limit, cursor)
 
 
 @app.get("/payments/plans/<planId>", tags=["payments"], summary="A subscription plan")
 def get_plan(planId: Annotated[str, Path(pattern=PLAN_ID)]) -> Plan:
-    return payments.get_plan(caller(app), planId)
+    return plans.get_plan(caller(app), planId)
 
 
 @lambda_handler

@@ -18,8 +18,11 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from integration_core.money import AMOUNT_PATTERN, decimal_text_problem
 
 T = TypeVar("T")
 
@@ -90,3 +93,18 @@ class RequestModel(ApiModel):
 class PageOf(ApiModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+def _decimal_text(value: str) -> str:
+    problem = decimal_text_problem(value)
+    if problem:
+        raise PydanticCustomError("decimal_amount", problem)
+    return value
+
+
+# An amount in a request: a JSON string in money's one form (its currency's places are checked later).
+DecimalText = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": AMOUNT_PATTERN, "maxLength": 32}, examples=["99.99"]),
+    AfterValidator(_decimal_text),
+]

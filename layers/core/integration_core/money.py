@@ -6,7 +6,8 @@ An amount the currency cannot represent (JPY 10.5, USD 1.001) is refused, never 
 Every amount a caller sends (course prices, plans, payment checks, refunds) goes through one parser,
 `parse_amount`, and has one form: a JSON string of ASCII digits with an optional '.' and at most the
 currency's decimal places ("99.99", "15000", "12.340"), never a JSON number, an exponent, a sign or
-spaces, and at most `MAX_AMOUNT_MINOR` minor units. `DecimalText` is that form for request models.
+spaces, and at most `MAX_AMOUNT_MINOR` minor units. `models.DecimalText` is that form for request
+models (this module does without pydantic: provider callbacks use it too).
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
-
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
 
 # ISO 4217 active codes and their minor-unit exponent (the standard's "E" column).
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -127,14 +124,8 @@ def parse_amount(text: object, currency: str, *, allow_zero: bool = False) -> Mo
     return Money(minor, currency)
 
 
-def _decimal_text(value: str) -> str:
+def decimal_text_problem(value: str) -> str | None:
+    """Why `value` is not an amount's one form, whatever the currency (None when it is)."""
     if len(value) > 32 or not _AMOUNT_TEXT.fullmatch(value):
-        raise PydanticCustomError("decimal_amount", f"must be {_FORM}")
-    return value
-
-
-DecimalText = Annotated[
-    str,
-    Field(json_schema_extra={"pattern": AMOUNT_PATTERN, "maxLength": 32}, examples=["99.99"]),
-    AfterValidator(_decimal_text),
-]
+        return f"must be {_FORM}"
+    return None

@@ -269,20 +269,21 @@ def test_the_stripe_emulator_checks_requests_against_the_sdk_types(world):
 def test_two_invocations_racing_past_the_idempotency_record_record_one_payment(world, directory, monkeypatch):
     # Two Lambda invocations with one key can both run (the first timed out while "in progress", or
     # its idempotency record expired): each writes the ledger at its own time, under its own sort key.
-    from integration_core.domain.payments import StripeInitialize
+    from integration_core.domain.payment_models import StripeInitialize
     from integration_core.principal import Principal, Role
-    from integration_core.services import payments
+    from integration_core.services.payments import checkout
+    from integration_core.services.payments.common import Attempt
     from integration_core.stores import payments as payments_store
 
     student = directory["students"][1]["id"]
     principal = Principal(student, Role.STUDENT)
-    attempt = payments.Attempt(principal, "stripe-initialize", new_key())
+    attempt = Attempt(principal, "stripe-initialize", new_key())
     data = StripeInitialize(courseId=directory["courses"]["USD"]["id"])
     stamps = iter(["2026-01-01T10:00:00.000001Z", "2026-01-01T10:00:09.000001Z"])
     monkeypatch.setattr(payments_store, "order_stamp", lambda: next(stamps))
 
-    first = payments.stripe_initialize(principal, data, attempt)
-    second = payments.stripe_initialize(principal, data, attempt)
+    first = checkout.stripe_initialize(principal, data, attempt)
+    second = checkout.stripe_initialize(principal, data, attempt)
 
     assert second.payment_id == first.payment_id
     history = pay("GET", f"/history/{student}", student=student).body["items"]

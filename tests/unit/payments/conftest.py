@@ -49,7 +49,8 @@ def world(monkeypatch) -> World:
         monkeypatch.setattr(module, "store", lambda: store)
     for module in (common, ledger):
         monkeypatch.setattr(module, "events", lambda: events)
-        monkeypatch.setattr(module, "directory", lambda: directory)
+        monkeypatch.setattr(module, "enrollments", lambda: directory)
+    monkeypatch.setattr(common, "directory", lambda: directory)
     for module in (ledger, callbacks):
         monkeypatch.setattr(module, "adapter", lambda _provider: provider)
     return World(state, store, provider)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from integration_core.domain.payments import PlanCreate, Provider
+from integration_core.domain.payment_models import PlanCreate
+from integration_core.domain.payments import Provider
 from integration_core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from integration_core.principal import Principal, Role
 from integration_core.services.payments.plans import create_plan, get_plan, list_plans, provider_plan

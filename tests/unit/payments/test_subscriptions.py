@@ -8,14 +8,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from integration_core.domain.payments import (
-    PlanCreate,
-    Provider,
-    ProviderSubscription,
-    SubscriptionCancel,
-    SubscriptionCreate,
-    SubscriptionStatus,
-)
+from integration_core.domain.payment_models import PlanCreate, SubscriptionCancel, SubscriptionCreate
+from integration_core.domain.payments import Provider, ProviderSubscription, SubscriptionStatus
 from integration_core.errors import Forbidden, NotFound, Unprocessable
 from integration_core.principal import Principal, Role
 from integration_core.services.payments.common import Attempt

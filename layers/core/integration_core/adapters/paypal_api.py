@@ -528,19 +528,15 @@ class PayPalPayments:
     def verify_callback(self, raw_body: bytes, headers: dict[str, str]) -> Callback:
         import json
 
-        from pydantic import ValidationError
-
         from integration_core import timeutil
-        from integration_core.domain.payments import PayPalEvent
 
         try:
             event = json.loads(raw_body)
         except ValueError:
             raise CallbackRefused("the body is not JSON") from None
-        try:
-            envelope = PayPalEvent.model_validate(event)
-        except ValidationError:
-            raise CallbackRefused("the body is not a PayPal event") from None
+        envelope = Callback.of(
+            event, "event_type", event.get("resource", {}) if isinstance(event, dict) else None, "PayPal"
+        )
         sent = headers.get("paypal-transmission-time", "")
         try:
             age = timeutil.utc_now() - timeutil.parse_iso(sent.replace("Z", "+00:00"))
@@ -550,7 +546,7 @@ class PayPalPayments:
             raise CallbackRefused("the PayPal transmission is too old")
         if not verify_webhook(headers, event):
             raise CallbackRefused("PayPal did not confirm the signature")
-        return Callback(envelope.id, envelope.event_type, envelope.resource)
+        return envelope
 
     def parse_callback(self, callback: Callback) -> ProviderEvent | None:
         kind, resource = callback.event_type, callback.payload

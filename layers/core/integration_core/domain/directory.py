@@ -11,8 +11,8 @@ from pydantic import EmailStr, Field, computed_field, field_validator, model_val
 from integration_core import timeutil
 from integration_core.domain.currency_rules import providers_for
 from integration_core.ids import ANY_ID
-from integration_core.models import ApiModel, LongText, RequestModel, ShortText, unchanged_if_absent
-from integration_core.money import DecimalText, Money
+from integration_core.models import ApiModel, DecimalText, LongText, RequestModel, ShortText, unchanged_if_absent
+from integration_core.money import Money
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 MAX_SESSIONS_PER_REQUEST = 366

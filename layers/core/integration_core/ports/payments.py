@@ -74,6 +74,18 @@ class Callback:
     event_type: str
     payload: dict[str, Any]
 
+    @classmethod
+    def of(cls, event: Any, type_field: str, payload: Any, provider: str) -> Callback:
+        """The envelope of a callback whose signature was checked: an id and a type (1-255
+        characters each) and the object it is about; else refused, naming the provider."""
+        fields = (event.get("id"), event.get(type_field)) if isinstance(event, dict) else (None, None)
+        match fields, payload:
+            case (str() as event_id, str() as event_type), dict() if (
+                0 < len(event_id) <= 255 and 0 < len(event_type) <= 255
+            ):
+                return cls(event_id, event_type, payload)
+        raise CallbackRefused(f"the body is not a {provider} event")
+
 
 # ---------------------------------------------------------------- provider events
 # `reference` is our id as we gave it to the provider (looked up first), `provider_id` the provider's

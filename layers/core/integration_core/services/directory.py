@@ -38,6 +38,7 @@ from integration_core.models import ApiModel, PageOf
 from integration_core.money import MoneyError, parse_amount
 from integration_core.observability import logger
 from integration_core.principal import Principal, Role
+from integration_core.services.enrollments import enrolled_event_operations, unenrolled_event_operations
 from integration_core.stores import directory as stores
 from integration_core.stores import join_links
 from integration_core.stores.common import Listing, Outcome
@@ -501,34 +502,6 @@ def delete_session(principal: Principal, course_id: str, session_id: str) -> Non
 
 
 # ---------------------------------------------------------------- enrollments
-def enrolled_event_operations(
-    db: Table, course_id: str, student_id: str, source: str, now: str, *, event_id: str | None = None, cause: str
-) -> tuple[str, list[dict]]:
-    data = {"studentId": student_id, "courseId": course_id, "enrolledAt": now, "source": source}
-    from integration_core.services import events
-
-    return events.event_operations(db, "student_enrolled", data, event_id=event_id, cause=cause)
-
-
-def unenrolled_event_operations(
-    db: Table,
-    course_id: str,
-    student_id: str,
-    reason: str,
-    now: str,
-    *,
-    payment_id: str | None = None,
-    event_id: str | None = None,
-    cause: str,
-) -> tuple[str, list[dict]]:
-    data = {"studentId": student_id, "courseId": course_id, "unenrolledAt": now, "reason": reason}
-    if payment_id:
-        data["paymentId"] = payment_id
-    from integration_core.services import events
-
-    return events.event_operations(db, "student_unenrolled", data, event_id=event_id, cause=cause)
-
-
 def enroll(principal: Principal, course_id: str, student_id: str) -> Enrollment:
     """An admin enrolls a student, within the course's capacity; `student_enrolled` (source
     "admin") is recorded in the same transaction and fanned out once it commits."""

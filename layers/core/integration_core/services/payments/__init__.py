@@ -10,42 +10,6 @@ caller's.
 
 Modules, each read in one sitting: common (who pays, how much, the record as shown), providers
 (which adapter speaks for which provider), ledger (the transitions), checkout (course payments and
-confirm), refunds, plans, subscriptions, callbacks.
+confirm), refunds, plans, subscriptions, callbacks. Each is imported by name: the package loads
+none of them, so the callback function does not load the API's models with checkout.
 """
-
-from integration_core.services.payments.checkout import (
-    confirm,
-    history,
-    paypal_process,
-    paypal_transaction,
-    stripe_initialize,
-    stripe_status,
-)
-from integration_core.services.payments.common import Attempt, reload
-from integration_core.services.payments.ledger import advance
-from integration_core.services.payments.plans import create_plan, get_plan, list_plans
-from integration_core.services.payments.refunds import refund
-from integration_core.services.payments.subscriptions import (
-    cancel_subscription,
-    create_subscription,
-    get_subscription,
-)
-
-__all__ = [
-    "Attempt",
-    "advance",
-    "cancel_subscription",
-    "confirm",
-    "create_plan",
-    "create_subscription",
-    "get_plan",
-    "get_subscription",
-    "history",
-    "list_plans",
-    "paypal_process",
-    "paypal_transaction",
-    "refund",
-    "reload",
-    "stripe_initialize",
-    "stripe_status",
-]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from integration_core.domain.payments import (
-    CallbackOutcome,
     PaymentStatus,
     Provider,
     ProviderPayment,
@@ -47,8 +46,13 @@ class Outcome:
     note: str = ""
 
     def body(self) -> dict[str, Any]:
-        outcome = CallbackOutcome(event_id=self.event_id, type=self.event_type, applied=self.applied, note=self.note)
-        return outcome.model_dump(mode="json")
+        return {
+            "received": True,
+            "eventId": self.event_id,
+            "type": self.event_type,
+            "applied": self.applied,
+            "note": self.note,
+        }
 
 
 class NotYetKnown(Conflict):

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_core.domain.payments import (
-    RANK,
+from integration_core.domain.payment_models import (
     ConfirmPayment,
     Payment,
-    PaymentStatus,
     PayPalProcess,
     PayPalProcessed,
     PayPalTransaction,
-    Provider,
-    ProviderPayment,
     StripeInitialize,
     StripeInitialized,
     StripePaymentStatus,
 )
+from integration_core.domain.payments import RANK, PaymentStatus, Provider, ProviderPayment
 from integration_core.errors import Conflict, ProviderRejected, invalid
 from integration_core.models import PageOf
 from integration_core.money import Money

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integration_core import timeutil
 from integration_core.domain import currency_rules
-from integration_core.domain.payments import PayPalProcess, Provider, StripeInitialize, return_url_refusal
+from integration_core.domain.payments import Provider, return_url_refusal
 from integration_core.errors import Conflict, Forbidden, NotFound, invalid
 from integration_core.ids import stable_id
 from integration_core.money import Money, MoneyError, parse_amount
@@ -19,6 +19,9 @@ from integration_core.payment_config import payment_settings
 from integration_core.principal import Principal, Role
 from integration_core.stores.payments import INTERNAL, PaymentsStore, provider_ref
 from integration_core.stores.payments import store as payments_store
+
+if TYPE_CHECKING:  # the API's models: a callback never loads them (domain.payments says why)
+    from integration_core.domain.payment_models import PayPalProcess, StripeInitialize
 
 PAYERS = (Role.STUDENT, Role.ADMIN, Role.SERVICE)
 STAFF = (Role.ADMIN, Role.SERVICE)
@@ -29,12 +32,19 @@ def store() -> PaymentsStore:
 
 
 # The directory and the outbox load where a payment is started or succeeds: reads (history, plans,
-# subscriptions) and refused callbacks do without them and their imports.
+# subscriptions) and refused callbacks do without them and their imports. A success takes only
+# `enrollments` (no API models), so a callback that enrolls never loads the directory's.
 # Any: a module handed out lazily has no type mypy can name (the calls through it go unchecked).
 def directory() -> Any:
     from integration_core.services import directory
 
     return directory
+
+
+def enrollments() -> Any:
+    from integration_core.services import enrollments
+
+    return enrollments
 
 
 def events() -> Any:

@@ -29,7 +29,7 @@ from integration_core.ids import stable_id
 from integration_core.money import Money
 from integration_core.observability import logger, metrics
 from integration_core.ports.payments import NothingCaptured
-from integration_core.services.payments.common import directory, events, now, publish, reload, store
+from integration_core.services.payments.common import enrollments, events, now, publish, reload, store
 from integration_core.services.payments.providers import adapter
 from integration_core.stores.payments import Outcome, PaymentsStore, Write, provider_ref
 
@@ -87,7 +87,7 @@ class PaymentSuccess:
 
     def _enrollment(self) -> dict[str, Any] | None:
         course_id = self.item.get("course_id")
-        return directory().enrollment(self.item["student_id"], course_id, consistent=True) if course_id else None
+        return enrollments().enrollment(self.item["student_id"], course_id, consistent=True) if course_id else None
 
     def commit(self) -> Success:
         item, payments, cause = self.item, self.payments, self.cause
@@ -117,7 +117,7 @@ class PaymentSuccess:
             ]
             ids = [event_id]
             if enroll:
-                enrolled_id, enrolled_ops = directory().enrolled_event_operations(
+                enrolled_id, enrolled_ops = enrollments().enrolled_event_operations(
                     payments.db,
                     course_id,
                     student_id,
@@ -126,7 +126,7 @@ class PaymentSuccess:
                     event_id=stable_id("event", "student_enrolled", pay_id),
                     cause=cause,
                 )
-                writes += directory().enrollment_operations(payments.db, course_id, student_id, "payment", at, pay_id)
+                writes += enrollments().enrollment_operations(payments.db, course_id, student_id, "payment", at, pay_id)
                 writes += enrolled_ops
                 ids.append(enrolled_id)
             try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_core.domain.payments import Plan, PlanCreate, Provider
+from integration_core.domain.payment_models import Plan, PlanCreate
+from integration_core.domain.payments import Provider
 from integration_core.errors import Conflict, NotFound, invalid
 from integration_core.ids import new_id
 from integration_core.models import PageOf

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_core.domain.payments import RANK, PaymentStatus, Provider, Refund, RefundPayment
+from integration_core.domain.payment_models import Refund, RefundPayment
+from integration_core.domain.payments import RANK, PaymentStatus, Provider
 from integration_core.errors import Conflict, invalid
 from integration_core.money import Money, MoneyError, parse_amount
 from integration_core.principal import Principal

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration_core.domain.payments import (
-    ProviderSubscription,
-    Subscription,
-    SubscriptionCancel,
-    SubscriptionCreate,
-    SubscriptionStatus,
-)
+from integration_core.domain.payment_models import Subscription, SubscriptionCancel, SubscriptionCreate
+from integration_core.domain.payments import ProviderSubscription, SubscriptionStatus
 from integration_core.errors import NotFound, invalid
 from integration_core.money import Money
 from integration_core.ports.payments import Subscribe

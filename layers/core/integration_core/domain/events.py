@@ -99,22 +99,21 @@ def validate_data(name: str, data: dict[str, Any]) -> None:
 
 
 def data_errors(schema: dict[str, Any], data: Any) -> list[dict[str, str]]:
-    """Every failing field of `data` against an object schema of the catalog: the required
-    properties that are missing, then each present property checked against its own schema; the
-    whole schema last, for what no single property shows."""
+    """Every failing field of `data` against an object schema of the catalog. Data that fails the
+    whole schema is looked at field by field: the required properties that are missing, then each
+    present property against its own schema; the whole schema's reason when no single one shows it."""
     if not isinstance(data, dict):
         return [field_error("data", "must be an object")]
+    whole = _failure(schema, data, "data")
+    if whole is None:  # the common case in one check (each compiles its schema anew), not one per property
+        return []
     errors = [field_error(f"data.{p}", "required") for p in schema.get("required", []) if p not in data]
     for prop, subschema in schema.get("properties", {}).items():
         if prop in data:
             reason = _failure({"$schema": schema.get("$schema"), **subschema}, data[prop], f"data.{prop}")
             if reason is not None:
                 errors.append(field_error(reason[0], reason[1]))
-    if not errors:
-        reason = _failure(schema, data, "data")
-        if reason is not None:
-            errors.append(field_error(*reason))
-    return errors
+    return errors or [field_error(*whole)]
 
 
 def _failure(schema: dict[str, Any], value: Any, where: str) -> tuple[str, str] | None:

@@ -148,3 +148,27 @@ def test_one_rule_reads_calendar_reminder_minutes_for_google_events_and_reminder
             calendar_settings()
     finally:
         reminder_settings.cache_clear()
+
+
+def test_the_reminder_function_takes_back_the_input_a_schedule_carries_and_nothing_else():
+    from integration_core.services.reminders.firing import ReminderInput
+
+    [reminder] = wanted(COURSE, [session("ses_a0000001", NOW + timedelta(days=1))], [30], NOW).values()
+    given = reminder.input()
+    assert ReminderInput.parse(given) == ReminderInput(
+        COURSE, "ses_a0000001", 30, 1, timeutil.iso_utc(NOW + timedelta(days=1))
+    )
+    assert ReminderInput.parse({**given, "extra": "ignored"}) == ReminderInput.parse(given)
+    refused = [
+        None,
+        [given],
+        {k: v for k, v in given.items() if k != "startsAt"},
+        {**given, "version": True},
+        {**given, "version": "1"},
+        {**given, "offsetMinutes": 0},
+        {**given, "offsetMinutes": 30.0},
+        {**given, "courseId": ""},
+        {**given, "sessionId": "s" * 65},
+        {**given, "startsAt": None},
+    ]
+    assert [ReminderInput.parse(payload) for payload in refused] == [None] * len(refused)

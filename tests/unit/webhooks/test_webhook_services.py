@@ -40,9 +40,11 @@ def outbox(monkeypatch):
         for d in deliveries:
             state["deliveries"].setdefault(d["delivery_id"], d)
 
-    def dispatched(store, event_id, now, n, on_bus=False, done=True):
-        state["events"][event_id] = {**state["events"][event_id], "in_outbox": not done, "delivery_count": n}
-        return True
+    def dispatched(store, marks, now):
+        for mark in marks:
+            event = state["events"][mark.event_id]
+            event.update(in_outbox=not mark.done, delivery_count=mark.delivery_count)
+        return "UpdateItem", len(marks)
 
     monkeypatch.setattr(outbox_store, "events", found)
     monkeypatch.setattr(outbox_store, "subscriber_ids", subscribers)

@@ -201,23 +201,23 @@ def fan_out(event_ids: list[str]) -> FanOutReport:
         unsent = [e for e in pending if "bus_at" not in e]
         # No bus configured (a deployment without internal consumers): the webhooks are everything.
         on_bus = eventbridge.put(bus_name, [bus_entry(e) for e in unsent]) if bus_name and unsent else set()
+        marks = []
         for event in pending:
             event_id = event["event_id"]
             reached_bus = event_id in on_bus or not bus_name or "bus_at" in event
             if not reached_bus:
                 logger.warning("event kept in the outbox for the bus", extra={"event_id": event_id})
-            now = timeutil.iso_utc(timeutil.utc_now())
-            if outbox_store.mark_dispatched(
-                db, event_id, now, counts.get(event_id), on_bus=event_id in on_bus, done=reached_bus
-            ):
-                report.count("UpdateItem")
-            if event_id in counts:
-                report.events += 1
-                report.deliveries += counts[event_id]
-                logger.info(
-                    "event fanned out",
-                    extra={"event_id": event_id, "event_type": event["event_type"], "deliveries": counts[event_id]},
-                )
+            marks.append(outbox_store.Mark(event_id, counts.get(event_id), on_bus=event_id in on_bus, done=reached_bus))
+        recorded = outbox_store.mark_dispatched(db, marks, timeutil.iso_utc(timeutil.utc_now()))
+        if recorded:
+            report.count(*recorded)
+        for event_id, deliveries in counts.items():
+            report.events += 1
+            report.deliveries += deliveries
+            logger.info(
+                "event fanned out",
+                extra={"event_id": event_id, "event_type": found[event_id]["event_type"], "deliveries": deliveries},
+            )
     return report
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from integration_core import keys
 from integration_core.adapters.dynamodb import ConditionFailed, Table, table
 from integration_core.config import settings
 from integration_core.domain.deliveries import DeliveryStatus
+from integration_core.errors import ProviderUnavailable
 from integration_core.ids import stable_id
 from integration_core.stores.common import Outcome, public
 
@@ -136,29 +138,49 @@ def create_deliveries(store: Table, deliveries: list[dict[str, Any]], count: Cal
                 count("PutItem")
 
 
-def mark_dispatched(
-    store: Table, event_id: str, now: str, delivery_count: int | None, *, on_bus: bool = False, done: bool = True
-) -> bool:
-    """Record what a dispatch did: the webhook deliveries it enqueued (`delivery_count`, None when
-    they were enqueued before), that the event reached the bus (once: `bus_at` is never written
-    twice), and, once both are done (`done`), the event leaves the outbox. False: nothing to record."""
-    sets: list[str] = []
-    values: dict[str, Any] = {":now": now}
-    if delivery_count is not None:
-        sets += ["dispatched_at = :now", "delivery_count = :n"]
-        values[":n"] = delivery_count
-    if on_bus:
-        sets.append("bus_at = :now")
-    update = (f"SET {', '.join(sets)}" if sets else "") + (" REMOVE GSI1PK, GSI1SK" if done else "")
-    if not update:
-        return False
-    used = {k: v for k, v in values.items() if k in update}  # DynamoDB refuses unused values
-    condition = "attribute_not_exists(bus_at)" if on_bus else None
-    with contextlib.suppress(ConditionFailed):  # another dispatch recorded the bus first
-        store.update(
-            keys.event_pk(event_id), keys.EVENT, update.strip(), condition, **({"values": used} if used else {})
-        )
-    return True
+@dataclass(frozen=True)
+class Mark:
+    """What one dispatch did for one event: the webhook deliveries it enqueued (`delivery_count`,
+    None when they were enqueued before), whether the event reached the bus now (`on_bus`), and
+    whether both are done so that it leaves the outbox (`done`)."""
+
+    event_id: str
+    delivery_count: int | None
+    on_bus: bool = False
+    done: bool = True
+
+    def update(self, now: str) -> tuple[tuple[str, str, str, str | None], dict[str, Any]] | None:
+        """The arguments of its update ((key, expression, condition), expression values), or None
+        when there is nothing to record. `bus_at` is never written twice: the first dispatch wins."""
+        sets: list[str] = []
+        values: dict[str, Any] = {":now": now}
+        if self.delivery_count is not None:
+            sets += ["dispatched_at = :now", "delivery_count = :n"]
+            values[":n"] = self.delivery_count
+        if self.on_bus:
+            sets.append("bus_at = :now")
+        update = (f"SET {', '.join(sets)}" if sets else "") + (" REMOVE GSI1PK, GSI1SK" if self.done else "")
+        if not update:
+            return None
+        used = {k: v for k, v in values.items() if k in update}  # DynamoDB refuses unused values
+        condition = "attribute_not_exists(bus_at)" if self.on_bus else None
+        return (keys.event_pk(self.event_id), keys.EVENT, update.strip(), condition), ({"values": used} if used else {})
+
+
+def mark_dispatched(store: Table, marks: list[Mark], now: str) -> tuple[str, int] | None:
+    """Record what a dispatch did for each event: several at once in one transaction (at most 100),
+    or each on its own when there is only one or the transaction is refused (another dispatch put
+    one on the bus first, or is writing one now). The operation used and its calls, or None when
+    nothing was to record."""
+    updates = [update for mark in marks if (update := mark.update(now))]
+    if len(updates) > 1:
+        with contextlib.suppress(ConditionFailed, ProviderUnavailable):
+            store.transact([store.update_op(*args, **values) for args, values in updates])
+            return "TransactWriteItems", 1
+    for args, values in updates:
+        with contextlib.suppress(ConditionFailed):
+            store.update(*args, **values)
+    return ("UpdateItem", len(updates)) if updates else None
 
 
 def in_outbox(store: Table) -> Iterator[dict[str, Any]]:

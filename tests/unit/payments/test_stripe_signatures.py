@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from integration_core.adapters import stripe_api
+from integration_core.ports.payments import Callback, CallbackRefused
 
 SECRET = "whsec_test_secret"
 BODY = json.dumps({"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}).encode()
@@ -105,3 +106,52 @@ def test_ours_accepts_only_what_the_sdk_accepts(header: str, body: bytes) -> Non
     well_formed = all(part.count("=") == 1 for part in header.split(",")) and fields.get("t", "x").isdigit()
     if well_formed and int(fields["t"]) <= time.time() and sdk_accepts(body, header):
         assert ours_accepts(body, header)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"type": "payment_intent.succeeded", "data": {"object": {}}},
+        {"id": "", "type": "payment_intent.succeeded", "data": {"object": {}}},
+        {"id": 7, "type": "payment_intent.succeeded", "data": {"object": {}}},
+        {"id": "evt_1", "type": "x" * 256, "data": {"object": {}}},
+        {"id": "evt_1", "type": "payment_intent.succeeded"},
+        {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": None}},
+        {"id": "evt_1", "type": "payment_intent.succeeded", "data": []},
+    ],
+)
+def test_a_signed_body_that_is_not_a_stripe_event_is_refused(event):
+    body = json.dumps(event).encode()
+    headers = {"stripe-signature": signed(body, int(time.time()))}
+    with pytest.raises(CallbackRefused, match="not a Stripe event"):
+        stripe_api.ADAPTER.verify_callback(body, headers)
+
+
+def test_a_signed_stripe_event_gives_its_id_type_and_object():
+    headers = {"stripe-signature": signed(BODY, int(time.time()))}
+    callback = stripe_api.ADAPTER.verify_callback(BODY, headers)
+    assert (callback.event_id, callback.event_type, callback.payload) == (
+        "evt_1",
+        "payment_intent.succeeded",
+        {"id": "pi_1"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "refused"),
+    [
+        ({"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {"id": "c1"}}, False),
+        ({"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED"}, False),  # PayPal may send no resource
+        ({"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": None}, True),
+        ({"id": "WH-1", "resource": {}}, True),
+        ("WH-1", True),
+    ],
+)
+def test_the_paypal_envelope_needs_an_id_a_type_and_an_object(event, refused):
+    payload = event.get("resource", {}) if isinstance(event, dict) else None
+    if refused:
+        with pytest.raises(CallbackRefused, match="not a PayPal event"):
+            Callback.of(event, "event_type", payload, "PayPal")
+    else:
+        assert Callback.of(event, "event_type", payload, "PayPal").payload == payload

@@ -1,6 +1,7 @@
-"""What another capability's transaction takes from the directory to enroll a student (a payment's
-success): the enrollment as it stands, the store's operations and the directory's events about
-them, without the directory API's models. A provider callback that enrolls imports this, not
+"""What a transaction that enrolls or unenrolls a student takes from the directory: the enrollment as
+it stands, the store's operations and the directory's events about them (`student_enrolled`,
+`student_unenrolled`), without the directory API's models. The directory's own writes use them,
+and so does a payment's success, so a provider callback that enrolls imports this, not
 services.directory (domain.payments says why pydantic stays out of a callback)."""
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from integration_core.adapters.dynamodb import Table
 from integration_core.stores import directory as stores
 
 enrollment_operations = stores.enrollment_operations
-unenrollment_operations = stores.unenrollment_operations
 
 
 def enrollment(student_id: str, course_id: str, *, consistent: bool = False) -> dict[str, Any] | None:

@@ -30,12 +30,15 @@ Ten things moto's own server cannot do:
 - a request whose routing costs nothing: moto works out a host's service again for every request,
   under a lock all requests share, by listing its own package (some 200 folders, each asked
   whether it is one) and then matching every service's URL patterns, about a quarter of the CPU
-  of a GetQueueAttributes; here each host's answer is remembered;
+  of a GetQueueAttributes; here each host's answer is remembered, and so are the action's method
+  name and the list of a response class's methods, which moto also works out again each time
+  (with `inspect.getmembers`, some 5 % of a GetQueueAttributes);
 - DynamoDB answers whose cost is the items': moto walks every attribute value of every item it
   returns through the service's shape model (two thirds of a 40-item BatchGetItem), and the local
   stack serves DynamoDB one request at a time; here an attribute value already in DynamoDB's JSON
   form (no binary) is written as it is;
-- connections kept for the client's next request (werkzeug's server closes each one): _Handler.
+- connections kept for the client's next request (werkzeug's server closes each one), and each
+  answer sent in one write instead of its headers and then its body: _Handler.
 
 python -m offline._moto PORT
 """
@@ -359,6 +362,18 @@ class LocalAws:
         return answer
 
 
+def _names_remembered() -> None:
+    """moto's action name -> method name, and a response class's methods: pure functions of their
+    argument (the classes are not patched after the server starts), remembered."""
+    import functools
+
+    import moto.core.responses as responses
+
+    method_names = responses.method_names_from_class
+    responses.camelcase_to_underscores = functools.lru_cache(maxsize=1024)(responses.camelcase_to_underscores)
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(lambda c: frozenset(method_names(c)))
+
+
 class _Handler(MotoRequestHandler):
     """Registers its connection with the launcher, so that an outage cuts the keep-alive ones too.
 
@@ -367,11 +382,16 @@ class _Handler(MotoRequestHandler):
     thread. It closes them because, after each answer, it discards whatever the client sent that
     the application did not read, which would be the next request. Here the body is read whole
     before moto sees it, and that discarding reads from an empty file; a chunked body (which
-    botocore does not send) is left to werkzeug, and closes."""
+    botocore does not send) is left to werkzeug, and closes.
+
+    Its writes are buffered (werkzeug flushes once it has written the body), so an answer leaves in
+    one write: unbuffered, the headers went first and the client woke for them, then for the body."""
 
     keep_alive = False
+    wbufsize = -1  # buffered: see above
 
     def make_environ(self) -> dict[str, Any]:
+        self.wfile.flush()  # werkzeug's "100 Continue", if it wrote one: the client waits for it
         environ = super().make_environ()
         self.keep_alive = False
         length = environ.get("CONTENT_LENGTH") or "0"
@@ -402,8 +422,9 @@ class _Handler(MotoRequestHandler):
     def handle(self) -> None:
         connections: _Connections = self.server.connections  # type: ignore[attr-defined]
         connections.add(self.connection)
-        # An answer is written in two parts (headers, body): without this, on a kept connection
-        # the second waits for the client's delayed acknowledgement of the first (some 40 ms).
+        # An answer larger than the write buffer still goes in two parts (headers, body): without
+        # this, on a kept connection the second waits for the client's delayed acknowledgement of
+        # the first (some 40 ms).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             super().handle()
@@ -475,6 +496,7 @@ def main(argv: list[str]) -> int:
     _attribute_values_as_they_are()
     undo_log_transactions()
     moto_partitions.install()
+    _names_remembered()
     server = _Server(port, LocalAws(_Dispatcher(create_backend_app)))
     if not server.up():
         return 1

@@ -96,6 +96,7 @@ template-check: $(SAM_STAMP)
 	$(SAM) validate --lint
 	$(SAM) build --parallel --cached --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@echo "sam build: ok"
+	.venv-sam/bin/python scripts/check_bytecode.py .aws-sam/build
 
 # The infrastructure scan: every check passes or is skipped in template.yaml itself, on the resource,
 # with its reason (Metadata: checkov: skip: - id, comment). Offline: no download, no platform.

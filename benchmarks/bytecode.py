@@ -36,10 +36,14 @@ print((time.perf_counter() - started) * 1000)
 """
 
 
+def without_bytecode(tree: Path, out: Path) -> None:
+    shutil.copytree(tree, out, ignore=shutil.ignore_patterns("__pycache__"))
+
+
 def build(target: str, source: Path, out: Path) -> None:
     """`make build-<target>` of packaging/Makefile in a copy of `source`, as sam build runs it."""
     work = out.parent / f"{out.name}-source"
-    shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__"))
+    without_bytecode(source, work)
     machine = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}[platform.machine()]
     subprocess.run(
         ["make", "--makefile", str(ROOT / "packaging" / "Makefile"), f"build-{target}", f"PLATFORM={machine}"],
@@ -48,10 +52,6 @@ def build(target: str, source: Path, out: Path) -> None:
         check=True,
         capture_output=True,
     )
-
-
-def without_bytecode(tree: Path, out: Path) -> None:
-    shutil.copytree(tree, out, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def import_ms(code: Path, layer: Path, *, bytecode: bool) -> float:

@@ -202,3 +202,12 @@ def test_only_the_webhook_api_and_the_dispatcher_may_use_the_key_for_webhook_sec
         for statement in _statements(props.get("Policies")):
             if "kms:Decrypt" in _listed(statement.get("Action", [])):
                 assert "kms:EncryptionContext:purpose" in str(statement.get("Condition")), name
+
+
+def test_the_layer_and_every_function_are_built_with_their_bytecode():
+    # packaging/Makefile ships each module's bytecode; SAM's own Python builder ships none, and
+    # Lambda's read-only code folders then compile the sources at every cold start.
+    built = {k: v.get("Metadata", {}) for k, v in RESOURCES.items() if k in FUNCTIONS or k == "CoreLayer"}
+    assert len(built) == len(FUNCTIONS) + 1
+    others = {k for k, m in built.items() if (m.get("BuildMethod"), m.get("ContextPath")) != ("makefile", "packaging")}
+    assert not others, f"not built by packaging/Makefile: {sorted(others)}"
